@@ -1,0 +1,246 @@
+"""Drive tasks through the DAG: follow edges, fan out to clones and subtasks, merge, decide final status.
+
+Each task is a coroutine walking the graph. Branch and split stages start their children concurrently
+(bounded by ``fanout_concurrency``) and wait for all of them; the group then either merges — once, at the
+merge node its children arrived at, with inputs ordered by child index — or completes without a merge. Nothing
+here depends on timing: every order is lineage order, every id derived from the lineage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+
+from agent_engine_core._json import dumps
+from agent_engine_core._stage import Plan, StageOutcome, TaskState, run_stage
+from agent_engine_core.dag import Role
+from agent_engine_core.ids import child_task_id
+from agent_engine_core.records import (
+    ErrorKind,
+    Lineage,
+    LineageStep,
+    StageError,
+    StageRecord,
+    Status,
+    TaskSummary,
+)
+
+__all__ = ["Finished", "RunState", "walk"]
+
+
+@dataclass(slots=True)
+class RunState:
+    """Shared by all tasks of one run: the collected records and how many tasks are in flight."""
+
+    run_id: str
+    plans: Mapping[str, Plan]
+    fanout_concurrency: int
+    executor: Executor | None
+    records: list[StageRecord] = field(default_factory=list)
+    summaries: list[TaskSummary] = field(default_factory=list)
+    active: int = 1
+
+    def handler_executor(self) -> Executor | None:
+        """Threads for sync handlers only while siblings could run beside them; inline otherwise."""
+        return self.executor if self.active > 1 else None
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """A task that ended (at an exit, on a failure, or after its children completed without a merge)."""
+
+    task: TaskState
+    status: Status
+    output_json: str
+    error: StageError | None
+    last_node: str
+
+
+@dataclass(frozen=True, slots=True)
+class Arrived:
+    """A child that reached a merge node and waits there for its group."""
+
+    task: TaskState
+    merge_node: str
+    from_node: str
+    output_json: str
+
+
+async def walk(run: RunState, task: TaskState, node_id: str, input_json: str) -> Finished | Arrived:
+    """Move ``task`` from ``node_id`` until it ends or, as a child, arrives at a merge."""
+    outcome = await _walk(run, task, node_id, input_json)
+    if isinstance(outcome, Finished):
+        summary = TaskSummary(task.id, task.lineage, outcome.status, outcome.output_json, outcome.error)
+    else:
+        summary = TaskSummary(task.id, task.lineage, _provisional(task), outcome.output_json, None)
+    run.summaries.append(summary)
+    return outcome
+
+
+async def _walk(run: RunState, task: TaskState, node_id: str, input_json: str) -> Finished | Arrived:
+    from_node = node_id
+    merging: StageError | None | bool = False  # False: walked in; None/StageError: a group merges here
+    while True:
+        plan = run.plans[node_id]
+        node = plan.node
+        if node.role is Role.MERGE and merging is False:
+            if task.lineage.depth > 0:
+                return Arrived(task, node_id, from_node, input_json)
+            input_json = _merge_input([_entry(task, from_node, Status.SUCCESS, input_json)])
+        forced = merging if isinstance(merging, StageError) else None
+        merging = False
+        outcome = await run_stage(plan, task, input_json, executor=run.handler_executor(), forced=forced)
+        run.records.append(outcome.record)
+        record = outcome.record
+        if outcome.failed:
+            goes_on = outcome.next_node is not None or outcome.children or node.role is Role.EXIT
+            if not (node.spec.continue_on_failure and goes_on) or node.spec.always_fail:
+                return Finished(task, Status.FAILURE, record.output_json, record.error, node_id)
+            task.degraded = True
+        if node.role is Role.EXIT:
+            return Finished(task, _provisional(task), record.output_json, None, node_id)
+        if node.role is Role.MERGE and task.lineage.depth > node.merge_out_depth:
+            return Arrived(task, node_id, node_id, record.output_json)
+        if outcome.children:
+            resolved = await _fan_out(run, task, node_id, record, outcome)
+            if isinstance(resolved, Finished):
+                return resolved
+            node_id, input_json, merging = resolved
+            from_node = node_id
+            continue
+        assert outcome.next_node is not None  # every other role has exactly one way on
+        from_node, node_id, input_json = node_id, outcome.next_node, record.output_json
+
+
+async def _fan_out(
+    run: RunState, parent: TaskState, node_id: str, record: StageRecord, outcome: StageOutcome
+) -> Finished | tuple[str, str, StageError | None]:
+    """Run the children of a branch/split stage; returns how the parent goes on."""
+    kind = "clone" if run.plans[node_id].node.role is Role.BRANCH else "subtask"
+    children = [
+        TaskState(
+            id=child_task_id(parent.id, node_id, index),
+            lineage=Lineage(kind, parent.id, (*parent.lineage.path, LineageStep(node_id, index, record.seq))),
+            run_id=run.run_id,
+        )
+        for index in range(len(outcome.children))
+    ]
+    limit = asyncio.Semaphore(run.fanout_concurrency)
+    run.active += len(children)
+
+    async def one(child: TaskState, target: str, input_json: str) -> Finished | Arrived:
+        try:
+            async with limit:
+                return await walk(run, child, target, input_json)
+        finally:
+            run.active -= 1
+
+    results = await asyncio.gather(*(
+        one(child, target, input_json) for child, (target, input_json) in zip(children, outcome.children, strict=True)
+    ))
+    return _resolve_group(run, parent, node_id, kind, results)
+
+
+def _resolve_group(
+    run: RunState, parent: TaskState, fan_out_node: str, kind: str, results: Sequence[Finished | Arrived]
+) -> Finished | tuple[str, str, StageError | None]:
+    arrivals = [r for r in results if isinstance(r, Arrived)]
+    failed = [r for r in results if isinstance(r, Finished) and r.status is Status.FAILURE]
+    if not arrivals:
+        return _complete_without_merge(parent, fan_out_node, kind, results)
+    merge_nodes = sorted({a.merge_node for a in arrivals})
+    if len(merge_nodes) > 1:
+        error = StageError(
+            fan_out_node, ErrorKind.ROUTING,
+            f"the children of '{fan_out_node}' arrived at different merge nodes ({', '.join(merge_nodes)}); "
+            "a fan-out group merges at one node",
+            dumps({"merge_nodes": merge_nodes}),
+        )
+        parent.first_error = parent.first_error or error
+        return Finished(parent, Status.FAILURE, dumps(None), error, fan_out_node)
+    merge_node = merge_nodes[0]
+    policy = run.plans[merge_node].node.spec.merge
+    on_failure = policy.on_failure if policy else "fail_on_any"
+    entries = []
+    for result in results:
+        if isinstance(result, Arrived):
+            status = _provisional(result.task)
+            parent.degraded = parent.degraded or status is Status.PARTIAL
+            entries.append(_entry(result.task, result.from_node, status, result.output_json))
+        elif result.status is Status.FAILURE and on_failure != "ignore_failures":
+            entries.append(_entry(result.task, result.last_node, Status.FAILURE, result.output_json, result.error))
+    forced = None
+    if failed and on_failure == "fail_on_any":
+        forced = StageError(
+            merge_node, ErrorKind.CHILD_FAILURE,
+            f"{len(failed)} of {len(results)} children of '{fan_out_node}' failed (merge on_failure: fail_on_any)",
+            dumps({"failed": [f.task.id for f in failed]}),
+        )
+    elif failed:
+        parent.degraded = True
+    return merge_node, _merge_input(entries), forced
+
+
+def _complete_without_merge(
+    parent: TaskState, fan_out_node: str, kind: str, results: Sequence[Finished | Arrived]
+) -> Finished:
+    finished = [r for r in results if isinstance(r, Finished)]
+    succeeded = [r for r in finished if r.status is not Status.FAILURE]
+    if kind == "clone":
+        best = next((r for r in succeeded if r.status is Status.SUCCESS), succeeded[0] if succeeded else None)
+        if best is not None:
+            degraded = parent.degraded or best.status is Status.PARTIAL
+            status = Status.PARTIAL if degraded else Status.SUCCESS
+            return Finished(parent, status, best.output_json, None, fan_out_node)
+        message = f"every clone of '{fan_out_node}' failed"
+    else:
+        outputs = "[" + ",".join(r.output_json if r.status is not Status.FAILURE else "null" for r in finished) + "]"
+        if len(succeeded) == len(finished):
+            partial = parent.degraded or any(r.status is Status.PARTIAL for r in finished)
+            return Finished(parent, Status.PARTIAL if partial else Status.SUCCESS, outputs, None, fan_out_node)
+        if succeeded:
+            parent.degraded = True
+            return Finished(parent, Status.PARTIAL, outputs, None, fan_out_node)
+        message = f"every subtask of '{fan_out_node}' failed"
+    error = StageError(fan_out_node, ErrorKind.CHILD_FAILURE, message,
+                       dumps({"failed": [r.task.id for r in finished]}))
+    parent.first_error = parent.first_error or error
+    return Finished(parent, Status.FAILURE, dumps(None), error, fan_out_node)
+
+
+def _provisional(task: TaskState) -> Status:
+    return Status.PARTIAL if task.degraded else Status.SUCCESS
+
+
+def _entry(
+    task: TaskState, from_node: str, status: Status, output_json: str, error: StageError | None = None
+) -> str:
+    """One ``merge_inputs`` item as JSON text (child outputs are embedded without re-encoding)."""
+    text = (
+        f'{{"task_id":{dumps(task.id)},"lineage":{dumps(task.lineage.to_dict())},'
+        f'"from_node":{dumps(from_node)},"status":"{status}","output":{output_json}'
+    )
+    if error is not None:
+        text += f',"error":{dumps(error.to_dict(with_traceback=False))}'
+    return text + "}"
+
+
+def _merge_input(entries: Sequence[str]) -> str:
+    return '{"merge_inputs":[' + ",".join(entries) + "]}"
+
+
+def first_failure(records: Sequence[StageRecord]) -> StageError | None:
+    """The first failed stage's error, in canonical order (what a partial result reports)."""
+    return next((r.error for r in records if r.error is not None), None)
+
+
+def ordered(run: RunState, root: TaskState) -> tuple[tuple[TaskSummary, ...], tuple[StageRecord, ...]]:
+    """Summaries and records in canonical order: by lineage, then stage sequence."""
+    keys = {s.task_id: s.lineage.sort_key() for s in run.summaries}
+    keys.setdefault(root.id, ())
+    summaries = tuple(sorted(run.summaries, key=lambda s: keys[s.task_id]))
+    records = tuple(sorted(run.records, key=lambda r: (keys[r.task_id], r.seq)))
+    return summaries, records
+

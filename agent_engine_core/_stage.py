@@ -1,0 +1,258 @@
+"""One stage: a task at a node. Validate input, execute, validate output, decide the route, record.
+
+A stage never raises for anything a node does: every failure becomes a ``StageError`` in the record. The
+``Plan`` of a node (handler, validators, agent) is resolved once when the engine is built.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import traceback
+from collections.abc import Mapping
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import jsonschema
+
+from agent_engine_core._json import JSONValueError, dumps, loads
+from agent_engine_core.context import NodeContext, NodeFailure, ToolBox, ToolMisuse
+from agent_engine_core.dag import DagNode, Role
+from agent_engine_core.handlers import Handler
+from agent_engine_core.llm import LlmProvider, LlmRequest
+from agent_engine_core.manifests.models import AgentSpec
+from agent_engine_core.records import AgentCall, ErrorKind, Lineage, StageError, StageRecord, Status
+from agent_engine_core.schemas import SchemaSet
+
+__all__ = ["AgentBinding", "Plan", "StageOutcome", "TaskState", "run_stage"]
+
+_NO_TOOLS: Mapping[str, Any] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class AgentBinding:
+    """The agent an agent node calls, its provider instance and the response schema it requires."""
+
+    spec: AgentSpec
+    provider: LlmProvider
+    provider_name: str
+    model: str
+    response_schema: Mapping[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Everything needed to execute one node, resolved at build time."""
+
+    node: DagNode
+    handler: Handler | None = None
+    schema_in: jsonschema.protocols.Validator | None = None
+    schema_out: jsonschema.protocols.Validator | None = None
+    agent: AgentBinding | None = None
+
+
+@dataclass(slots=True)
+class TaskState:
+    """The mutable state of a running task (internal; records are what escapes)."""
+
+    id: str
+    lineage: Lineage
+    run_id: str
+    degraded: bool = False
+    seq: int = 0
+    first_error: StageError | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StageOutcome:
+    """A finished stage: its record, and for fan-outs the children to create as ``(target, input_json)``."""
+
+    record: StageRecord
+    next_node: str | None = None
+    children: tuple[tuple[str, str], ...] = field(default=())
+
+    @property
+    def failed(self) -> bool:
+        """True when the stage failed (whether or not the task continues)."""
+        return self.record.status is Status.FAILURE
+
+
+class _Failed(Exception):  # noqa: N818 - internal control flow, never escapes a stage
+    def __init__(self, kind: ErrorKind, message: str, details: Any = None, tb: str | None = None) -> None:
+        self.error = (kind, message, details, tb)
+        super().__init__(message)
+
+
+async def run_stage(
+    plan: Plan, task: TaskState, input_json: str, *, executor: Executor | None,
+    forced: StageError | None = None,
+) -> StageOutcome:
+    """Execute ``plan`` for ``task`` on ``input_json``; ``executor`` runs sync handlers off the loop.
+
+    ``forced`` fails the stage before it executes (a merge whose children failed under ``fail_on_any``).
+    """
+    node = plan.node
+    started_at = time.time()
+    clock = time.perf_counter()
+    calls: list[AgentCall] = []
+    error: StageError | None = forced
+    output_json = input_json
+    if error is None:
+        try:
+            output_json = await _execute(plan, task, input_json, executor, calls)
+        except _Failed as failed:
+            kind, message, details, tb = failed.error
+            error = _error(node.id, kind, message, details, tb)
+    next_node, children = None, ()
+    if error is not None and node.role is Role.DECISION:
+        pass  # a failed decision cannot continue: there is no label to follow
+    elif error is None or node.spec.continue_on_failure:
+        try:
+            next_node, children = _route(node, output_json)
+        except _Failed as failed:
+            kind, message, details, _ = failed.error
+            error = error or _error(node.id, kind, message, details, None)
+            next_node, children = None, ()
+    if node.role is Role.EXIT and node.spec.always_fail and error is None:
+        error = _error(node.id, ErrorKind.EXIT, f"exit '{node.id}' always fails", {"output": loads(output_json)})
+        output_json = dumps({"error": error.to_dict()})
+    status = Status.SUCCESS if error is None else Status.FAILURE
+    route = (next_node,) if next_node else tuple(target for target, _ in children)
+    record = StageRecord(
+        task_id=task.id, node_id=node.id, seq=task.seq, status=status, input_json=input_json,
+        output_json=output_json, error=error, route=route, agent_calls=tuple(calls),
+        started_at=started_at, duration_s=time.perf_counter() - clock,
+    )
+    task.seq += 1
+    if error is not None and task.first_error is None:
+        task.first_error = error
+    return StageOutcome(record, next_node, children)
+
+
+def _error(node_id: str, kind: ErrorKind, message: str, details: Any, tb: str | None) -> StageError:
+    try:
+        details_json = dumps(details if details is not None else {})
+    except JSONValueError:
+        details_json = dumps({"repr": repr(details)})
+    return StageError(node_id, kind, message, details_json, tb)
+
+
+async def _execute(
+    plan: Plan, task: TaskState, input_json: str, executor: Executor | None, calls: list[AgentCall]
+) -> str:
+    node = plan.node
+    if plan.schema_in is None and plan.handler is None and plan.agent is None:
+        return input_json  # pass-through default: the input text is already the output
+    payload = loads(input_json)
+    if plan.schema_in is not None:
+        _validate(plan.schema_in, payload, ErrorKind.SCHEMA_IN, "input")
+    if plan.agent is not None:
+        output = await _call_agent(plan, plan.agent, task, payload, calls)
+    elif plan.handler is not None:
+        output = await _call_handler(plan.handler, node, task, payload, executor)
+    else:
+        output = payload
+    if plan.schema_out is not None:
+        _validate(plan.schema_out, output, ErrorKind.SCHEMA_OUT, "output")
+    try:
+        return dumps(output)
+    except JSONValueError as exc:
+        raise _Failed(ErrorKind.HANDLER, f"handler returned a value that is not JSON: {exc}",
+                      {"type": type(output).__name__}) from None
+
+
+def _validate(validator: jsonschema.protocols.Validator, value: Any, kind: ErrorKind, what: str) -> None:
+    violations = SchemaSet.violations(validator, value)
+    if violations:
+        first = violations[0]
+        raise _Failed(kind, f"{what} does not match its schema at {first['path']}: {first['message']}",
+                      {"violations": violations})
+
+
+async def _call_handler(
+    handler: Handler, node: DagNode, task: TaskState, payload: Any, executor: Executor | None
+) -> Any:
+    ctx = NodeContext(node_id=node.id, task_id=task.id, run_id=task.run_id, lineage=task.lineage,
+                      tools=ToolBox(node.id, _NO_TOOLS))
+    try:
+        if handler.is_async:
+            return await handler.function(payload, ctx)
+        if executor is None:
+            return handler.function(payload, ctx)
+        return await asyncio.get_running_loop().run_in_executor(executor, handler.function, payload, ctx)
+    except NodeFailure as exc:
+        raise _Failed(ErrorKind.HANDLER, exc.reason, exc.data) from None
+    except ToolMisuse as exc:
+        raise _Failed(ErrorKind.TOOL_MISUSE, str(exc)) from None
+    except Exception as exc:  # a handler's own bug fails its node, with the traceback kept in the history
+        raise _Failed(ErrorKind.HANDLER, f"{type(exc).__name__}: {exc}", {"exception": type(exc).__name__},
+                      traceback.format_exc()) from None
+
+
+async def _call_agent(
+    plan: Plan, agent: AgentBinding, task: TaskState, payload: Any, calls: list[AgentCall]
+) -> Any:
+    node = plan.node
+    request = LlmRequest(
+        agent_id=agent.spec.id, model=agent.model, node_id=node.id, task_id=task.id,
+        sibling_index=task.lineage.index or 0, system=agent.spec.prompt,
+        messages=(MappingProxyType({"role": "user", "content": dumps({"node": node.id, "input": payload})}),),
+        response_schema=agent.response_schema, config=MappingProxyType(agent.spec.config),
+    )
+    clock = time.perf_counter()
+    try:
+        reply = await agent.provider.complete(request)
+    except Exception as exc:  # provider failures fail the node; the provider names what went wrong
+        raise _Failed(ErrorKind.AGENT, f"provider '{agent.provider_name}' failed: {exc}",
+                      {"provider": agent.provider_name, "exception": type(exc).__name__}) from None
+    calls.append(AgentCall(
+        provider=agent.provider_name, model=reply.model, request_json=dumps(request.to_dict()),
+        reply_json=dumps(reply.to_dict()), usage=MappingProxyType(dict(reply.usage)),
+        latency_s=time.perf_counter() - clock,
+    ))
+    try:
+        return loads(reply.content)
+    except ValueError as exc:
+        raise _Failed(ErrorKind.AGENT, f"the agent's reply is not JSON: {exc}",
+                      {"content": reply.content[:2000]}) from None
+
+
+def _route(node: DagNode, output_json: str) -> tuple[str | None, tuple[tuple[str, str], ...]]:
+    role = node.role
+    if role is Role.EXIT:
+        return None, ()
+    if role is Role.DECISION:
+        return _decide(node, loads(output_json)), ()
+    if role is Role.BRANCH:
+        return None, tuple((edge.target, output_json) for edge in node.out_edges)
+    if role is Role.SPLIT:
+        items = _split_items(node, loads(output_json))
+        edges = node.out_edges
+        return None, tuple((edges[i % len(edges)].target, dumps(item)) for i, item in enumerate(items))
+    return node.out_edges[0].target, ()
+
+
+def _decide(node: DagNode, answer: Any) -> str:
+    label = answer.get("selected_edge") if isinstance(answer, dict) else answer
+    if not isinstance(label, str):
+        raise _Failed(ErrorKind.ROUTING,
+                      "a decision must output an edge label (a string or an object with 'selected_edge')",
+                      {"labels": list(node.labels)})
+    target = node.target_of(label)
+    if target is None:
+        raise _Failed(ErrorKind.ROUTING, f"decision chose '{label}', which labels none of its edges",
+                      {"selected_edge": label, "labels": list(node.labels)})
+    return target
+
+
+def _split_items(node: DagNode, output: Any) -> list[Any]:
+    items = output.get("subtask_inputs") if isinstance(output, dict) else output
+    if not isinstance(items, list):
+        raise _Failed(ErrorKind.ROUTING,
+                      "a split must output a list, or an object with a 'subtask_inputs' list",
+                      {"type": type(output).__name__})
+    if not items:
+        raise _Failed(ErrorKind.ROUTING, "a split produced no subtasks (empty list)", {})
+    return items

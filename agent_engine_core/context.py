@@ -1,0 +1,85 @@
+"""What a handler receives besides its payload: the read-only ``NodeContext``, and ``NodeFailure``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import structlog
+
+from agent_engine_core._json import dumps
+from agent_engine_core.records import Lineage
+
+__all__ = ["NodeContext", "NodeFailure", "ToolBox", "ToolMisuse"]
+
+
+class NodeFailure(Exception):  # noqa: N818 - the name says what raising it does to the node
+    """Raise from a handler to fail the node cleanly: ``raise NodeFailure("no title", data={...})``."""
+
+    def __init__(self, reason: str, *, data: Any = None) -> None:
+        self.reason = reason
+        self.data = data
+        super().__init__(reason)
+
+
+class ToolMisuse(Exception):  # noqa: N818 - it is a verdict on the call, not an engine fault
+    """A handler asked for a tool its node may not use; the node fails with kind ``tool_misuse``."""
+
+
+class ToolBox:
+    """The tools a node may call, as attributes: ``ctx.tools.read_file(path=...)``. Nothing else resolves."""
+
+    __slots__ = ("_node_id", "_tools")
+
+    def __init__(self, node_id: str, tools: Mapping[str, Any]) -> None:
+        self._node_id = node_id
+        self._tools = tools
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._tools[name]
+        except KeyError:
+            allowed = ", ".join(sorted(self._tools)) or "none"
+            raise ToolMisuse(
+                f"node '{self._node_id}' may not use tool '{name}' (allowed: {allowed})"
+            ) from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._tools
+
+    def __iter__(self) -> Any:
+        return iter(sorted(self._tools))
+
+
+class NodeContext:
+    """Read-only facts about the running stage, handed to handlers as ``ctx``.
+
+    ``context`` is the assembled context package (empty for ``context: none``), ``tools`` only the node's
+    allowed tools, ``log`` a structlog logger bound to run, task and node.
+    """
+
+    __slots__ = ("_log", "context", "lineage", "node_id", "run_id", "task_id", "tools")
+
+    def __init__(
+        self, *, node_id: str, task_id: str, run_id: str, lineage: Lineage, tools: ToolBox,
+        context: tuple[Any, ...] = (),
+    ) -> None:
+        for name, value in (("node_id", node_id), ("task_id", task_id), ("run_id", run_id),
+                            ("lineage", lineage), ("tools", tools), ("context", context), ("_log", None)):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"NodeContext is read-only; cannot set '{name}'")
+
+    @property
+    def log(self) -> Any:
+        """A structlog logger bound to ``run_id``, ``task_id`` and ``node_id`` (created on first use)."""
+        if self._log is None:
+            bound = structlog.get_logger("agent_engine.handler").bind(
+                run_id=self.run_id, task_id=self.task_id, node_id=self.node_id
+            )
+            object.__setattr__(self, "_log", bound)
+        return self._log
+
+    def __repr__(self) -> str:
+        return f"NodeContext(node_id={self.node_id!r}, task_id={self.task_id!r}, lineage={dumps(self.lineage.to_dict())})"

@@ -1,0 +1,488 @@
+"""Build the immutable DAG from a validated workflow manifest and check every structural rule.
+
+``build_dag`` runs pure passes: index nodes and edges → check per-node rules → check degrees and labels →
+order topologically (Kahn) → check reachability → analyse fan-out depths. Each pass is linear in nodes +
+edges and blames the nodes or edges it finds at fault; every issue is collected, none stops the others
+except where a later pass needs an earlier one's result (no ordering without acyclicity).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections import deque
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
+
+from agent_engine_core.errors import ManifestIssue
+from agent_engine_core.manifests.models import NodeSpec, WorkflowManifest
+
+__all__ = ["Dag", "DagNode", "Edge", "References", "Role", "build_dag"]
+
+Locate = Callable[[Sequence[str | int]], tuple[int | None, int | None]]
+
+
+class Role(StrEnum):
+    """How a node routes the task that reached it."""
+
+    START = "start"
+    LINEAR = "linear"
+    DECISION = "decision"
+    BRANCH = "branch"
+    SPLIT = "split"
+    MERGE = "merge"
+    EXIT = "exit"
+
+
+FAN_OUT = frozenset({Role.BRANCH, Role.SPLIT})
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """An out-edge; ``index`` is its position among its source's out-edges (clone/subtask order)."""
+
+    source: str
+    target: str
+    label: str | None
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
+class DagNode:
+    """A node with its resolved edges and analysis results.
+
+    ``merge_out_depth`` (merge nodes only) is how many fan-outs still enclose a task leaving the merge; a
+    parent whose own depth is greater after the merge fires arrives at the same merge again, which is how
+    nested fan-outs that share one merge node merge innermost first.
+    """
+
+    spec: NodeSpec
+    role: Role
+    out_edges: tuple[Edge, ...]
+    in_degree: int
+    merge_out_depth: int = 0
+
+    @property
+    def id(self) -> str:
+        """The node id."""
+        return self.spec.id
+
+    @property
+    def is_agent(self) -> bool:
+        """True for ``kind: agent``."""
+        return self.spec.kind == "agent"
+
+    def target_of(self, label: str) -> str | None:
+        """The target of the out-edge labelled ``label`` (decision routing)."""
+        for edge in self.out_edges:
+            if edge.label == label:
+                return edge.target
+        return None
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Labels of the out-edges, in edge order."""
+        return tuple(e.label for e in self.out_edges if e.label is not None)
+
+
+@dataclass(frozen=True, slots=True)
+class Dag:
+    """The immutable, validated workflow graph."""
+
+    nodes: Mapping[str, DagNode]
+    order: tuple[str, ...]
+    starts: tuple[str, ...]
+    default_start: str
+    depths: Mapping[str, frozenset[int]]
+
+    def start_node(self, name: str | None) -> str:
+        """The start node to use: ``name`` if given (it must be a start node), else the default."""
+        if name is None:
+            return self.default_start
+        if name not in self.starts:
+            raise KeyError(name)
+        return name
+
+
+@dataclass(frozen=True, slots=True)
+class References:
+    """The ids a workflow may refer to, resolved by the caller from the other manifests and registries."""
+
+    agents: Collection[str] = ()
+    schemas: Collection[str] = ()
+    context_profiles: Collection[str] = ("none",)
+    tools: Collection[str] = ()
+
+
+_DEGREE = {
+    Role.START: ((0, 0), (1, 1)),
+    Role.LINEAR: ((1, 1), (1, 1)),
+    Role.DECISION: ((1, 1), (2, None)),
+    Role.BRANCH: ((1, 1), (2, None)),
+    Role.SPLIT: ((1, 1), (1, None)),
+    Role.MERGE: ((1, None), (1, 1)),
+    Role.EXIT: ((1, None), (0, 0)),
+}
+
+
+class _Checker:
+    """Collects issues with their locations in workflow.yaml."""
+
+    def __init__(self, file: str, locate: Locate, positions: Mapping[str, int]) -> None:
+        self.file = file
+        self.locate = locate
+        self.positions = positions
+        self.issues: list[ManifestIssue] = []
+
+    def node(self, node_id: str, field: str | None, code: str, message: str, hint: str | None = None) -> None:
+        path: list[str | int] = ["nodes", self.positions[node_id]]
+        if field:
+            path.append(field)
+        line, column = self.locate(path)
+        self.issues.append(
+            ManifestIssue(message, file=self.file, line=line, column=column, node_id=node_id, hint=hint, code=code)
+        )
+
+    def edge(self, position: int, edge_id: str, field: str, code: str, message: str, hint: str | None = None) -> None:
+        line, column = self.locate(["edges", position, field])
+        self.issues.append(
+            ManifestIssue(message, file=self.file, line=line, column=column, edge_id=edge_id, hint=hint, code=code)
+        )
+
+
+def build_dag(
+    workflow: WorkflowManifest, refs: References, *, file: str, locate: Locate
+) -> tuple[Dag | None, list[ManifestIssue]]:
+    """Check ``workflow`` against every structural rule of SPEC §3.1 and build the immutable DAG.
+
+    Checks, each blaming the nodes or edges at fault:
+      - node ids are unique; every edge's ``from``/``to`` names a node; no edge is declared twice;
+      - agent nodes name an ``agent_id`` that agents.yaml defines and have no ``handler``; deterministic nodes
+        have no ``agent_id``; a deterministic decision has a handler (there is no default decision);
+      - start and exit nodes are deterministic; exits have no tools; ``default_start`` only on start nodes,
+        ``always_fail`` only on exits, ``merge:`` only on merges;
+      - in/out degree per role; every out-edge of a decision is labelled, labels unique;
+      - merges have ≥2 in-edges, or ≥1 when a split lies upstream;
+      - ``schema_in``/``schema_out`` stems, ``context`` profiles and ``tools`` resolve;
+      - at least one start node, and exactly one ``default_start`` when there are several;
+      - the graph is acyclic (the cycle is named); every node is reachable from a start node; every start
+        node reaches an exit.
+
+    Returns the DAG (``None`` when any issue was found) and the issues.
+    """
+    positions: dict[str, int] = {}
+    duplicate_ids: list[tuple[int, str]] = []
+    for position, spec in enumerate(workflow.nodes):
+        if spec.id in positions:
+            duplicate_ids.append((position, spec.id))
+        else:
+            positions[spec.id] = position
+    check = _Checker(file, locate, positions)
+    for position, node_id in duplicate_ids:
+        line, column = locate(["nodes", position, "id"])
+        check.issues.append(
+            ManifestIssue(
+                f"node id '{node_id}' is used by more than one node",
+                file=file, line=line, column=column, node_id=node_id,
+                hint="give every node a unique id", code="dag.duplicate_id",
+            )
+        )
+    specs = {spec.id: spec for spec in workflow.nodes if positions.get(spec.id) is not None}
+    out_edges, in_degree = _index_edges(workflow, specs, check)
+    for spec in specs.values():
+        _check_node(spec, refs, check)
+        _check_degree(spec, len(out_edges[spec.id]), in_degree[spec.id], check)
+        if Role(spec.role) is Role.DECISION:
+            _check_labels(spec, out_edges[spec.id], check)
+    starts = [s.id for s in specs.values() if s.role == "start"]
+    default_start = _default_start(specs, starts, check)
+    order = _topological_order(specs, out_edges, in_degree, check)
+    if order is None:
+        return None, check.issues
+    _check_reachability(specs, out_edges, starts, check)
+    _check_merge_upstream(specs, out_edges, order, in_degree, check)
+    depths = _fan_out_depths(specs, out_edges, order, starts)
+    if check.issues or default_start is None:
+        return None, check.issues
+    nodes = {
+        node_id: DagNode(
+            spec=specs[node_id],
+            role=Role(specs[node_id].role),
+            out_edges=tuple(out_edges[node_id]),
+            in_degree=in_degree[node_id],
+            merge_out_depth=_merge_out_depth(depths[node_id]),
+        )
+        for node_id in order
+    }
+    dag = Dag(
+        nodes=MappingProxyType(nodes),
+        order=tuple(order),
+        starts=tuple(starts),
+        default_start=default_start,
+        depths=MappingProxyType(depths),
+    )
+    return dag, []
+
+
+def _index_edges(
+    workflow: WorkflowManifest, specs: Mapping[str, NodeSpec], check: _Checker
+) -> tuple[dict[str, list[Edge]], dict[str, int]]:
+    out_edges: dict[str, list[Edge]] = {node_id: [] for node_id in specs}
+    in_degree = dict.fromkeys(specs, 0)
+    seen: set[tuple[str, str]] = set()
+    for position, spec in enumerate(workflow.edges):
+        ok = True
+        for field, ref in (("from", spec.source), ("to", spec.to)):
+            if ref not in specs:
+                close = difflib.get_close_matches(ref, list(specs), n=1, cutoff=0.6)
+                check.edge(
+                    position, spec.edge_id, field, "dag.unknown_node",
+                    f"'{field}: {ref}' names no node",
+                    f"did you mean '{close[0]}'?" if close else "declare the node under nodes:",
+                )
+                ok = False
+        if not ok:
+            continue
+        if (spec.source, spec.to) in seen:
+            check.edge(
+                position, spec.edge_id, "to", "dag.duplicate_edge",
+                f"edge {spec.edge_id} is declared more than once", "remove the duplicate edge",
+            )
+            continue
+        seen.add((spec.source, spec.to))
+        edges = out_edges[spec.source]
+        edges.append(Edge(spec.source, spec.to, spec.label, len(edges)))
+        in_degree[spec.to] += 1
+    return out_edges, in_degree
+
+
+def _check_node(spec: NodeSpec, refs: References, check: _Checker) -> None:
+    role = Role(spec.role)
+    if spec.kind == "agent":
+        if spec.agent_id is None:
+            check.node(spec.id, "kind", "dag.agent_missing", "agent node has no agent_id",
+                       "add agent_id: <an id from agents.yaml>")
+        elif spec.agent_id not in refs.agents:
+            close = difflib.get_close_matches(spec.agent_id, list(refs.agents), n=1, cutoff=0.6)
+            check.node(spec.id, "agent_id", "dag.unknown_agent", f"agent '{spec.agent_id}' is not defined",
+                       f"did you mean '{close[0]}'?" if close else "define it in agents.yaml")
+        if spec.handler is not None:
+            check.node(spec.id, "handler", "dag.kind_field", "agent nodes take no handler",
+                       "remove handler, or make the node kind: deterministic")
+        if role in (Role.START, Role.EXIT):
+            check.node(spec.id, "kind", "dag.role_kind", f"{role} nodes must be deterministic",
+                       "put the agent on a node between start and exit")
+    elif spec.agent_id is not None:
+        check.node(spec.id, "agent_id", "dag.kind_field", "deterministic nodes take no agent_id",
+                   "add kind: agent, or remove agent_id")
+    if role is Role.DECISION and spec.kind == "deterministic" and spec.handler is None:
+        check.node(spec.id, "role", "dag.decision_handler", "a deterministic decision node needs a handler",
+                   'add handler: "module:function" returning an edge label')
+    if spec.default_start and role is not Role.START:
+        check.node(spec.id, "default_start", "dag.role_field", "default_start is only for start nodes")
+    if spec.always_fail and role is not Role.EXIT:
+        check.node(spec.id, "always_fail", "dag.role_field", "always_fail is only for exit nodes")
+    if spec.merge is not None and role is not Role.MERGE:
+        check.node(spec.id, "merge", "dag.role_field", "merge options are only for merge nodes")
+    if role is Role.EXIT and spec.tools:
+        check.node(spec.id, "tools", "dag.role_field", "exit nodes are read-only and take no tools")
+    _check_references(spec, refs, check)
+
+
+def _check_references(spec: NodeSpec, refs: References, check: _Checker) -> None:
+    for field in ("schema_in", "schema_out"):
+        ref = getattr(spec, field)
+        if isinstance(ref, str) and ref not in refs.schemas:
+            close = difflib.get_close_matches(ref, list(refs.schemas), n=1, cutoff=0.6)
+            check.node(spec.id, field, "dag.unknown_schema", f"schema '{ref}' does not exist",
+                       f"did you mean '{close[0]}'?" if close else f"add schemas/{ref}.json")
+    if spec.context not in refs.context_profiles:
+        close = difflib.get_close_matches(spec.context, list(refs.context_profiles), n=1, cutoff=0.6)
+        check.node(spec.id, "context", "dag.unknown_context", f"context profile '{spec.context}' does not exist",
+                   f"did you mean '{close[0]}'?" if close else "use 'none' or a profile from memory.yaml")
+    for tool in spec.tools:
+        if tool not in refs.tools:
+            close = difflib.get_close_matches(tool, list(refs.tools), n=1, cutoff=0.6)
+            check.node(spec.id, "tools", "dag.unknown_tool", f"tool '{tool}' is not declared",
+                       f"did you mean '{close[0]}'?" if close else "declare it in tools.yaml")
+
+
+def _check_degree(spec: NodeSpec, out_count: int, in_count: int, check: _Checker) -> None:
+    role = Role(spec.role)
+    (in_min, in_max), (out_min, out_max) = _DEGREE[role]
+    for direction, count, low, high in (("in", in_count, in_min, in_max), ("out", out_count, out_min, out_max)):
+        if count < low or (high is not None and count > high):
+            want = f"exactly {low}" if low == high else f"at least {low}"
+            check.node(spec.id, "role", "dag.degree",
+                       f"{role} node has {count} {direction}-edge{'s' if count != 1 else ''}, needs {want}",
+                       _degree_hint(role, direction))
+
+
+def _degree_hint(role: Role, direction: str) -> str:
+    if role is Role.LINEAR:
+        return "use a branch/split to fan out, a merge to join, or a decision to choose"
+    if role in (Role.BRANCH, Role.DECISION) and direction == "out":
+        return "use role: linear for a single successor"
+    return "fix the edges or the role"
+
+
+def _check_labels(spec: NodeSpec, edges: Sequence[Edge], check: _Checker) -> None:
+    seen: set[str] = set()
+    for edge in edges:
+        if edge.label is None:
+            check.node(spec.id, "role", "dag.decision_label",
+                       f"edge {edge.source}->{edge.target} leaves a decision node without a label",
+                       "add label: <name> to the edge")
+        elif edge.label in seen:
+            check.node(spec.id, "role", "dag.decision_label",
+                       f"label '{edge.label}' is used by more than one edge", "labels must be unique per decision")
+        else:
+            seen.add(edge.label)
+
+
+def _default_start(specs: Mapping[str, NodeSpec], starts: Sequence[str], check: _Checker) -> str | None:
+    if not starts:
+        first = next(iter(specs), None)
+        if first is not None:
+            check.node(first, None, "dag.no_start", "the workflow has no start node",
+                       "give one node role: start")
+        return None
+    if len(starts) == 1:
+        return starts[0]
+    marked = [s for s in starts if specs[s].default_start]
+    if len(marked) != 1:
+        for s in starts if not marked else marked:
+            check.node(s, "default_start", "dag.default_start",
+                       f"{len(starts)} start nodes need exactly one default_start: true, found {len(marked)}",
+                       "mark one start node with default_start: true")
+        return None
+    return marked[0]
+
+
+def _topological_order(
+    specs: Mapping[str, NodeSpec], out_edges: Mapping[str, Sequence[Edge]], in_degree: Mapping[str, int],
+    check: _Checker,
+) -> list[str] | None:
+    remaining = dict(in_degree)
+    ready = deque(node_id for node_id in specs if remaining[node_id] == 0)
+    order: list[str] = []
+    while ready:
+        node_id = ready.popleft()
+        order.append(node_id)
+        for edge in out_edges[node_id]:
+            remaining[edge.target] -= 1
+            if remaining[edge.target] == 0:
+                ready.append(edge.target)
+    if len(order) == len(specs):
+        return order
+    cycle = _find_cycle({n for n, d in remaining.items() if d > 0}, out_edges)
+    check.node(cycle[0], None, "dag.cycle", "the graph has a cycle: " + " -> ".join([*cycle, cycle[0]]),
+               "workflows are acyclic; remove one edge of the cycle")
+    return None
+
+
+def _find_cycle(candidates: set[str], out_edges: Mapping[str, Sequence[Edge]]) -> list[str]:
+    """A cycle among ``candidates`` (nodes Kahn could not order); every such node leads into one."""
+    start = min(candidates)
+    seen: dict[str, int] = {}
+    path: list[str] = []
+    node = start
+    while node not in seen:
+        seen[node] = len(path)
+        path.append(node)
+        node = next(e.target for e in out_edges[node] if e.target in candidates)
+    return path[seen[node]:]
+
+
+def _reach(roots: Sequence[str], step: Callable[[str], Sequence[str]]) -> set[str]:
+    seen = set(roots)
+    queue = deque(roots)
+    while queue:
+        for nxt in step(queue.popleft()):
+            if nxt not in seen:
+                seen.add(nxt)
+                queue.append(nxt)
+    return seen
+
+
+def _check_reachability(
+    specs: Mapping[str, NodeSpec], out_edges: Mapping[str, Sequence[Edge]], starts: Sequence[str],
+    check: _Checker,
+) -> None:
+    reachable = _reach(starts, lambda n: [e.target for e in out_edges[n]])
+    for node_id in specs:
+        if node_id not in reachable and specs[node_id].role != "start":
+            check.node(node_id, None, "dag.unreachable", "no start node reaches this node",
+                       "add an edge into it or remove it")
+    predecessors: dict[str, list[str]] = {n: [] for n in specs}
+    for edges in out_edges.values():
+        for edge in edges:
+            predecessors[edge.target].append(edge.source)
+    reaches_exit = _reach([n for n, s in specs.items() if s.role == "exit"], lambda n: predecessors[n])
+    for start in starts:
+        if start not in reaches_exit:
+            check.node(start, None, "dag.dead_end", "this start node reaches no exit node",
+                       "every path must end at a node with role: exit")
+
+
+def _check_merge_upstream(
+    specs: Mapping[str, NodeSpec], out_edges: Mapping[str, Sequence[Edge]], order: Sequence[str],
+    in_degree: Mapping[str, int], check: _Checker,
+) -> None:
+    split_upstream = dict.fromkeys(specs, False)
+    for node_id in order:
+        below = split_upstream[node_id] or specs[node_id].role == "split"
+        for edge in out_edges[node_id]:
+            split_upstream[edge.target] = split_upstream[edge.target] or below
+    for node_id, spec in specs.items():
+        if spec.role == "merge" and in_degree[node_id] == 1 and not split_upstream[node_id]:
+            check.node(node_id, "role", "dag.degree",
+                       "merge node has 1 in-edge and no split upstream; it needs at least 2",
+                       "a single in-edge is only allowed for the subtasks of a split (map-reduce)")
+
+
+def _fan_out_depths(
+    specs: Mapping[str, NodeSpec], out_edges: Mapping[str, Sequence[Edge]], order: Sequence[str],
+    starts: Sequence[str],
+) -> dict[str, frozenset[int]]:
+    """For every node, the numbers of unmerged fan-outs that can enclose a task reaching it."""
+    depths: dict[str, set[int]] = {n: set() for n in specs}
+    for start in starts:
+        depths[start].add(0)
+    for node_id in order:
+        here = depths[node_id]
+        role = specs[node_id].role
+        if role in ("branch", "split"):
+            leaving = {d + 1 for d in here}
+        elif role == "merge":
+            leaving = {_merge_out_depth(frozenset(here))}
+        else:
+            leaving = here
+        for edge in out_edges[node_id]:
+            depths[edge.target] |= leaving
+    return {n: frozenset(d) for n, d in depths.items()}
+
+
+def _merge_out_depth(depths: frozenset[int]) -> int:
+    return max(min(depths, default=0) - 1, 0)
+
+
+def node_positions(workflow: WorkflowManifest) -> dict[str, int]:
+    """Index of each node id in workflow.yaml's ``nodes`` list (first occurrence)."""
+    positions: dict[str, int] = {}
+    for position, spec in enumerate(workflow.nodes):
+        positions.setdefault(spec.id, position)
+    return positions
+
+
+def blame_node(workflow: WorkflowManifest, locate: Locate, file: str) -> Callable[..., ManifestIssue]:
+    """A factory of issues located at a node's field, for passes outside this module (handlers, agents)."""
+    positions = node_positions(workflow)
+
+    def issue(node_id: str, field: str, code: str, message: str, hint: str | None = None, **_: Any) -> ManifestIssue:
+        line, column = locate(["nodes", positions[node_id], field])
+        return ManifestIssue(message, file=file, line=line, column=column, node_id=node_id, hint=hint, code=code)
+
+    return issue

@@ -1,0 +1,162 @@
+"""``Engine``: load a project once, run it many times.
+
+``engine.run`` is a thin synchronous wrapper over ``await engine.arun``: it drives the coroutine on an event
+loop kept per calling thread (creating a loop per run would dominate a short workflow's cost).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import weakref
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from agent_engine_core._build import Built, build
+from agent_engine_core._json import JSONValueError, dumps
+from agent_engine_core._router import RunState, first_failure, ordered, walk
+from agent_engine_core._stage import TaskState
+from agent_engine_core.components import Components
+from agent_engine_core.dag import Dag
+from agent_engine_core.errors import InvalidInput, TaskFailed
+from agent_engine_core.ids import RunId, new_run_id
+from agent_engine_core.manifests.loader import Project, load_config_dir, load_manifests
+from agent_engine_core.records import Lineage, Status, TaskResult, Trace
+
+__all__ = ["Engine"]
+
+Handlers = Mapping[str, Callable[..., Any]]
+
+
+class _ThreadLoop(threading.local):
+    """One event loop per thread that calls ``Engine.run``, closed when the thread's storage goes away."""
+
+    loop: asyncio.AbstractEventLoop | None = None
+
+    def get(self) -> asyncio.AbstractEventLoop:
+        if self.loop is None or self.loop.is_closed():
+            self.loop = asyncio.new_event_loop()
+            weakref.finalize(self, self.loop.close)
+        return self.loop
+
+
+_loops = _ThreadLoop()
+
+
+class Engine:
+    """A validated project, ready to run. Build it with ``from_config_dir`` or ``from_dict``."""
+
+    def __init__(self, project: Project, *, handlers: Handlers | None = None) -> None:
+        """Validate ``project`` and prepare it to run; raises ``ManifestError`` listing every issue."""
+        self.components = Components()
+        self._built: Built = build(project, self.components, handlers or {})
+        self.project = project
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+
+    @classmethod
+    def from_config_dir(cls, path: str | Path) -> Engine:
+        """Load and validate the project in the folder ``path`` (workflow.yaml, agents.yaml, schemas/...)."""
+        return cls(load_config_dir(Path(path)))
+
+    @classmethod
+    def from_dict(
+        cls, manifests: Mapping[str, Any], *, base_dir: str | Path | None = None, handlers: Handlers | None = None
+    ) -> Engine:
+        """Build from in-memory manifests: file stem -> parsed content, plus ``"schemas"``: stem -> schema.
+
+        ``handlers`` maps the names used in ``handler:`` fields to callables, so no module is needed on disk;
+        names not in it are imported as ``module:function`` with ``base_dir`` importable.
+        """
+        base = Path(base_dir) if base_dir is not None else None
+        return cls(load_manifests(manifests, base), handlers=handlers)
+
+    @property
+    def dag(self) -> Dag:
+        """The validated, immutable workflow graph."""
+        return self._built.dag
+
+    @property
+    def metadata(self) -> Mapping[str, Any]:
+        """Engine version, manifest and schema hashes, providers in use."""
+        return self._built.metadata
+
+    def run(
+        self, input: Any, *, start: str | None = None, run_id: str | None = None, raise_on_failure: bool = False
+    ) -> TaskResult:
+        """Run one task to completion and return its result (see ``arun``)."""
+        if asyncio._get_running_loop() is not None:
+            raise RuntimeError("Engine.run() was called inside a running event loop; use 'await engine.arun()'")
+        return _loops.get().run_until_complete(
+            self.arun(input, start=start, run_id=run_id, raise_on_failure=raise_on_failure)
+        )
+
+    async def arun(
+        self, input: Any, *, start: str | None = None, run_id: str | None = None, raise_on_failure: bool = False
+    ) -> TaskResult:
+        """Run one task from ``start`` (default: the default start node) and return its ``TaskResult``.
+
+        Node failures are results, not exceptions, unless ``raise_on_failure`` is set (then ``TaskFailed``
+        is raised for a task that did not succeed). The same ``run_id`` reproduces every task id.
+        """
+        built = self._built
+        try:
+            start_node = built.dag.start_node(start)
+        except KeyError:
+            raise InvalidInput(
+                f"'{start}' is not a start node; start nodes: {', '.join(built.dag.starts)}"
+            ) from None
+        try:
+            input_json = dumps(input)
+        except JSONValueError as exc:
+            raise InvalidInput(f"the input is not JSON: {exc}") from None
+        rid = RunId(run_id) if run_id is not None else new_run_id()
+        run = RunState(rid, built.plans, built.fanout_concurrency, self._executor())
+        root = TaskState(id=rid, lineage=Lineage(), run_id=rid)
+        finished = await walk(run, root, start_node, input_json)
+        summaries, records = ordered(run, root)
+        error = finished.error if finished.status is Status.FAILURE else None
+        if finished.status is Status.PARTIAL:
+            error = first_failure(records)
+        calls = [call for record in records for call in record.agent_calls]
+        result = TaskResult(
+            task_id=root.id,
+            status=finished.status,
+            output_json=finished.output_json,
+            error=None if error is None else error.to_dict(),
+            trace=Trace(rid, summaries, records),
+            metadata=built.metadata,
+            usage={
+                "agent_calls": len(calls),
+                "input_tokens": sum(c.usage.get("input_tokens", 0) for c in calls),
+                "output_tokens": sum(c.usage.get("output_tokens", 0) for c in calls),
+            },
+        )
+        if raise_on_failure and result.status is not Status.SUCCESS:
+            raise TaskFailed(result)
+        return result
+
+    def _executor(self) -> ThreadPoolExecutor:
+        """The thread pool that runs sync handlers of concurrent children (made on first fan-out need)."""
+        if self._pool is None:
+            with self._pool_lock:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(
+                        max_workers=self._built.fanout_concurrency, thread_name_prefix="agent-engine"
+                    )
+                    weakref.finalize(self, self._pool.shutdown, wait=False)
+        return self._pool
+
+    def close(self) -> None:
+        """Release the handler threads; the engine must not be used afterwards."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

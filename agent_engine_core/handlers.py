@@ -1,0 +1,107 @@
+"""Resolve ``handler: "module:function"`` references while the config dir is importable.
+
+Handler modules are imported with the config dir first on ``sys.path``. A module of the same name that an
+earlier project (another config dir) left in ``sys.modules`` is replaced for this import, so two projects
+with a ``nodes.py`` each load their own; the earlier engine keeps the functions it already resolved.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import inspect
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Handler", "HandlerError", "resolve_handler"]
+
+
+@dataclass(frozen=True, slots=True)
+class Handler:
+    """A resolved handler and whether it must be awaited."""
+
+    ref: str
+    function: Callable[..., Any]
+    is_async: bool
+
+
+class HandlerError(Exception):
+    """A handler reference that does not resolve; ``hint`` says how to fix it."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        self.hint = hint
+        super().__init__(message)
+
+
+def resolve_handler(ref: str, *, base_dir: Path | None, handlers: Mapping[str, Callable[..., Any]]) -> Handler:
+    """The callable ``ref`` names: an entry of ``handlers``, else ``module:function`` imported from ``base_dir``."""
+    function = handlers.get(ref)
+    if function is None:
+        function = _import(ref, base_dir)
+    if not callable(function):
+        raise HandlerError(f"handler '{ref}' is not callable", "point handler at a function")
+    _check_signature(ref, function)
+    return Handler(ref, function, inspect.iscoroutinefunction(function))
+
+
+def _import(ref: str, base_dir: Path | None) -> Any:
+    module_name, sep, attribute = ref.partition(":")
+    if not sep or not module_name or not attribute:
+        raise HandlerError(f"handler '{ref}' is not of the form 'module:function'",
+                           'write handler: "module:function", e.g. "nodes:normalize"')
+    try:
+        module = _import_module(module_name, base_dir)
+    except Exception as exc:  # any import-time error of user code is a located manifest issue
+        raise HandlerError(f"cannot import module '{module_name}': {type(exc).__name__}: {exc}",
+                           f"check that {module_name.replace('.', '/')}.py exists in the config dir and imports"
+                           ) from None
+    target: Any = module
+    for part in attribute.split("."):
+        if not hasattr(target, part):
+            names = [n for n in dir(target) if not n.startswith("_")]
+            close = difflib.get_close_matches(part, names, n=1, cutoff=0.6)
+            raise HandlerError(f"module '{module_name}' has no attribute '{attribute}'",
+                               f"did you mean '{close[0]}'?" if close else f"define {attribute} in {module_name}")
+        target = getattr(target, part)
+    return target
+
+
+def _import_module(name: str, base_dir: Path | None) -> Any:
+    if base_dir is None:
+        return importlib.import_module(name)
+    root = str(base_dir.resolve())
+    local = _local_file(base_dir, name)
+    if local is not None:
+        loaded = sys.modules.get(name)
+        if loaded is not None and Path(getattr(loaded, "__file__", "") or "").resolve() != local:
+            for key in [k for k in sys.modules if k == name or k.startswith(name + ".")]:
+                del sys.modules[key]
+    sys.path.insert(0, root)
+    try:
+        importlib.invalidate_caches()
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(root)
+
+
+def _local_file(base_dir: Path, name: str) -> Path | None:
+    stem = base_dir.joinpath(*name.split("."))
+    for candidate in (stem.with_suffix(".py"), stem / "__init__.py"):
+        if candidate.is_file():
+            return candidate.resolve()
+    return None
+
+
+def _check_signature(ref: str, function: Callable[..., Any]) -> None:
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):  # builtins without a signature: trust the caller
+        return
+    try:
+        signature.bind(None, None)
+    except TypeError:
+        raise HandlerError(f"handler '{ref}' cannot be called as handler(payload, ctx)",
+                           "define it as def handler(payload, ctx)") from None

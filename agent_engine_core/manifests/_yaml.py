@@ -1,0 +1,141 @@
+"""YAML parsing that remembers where every value came from.
+
+The document is composed once (by libyaml's C composer when present) and constructed from the node tree, which
+is kept so that an error found later, by pydantic or the DAG validator, can be pointed at a line and column.
+Duplicate mapping keys, which PyYAML would silently resolve to the last one, are reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from yaml.constructor import SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from agent_engine_core.errors import ManifestIssue
+
+__all__ = ["YamlDocument", "parse_yaml"]
+
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+Path_ = Sequence[str | int]
+
+
+@dataclass(frozen=True, slots=True)
+class YamlDocument:
+    """Parsed data plus the node tree it was built from."""
+
+    file: str
+    data: Any
+    root: Node | None
+
+    def locate(self, path: Path_) -> tuple[int | None, int | None]:
+        """1-based (line, column) of the value at ``path``, or of its nearest existing ancestor."""
+        node = self.root
+        if node is None:
+            return None, None
+        mark = node.start_mark
+        for step in path:
+            child = _child(node, step)
+            if child is None:
+                break
+            node, mark = child, child.start_mark
+        return mark.line + 1, mark.column + 1
+
+    def locate_key(self, path: Path_) -> tuple[int | None, int | None]:
+        """Like ``locate``, but points at the key of the last step (for unknown fields)."""
+        if not path:
+            return self.locate(path)
+        parent = self.locate_node(path[:-1])
+        if isinstance(parent, MappingNode):
+            for key, _ in parent.value:
+                if isinstance(key, ScalarNode) and key.value == str(path[-1]):
+                    return key.start_mark.line + 1, key.start_mark.column + 1
+        return self.locate(path)
+
+    def locate_node(self, path: Path_) -> Node | None:
+        """The node at ``path`` exactly, or ``None``."""
+        node = self.root
+        for step in path:
+            if node is None:
+                return None
+            node = _child(node, step)
+        return node
+
+
+def _child(node: Node, step: str | int) -> Node | None:
+    if isinstance(node, MappingNode):
+        for key, value in node.value:
+            if isinstance(key, ScalarNode) and key.value == str(step):
+                return value
+    elif isinstance(node, SequenceNode) and isinstance(step, int) and 0 <= step < len(node.value):
+        return node.value[step]
+    return None
+
+
+def parse_yaml(text: str, file: str) -> tuple[YamlDocument | None, list[ManifestIssue]]:
+    """Parse ``text``; returns the document (``None`` on a syntax error) and any issues found."""
+    try:
+        root = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        return None, [
+            ManifestIssue(
+                f"YAML syntax error: {exc.problem or exc}",
+                file=file,
+                line=mark.line + 1 if mark else None,
+                column=mark.column + 1 if mark else None,
+                hint="check indentation and quoting around this position",
+                code="yaml.syntax",
+            )
+        ]
+    except yaml.YAMLError as exc:
+        return None, [ManifestIssue(f"YAML error: {exc}", file=file, code="yaml.syntax")]
+    if root is None:
+        return YamlDocument(file, None, None), []
+    issues = _duplicate_keys(root, file)
+    try:
+        data = SafeConstructor().construct_document(root)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        issues.append(
+            ManifestIssue(
+                f"YAML value error: {exc.problem}",
+                file=file,
+                line=mark.line + 1 if mark else None,
+                column=mark.column + 1 if mark else None,
+                code="yaml.syntax",
+            )
+        )
+        return None, issues
+    return YamlDocument(file, data, root), issues
+
+
+def _duplicate_keys(root: Node, file: str) -> list[ManifestIssue]:
+    issues: list[ManifestIssue] = []
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, MappingNode):
+            seen: set[str] = set()
+            for key, value in node.value:
+                if isinstance(key, ScalarNode):
+                    if key.value in seen:
+                        issues.append(
+                            ManifestIssue(
+                                f"key '{key.value}' appears twice in the same mapping",
+                                file=file,
+                                line=key.start_mark.line + 1,
+                                column=key.start_mark.column + 1,
+                                hint="YAML keeps only the last one; remove or rename the duplicate",
+                                code="yaml.duplicate_key",
+                            )
+                        )
+                    seen.add(key.value)
+                stack.append(value)
+        elif isinstance(node, SequenceNode):
+            stack.extend(node.value)
+    return issues

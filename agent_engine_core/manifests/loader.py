@@ -1,0 +1,328 @@
+"""Load a project (a config dir or in-memory manifests) into validated models, collecting every issue.
+
+The loader never stops at the first problem: syntax errors, unknown fields, type errors and bad schema files
+of every manifest are gathered and raised together by the caller, each located by file, line and the node or
+edge it belongs to.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import re
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from pydantic import BaseModel, ValidationError
+
+from agent_engine_core._json import dumps
+from agent_engine_core.errors import ManifestIssue
+from agent_engine_core.manifests._yaml import YamlDocument, parse_yaml
+from agent_engine_core.manifests.models import (
+    MANIFEST_MODELS,
+    AgentsManifest,
+    SchedulerManifest,
+    WorkflowManifest,
+)
+
+__all__ = ["KNOWN_MANIFESTS", "Project", "load_config_dir", "load_manifests"]
+
+KNOWN_MANIFESTS = (
+    "workflow",
+    "agents",
+    "tools",
+    "memory",
+    "plugins",
+    "policy",
+    "scheduler",
+    "provider_credentials",
+    "evaluations",
+    "cli_profiles",
+)
+"""Every manifest file of SPEC §3, by stem; the ones without a model here are refused, not ignored."""
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where a manifest came from: its display name, its SHA-256 and (for YAML files) its node tree."""
+
+    file: str
+    sha256: str
+    document: YamlDocument | None = None
+
+    def locate(self, path: Sequence[str | int], *, key: bool = False) -> tuple[int | None, int | None]:
+        """Line and column of ``path`` in this source, when it was parsed from text."""
+        if self.document is None:
+            return None, None
+        return self.document.locate_key(path) if key else self.document.locate(path)
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    """A loaded project before the DAG is built: the validated models and where they came from."""
+
+    workflow: WorkflowManifest | None
+    agents: AgentsManifest
+    scheduler: SchedulerManifest
+    schemas: Mapping[str, Any]
+    sources: Mapping[str, Source]
+    base_dir: Path | None
+    issues: tuple[ManifestIssue, ...] = field(default=())
+
+    def source(self, stem: str) -> Source:
+        """The source of manifest ``stem`` (a placeholder when the manifest was absent)."""
+        return self.sources.get(stem) or Source(file=f"{stem}.yaml", sha256="")
+
+
+def load_config_dir(path: Path) -> Project:
+    """Read and validate every manifest and schema file of the config dir ``path``."""
+    issues: list[ManifestIssue] = []
+    raw: dict[str, Any] = {}
+    sources: dict[str, Source] = {}
+    if not path.is_dir():
+        issue = ManifestIssue(
+            "the config dir does not exist or is not a directory",
+            file=str(path),
+            hint="pass the folder that holds workflow.yaml",
+            code="manifest.missing_file",
+        )
+        return _empty(path, issue)
+    for file in sorted(path.iterdir()):
+        if file.suffix not in (".yaml", ".yml") or not file.is_file():
+            continue
+        stem = file.stem
+        if stem not in KNOWN_MANIFESTS or file.suffix == ".yml":
+            close = difflib.get_close_matches(stem, KNOWN_MANIFESTS, n=1, cutoff=0.75)
+            if close:
+                issues.append(
+                    ManifestIssue(
+                        f"'{file.name}' is not a manifest file name the engine reads",
+                        file=str(file),
+                        hint=f"rename it to '{close[0]}.yaml'",
+                        code="manifest.unknown_file",
+                    )
+                )
+            continue
+        data = file.read_bytes()
+        text = data.decode("utf-8", errors="replace")
+        document, parse_issues = parse_yaml(text, str(file))
+        issues.extend(parse_issues)
+        sources[stem] = Source(str(file), hashlib.sha256(data).hexdigest(), document)
+        if document is not None:
+            raw[stem] = document.data
+    schemas = _load_schema_dir(path / "schemas", sources, issues)
+    if "workflow" not in sources:
+        issues.append(
+            ManifestIssue(
+                "workflow.yaml is missing",
+                file=str(path / "workflow.yaml"),
+                hint="every project needs exactly one workflow.yaml describing its DAG",
+                code="manifest.missing_file",
+            )
+        )
+    return _validate(raw, sources, schemas, path, issues)
+
+
+def load_manifests(manifests: Mapping[str, Any], base_dir: Path | None) -> Project:
+    """Validate in-memory manifests (file stem -> parsed content), as ``Engine.from_dict`` receives them.
+
+    Schemas come from ``manifests["schemas"]`` (stem -> schema) and, when ``base_dir`` is given, from
+    ``base_dir/schemas/*.json``.
+    """
+    issues: list[ManifestIssue] = []
+    sources: dict[str, Source] = {}
+    raw: dict[str, Any] = {}
+    for stem, content in manifests.items():
+        if stem == "schemas":
+            continue
+        if stem not in KNOWN_MANIFESTS:
+            close = difflib.get_close_matches(stem, KNOWN_MANIFESTS, n=1, cutoff=0.6)
+            issues.append(
+                ManifestIssue(
+                    f"'{stem}' is not a manifest name",
+                    file=f"<{stem}>",
+                    hint=f"did you mean '{close[0]}'?" if close else f"use one of {', '.join(KNOWN_MANIFESTS)}",
+                    code="manifest.unknown_file",
+                )
+            )
+            continue
+        raw[stem] = content
+        try:
+            digest = hashlib.sha256(dumps(content).encode()).hexdigest()
+        except ValueError:
+            digest = ""
+        sources[stem] = Source(f"<{stem}>", digest)
+    schemas = _load_schema_dir(base_dir / "schemas", sources, issues) if base_dir else {}
+    inline = manifests.get("schemas") or {}
+    if not isinstance(inline, Mapping):
+        issues.append(ManifestIssue("'schemas' must map schema names to JSON Schemas", file="<schemas>"))
+        inline = {}
+    for stem, schema in inline.items():
+        file = f"<schemas/{stem}>"
+        if _check_schema(schema, file, issues):
+            schemas[stem] = schema
+            sources[f"schemas/{stem}"] = Source(file, hashlib.sha256(dumps(schema).encode()).hexdigest())
+    if "workflow" not in raw:
+        issues.append(
+            ManifestIssue("the 'workflow' manifest is missing", file="<workflow>", code="manifest.missing_file")
+        )
+    return _validate(raw, sources, schemas, base_dir, issues)
+
+
+def _empty(base_dir: Path | None, issue: ManifestIssue) -> Project:
+    return Project(None, AgentsManifest(), SchedulerManifest(), {}, {}, base_dir, (issue,))
+
+
+def _load_schema_dir(folder: Path, sources: dict[str, Source], issues: list[ManifestIssue]) -> dict[str, Any]:
+    schemas: dict[str, Any] = {}
+    if not folder.is_dir():
+        return schemas
+    for file in sorted(folder.glob("*.json")):
+        data = file.read_bytes()
+        try:
+            schema = json.loads(data)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            line = getattr(exc, "lineno", None)
+            issues.append(ManifestIssue(f"not valid JSON: {exc}", file=str(file), line=line, code="schema.syntax"))
+            continue
+        if _check_schema(schema, str(file), issues):
+            schemas[file.stem] = schema
+            sources[f"schemas/{file.stem}"] = Source(str(file), hashlib.sha256(data).hexdigest())
+    return schemas
+
+
+def _check_schema(schema: Any, file: str, issues: list[ManifestIssue]) -> bool:
+    if not isinstance(schema, dict | bool):
+        issues.append(ManifestIssue("a JSON Schema must be an object", file=file, code="schema.invalid"))
+        return False
+    try:
+        jsonschema.validators.validator_for(schema).check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        where = "/".join(str(p) for p in exc.path) or "(root)"
+        issues.append(
+            ManifestIssue(f"invalid JSON Schema at {where}: {exc.message}", file=file, code="schema.invalid")
+        )
+        return False
+    return True
+
+
+def _validate(
+    raw: Mapping[str, Any],
+    sources: dict[str, Source],
+    schemas: dict[str, Any],
+    base_dir: Path | None,
+    issues: list[ManifestIssue],
+) -> Project:
+    models: dict[str, BaseModel] = {}
+    for stem, content in raw.items():
+        source = sources[stem]
+        model = MANIFEST_MODELS.get(stem)
+        if model is None:
+            issues.append(
+                ManifestIssue(
+                    f"{stem}.yaml is part of the manifest format, but this version of agent-engine-core does "
+                    "not implement it yet",
+                    file=source.file,
+                    hint="remove the file; docs/DECISIONS.md lists what is not implemented yet",
+                    code="manifest.unsupported",
+                )
+            )
+            continue
+        if content is None:
+            content = {}
+        try:
+            models[stem] = model.model_validate(content)
+        except ValidationError as exc:
+            issues.extend(_pydantic_issues(exc, model, content, source))
+    return Project(
+        workflow=typing.cast(WorkflowManifest | None, models.get("workflow")),
+        agents=typing.cast(AgentsManifest, models.get("agents") or AgentsManifest()),
+        scheduler=typing.cast(SchedulerManifest, models.get("scheduler") or SchedulerManifest()),
+        schemas=types.MappingProxyType(schemas),
+        sources=types.MappingProxyType(sources),
+        base_dir=base_dir,
+        issues=tuple(issues),
+    )
+
+
+def _pydantic_issues(
+    exc: ValidationError, model: type[BaseModel], content: Any, source: Source
+) -> list[ManifestIssue]:
+    issues = []
+    for error in exc.errors(include_url=False):
+        loc = tuple(error["loc"])
+        kind = error["type"]
+        node_id, edge_id = _blame(content, loc)
+        where = ".".join(str(p) for p in loc) or "(top level)"
+        hint = None
+        if kind == "extra_forbidden":
+            name = str(loc[-1])
+            message = f"unknown field '{name}' at {where}"
+            allowed = _fields_at(model, loc[:-1])
+            close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.6)
+            hint = f"did you mean '{close[0]}'?" if close else f"allowed fields: {', '.join(sorted(allowed))}"
+            code = "manifest.extra_field"
+            line, column = source.locate(loc, key=True)
+        else:
+            message = f"{where}: {error['msg']}"
+            code = "manifest.missing_field" if kind == "missing" else "manifest.invalid"
+            if kind == "literal_error" and isinstance(error.get("input"), str):
+                choices = re.findall(r"'([^']*)'", str(error.get("ctx", {}).get("expected", "")))
+                close = difflib.get_close_matches(error["input"], choices, n=1, cutoff=0.5)
+                hint = f"did you mean '{close[0]}'?" if close else None
+            line, column = source.locate(loc)
+        issues.append(
+            ManifestIssue(
+                message, file=source.file, line=line, column=column, node_id=node_id, edge_id=edge_id,
+                hint=hint, code=code,
+            )
+        )
+    return issues
+
+
+def _blame(content: Any, loc: tuple[Any, ...]) -> tuple[str | None, str | None]:
+    """The node or edge id that an error location points into, read from the raw data."""
+    if len(loc) < 2 or not isinstance(content, dict) or not isinstance(loc[1], int):
+        return None, None
+    items = content.get(loc[0])
+    if not isinstance(items, list) or loc[1] >= len(items) or not isinstance(items[loc[1]], dict):
+        return None, None
+    item = items[loc[1]]
+    if loc[0] == "nodes" and isinstance(item.get("id"), str):
+        return item["id"], None
+    if loc[0] == "edges":
+        return None, f"{item.get('from')}->{item.get('to')}"
+    return None, None
+
+
+def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """Field names (aliases where set) of the model found by following ``loc`` through ``model``."""
+    current: Any = model
+    for step in loc:
+        if isinstance(step, int) or not (isinstance(current, type) and issubclass(current, BaseModel)):
+            continue
+        by_alias = {f.alias or n: f for n, f in current.model_fields.items()}
+        info = by_alias.get(str(step))
+        if info is None:
+            return []
+        current = _model_in(info.annotation)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return [f.alias or n for n, f in current.model_fields.items()]
+    return []
+
+
+def _model_in(annotation: Any) -> Any:
+    """The pydantic model inside ``list[M]``, ``M | None`` and similar annotations."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None

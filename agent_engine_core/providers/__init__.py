@@ -1,0 +1,1 @@
+"""LLM providers that ship with the core (deterministic and offline)."""

@@ -1,0 +1,336 @@
+"""What a run leaves behind: lineage, stage records, the canonical trace and the task result.
+
+Every record is a frozen, slotted dataclass whose JSON payloads are stored as text. Reading ``record.output``
+decodes a fresh copy, so a caller can do what it likes with the value without touching the history.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
+
+from agent_engine_core._json import dumps, loads
+
+__all__ = [
+    "AgentCall",
+    "ErrorKind",
+    "Lineage",
+    "LineageStep",
+    "StageError",
+    "StageRecord",
+    "Status",
+    "TaskResult",
+    "TaskSummary",
+    "Trace",
+]
+
+
+class Status(StrEnum):
+    """Final status of a stage or a task."""
+
+    SUCCESS = "success"
+    FAILURE = "failure"
+    PARTIAL = "partial"
+
+
+class ErrorKind(StrEnum):
+    """Why a stage failed; SPEC §4 lists the first eight, ``docs/DECISIONS.md`` explains the last two."""
+
+    SCHEMA_IN = "schema_in"
+    SCHEMA_OUT = "schema_out"
+    HANDLER = "handler"
+    AGENT = "agent"
+    TOOL_MISUSE = "tool_misuse"
+    POLICY = "policy"
+    CONTEXT = "context"
+    ROUTING = "routing"
+    CHILD_FAILURE = "child_failure"
+    EXIT = "exit"
+
+
+@dataclass(frozen=True, slots=True)
+class LineageStep:
+    """One fan-out on the way from the root: ``node_id`` created this task as child ``index``.
+
+    ``stage`` is the position of the creating stage in the parent's history; it orders the children of
+    successive fan-outs of one parent.
+    """
+
+    node_id: str
+    index: int
+    stage: int
+
+
+@dataclass(frozen=True, slots=True)
+class Lineage:
+    """Where a task comes from: the root (empty path), or a clone/subtask of ``parent_id``."""
+
+    kind: str = "root"
+    parent_id: str | None = None
+    path: tuple[LineageStep, ...] = ()
+
+    @property
+    def depth(self) -> int:
+        """How many fan-outs enclose the task (0 for the root)."""
+        return len(self.path)
+
+    @property
+    def index(self) -> int | None:
+        """The task's index among its siblings (``None`` for the root)."""
+        return self.path[-1].index if self.path else None
+
+    @property
+    def created_by(self) -> str | None:
+        """The branch or split node that created the task (``None`` for the root)."""
+        return self.path[-1].node_id if self.path else None
+
+    def sort_key(self) -> tuple[tuple[int, int], ...]:
+        """Canonical order of tasks: by creating stage, then child index, level by level."""
+        return tuple((step.stage, step.index) for step in self.path)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form used by traces and merge inputs."""
+        return {
+            "kind": self.kind,
+            "parent_id": self.parent_id,
+            "path": [{"node_id": s.node_id, "index": s.index} for s in self.path],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class StageError:
+    """A structured stage failure: ``{node_id, kind, message, details}``.
+
+    ``traceback`` is kept for people reading the history but left out of the canonical trace, since it
+    names files on the machine that ran it.
+    """
+
+    node_id: str
+    kind: ErrorKind
+    message: str
+    details_json: str = "{}"
+    traceback: str | None = None
+
+    @property
+    def details(self) -> Any:
+        """A fresh copy of the error details."""
+        return loads(self.details_json)
+
+    def to_dict(self, *, with_traceback: bool = True) -> dict[str, Any]:
+        """JSON form (the ``error`` of results and merge inputs)."""
+        data: dict[str, Any] = {
+            "node_id": self.node_id,
+            "kind": str(self.kind),
+            "message": self.message,
+            "details": self.details,
+        }
+        if with_traceback and self.traceback:
+            data["traceback"] = self.traceback
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class AgentCall:
+    """One request to an LLM provider and its reply, as the history keeps it."""
+
+    provider: str
+    model: str
+    request_json: str
+    reply_json: str
+    usage: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    latency_s: float = 0.0
+
+    def to_dict(self, *, with_timing: bool = True) -> dict[str, Any]:
+        """JSON form; latency is left out of the canonical trace."""
+        data = {
+            "provider": self.provider,
+            "model": self.model,
+            "request": loads(self.request_json),
+            "reply": loads(self.reply_json),
+            "usage": dict(self.usage),
+        }
+        if with_timing:
+            data["latency_s"] = self.latency_s
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class StageRecord:
+    """The immutable record of one stage: a task at a node.
+
+    ``input_json`` and ``output_json`` are JSON text; ``route`` says where the task went next (an edge target,
+    the children it created, or ``None`` when the task ended or waited at a merge).
+    """
+
+    task_id: str
+    node_id: str
+    seq: int
+    status: Status
+    input_json: str
+    output_json: str
+    error: StageError | None = None
+    route: tuple[str, ...] = ()
+    agent_calls: tuple[AgentCall, ...] = ()
+    started_at: float = 0.0
+    duration_s: float = 0.0
+
+    @property
+    def input(self) -> Any:
+        """A fresh copy of the stage's input."""
+        return loads(self.input_json)
+
+    @property
+    def output(self) -> Any:
+        """A fresh copy of the stage's output."""
+        return loads(self.output_json)
+
+    def canonical(self) -> str:
+        """The record's line in the canonical trace: no timestamps, durations or tracebacks."""
+        error = "null" if self.error is None else dumps(self.error.to_dict(with_traceback=False))
+        calls = dumps([call.to_dict(with_timing=False) for call in self.agent_calls])
+        return (
+            f'{{"task":{dumps(self.task_id)},"seq":{self.seq},"node":{dumps(self.node_id)},'
+            f'"status":"{self.status}","input":{self.input_json},"output":{self.output_json},'
+            f'"error":{error},"route":{dumps(list(self.route))},"agent_calls":{calls}}}'
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form with timings (for ``--json`` output and inspection)."""
+        return {
+            "task_id": self.task_id,
+            "node_id": self.node_id,
+            "seq": self.seq,
+            "status": str(self.status),
+            "input": self.input,
+            "output": self.output,
+            "error": None if self.error is None else self.error.to_dict(),
+            "route": list(self.route),
+            "agent_calls": [call.to_dict() for call in self.agent_calls],
+            "started_at": self.started_at,
+            "duration_s": self.duration_s,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSummary:
+    """A task's identity and outcome within a trace; its stages are the records with its ``task_id``."""
+
+    task_id: str
+    lineage: Lineage
+    status: Status
+    output_json: str
+    error: StageError | None = None
+
+    @property
+    def output(self) -> Any:
+        """A fresh copy of the task's final output."""
+        return loads(self.output_json)
+
+    def canonical(self) -> str:
+        """The task's line in the canonical trace."""
+        error = "null" if self.error is None else dumps(self.error.to_dict(with_traceback=False))
+        return (
+            f'{{"task":{dumps(self.task_id)},"lineage":{dumps(self.lineage.to_dict())},'
+            f'"status":"{self.status}","output":{self.output_json},"error":{error}}}'
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Trace:
+    """History of a root task and all its descendants, in canonical (lineage) order.
+
+    The canonical form is JSON Lines: a header, one line per task, one line per stage; timestamps,
+    durations and tracebacks are excluded, so the same run gives the same bytes at any concurrency.
+    """
+
+    run_id: str
+    tasks: tuple[TaskSummary, ...]
+    records: tuple[StageRecord, ...]
+
+    def canonical(self) -> bytes:
+        """The canonical form as UTF-8 bytes."""
+        lines = [f'{{"run_id":{dumps(self.run_id)},"format":1}}']
+        lines.extend(task.canonical() for task in self.tasks)
+        lines.extend(record.canonical() for record in self.records)
+        return ("\n".join(lines) + "\n").encode()
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 of the canonical form, hex encoded."""
+        return hashlib.sha256(self.canonical()).hexdigest()
+
+    def for_task(self, task_id: str) -> tuple[StageRecord, ...]:
+        """The stage records of one task, in order."""
+        return tuple(r for r in self.records if r.task_id == task_id)
+
+    def __iter__(self) -> Iterator[StageRecord]:
+        return iter(self.records)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form with timings."""
+        return {
+            "run_id": self.run_id,
+            "digest": self.digest,
+            "tasks": [
+                {
+                    "task_id": t.task_id,
+                    "lineage": t.lineage.to_dict(),
+                    "status": str(t.status),
+                    "output": t.output,
+                    "error": None if t.error is None else t.error.to_dict(),
+                }
+                for t in self.tasks
+            ],
+            "records": [r.to_dict() for r in self.records],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class TaskResult:
+    """What ``Engine.run`` returns for a root task."""
+
+    task_id: str
+    status: Status
+    output_json: str
+    error: dict[str, Any] | None
+    trace: Trace
+    metadata: Mapping[str, Any]
+    usage: Mapping[str, int]
+
+    @property
+    def output(self) -> Any:
+        """A fresh copy of the task's final output."""
+        return loads(self.output_json)
+
+    @property
+    def ok(self) -> bool:
+        """True when the task ended ``success``."""
+        return self.status is Status.SUCCESS
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``agent-engine run --json`` object."""
+        return {
+            "task_id": self.task_id,
+            "status": str(self.status),
+            "output": self.output,
+            "error": self.error,
+            "trace_digest": self.trace.digest,
+            "metadata": _thaw(self.metadata),
+            "usage": dict(self.usage),
+        }
+
+
+def _thaw(value: Any) -> Any:
+    """Plain dicts and lists from read-only mappings and tuples (for JSON output)."""
+    if isinstance(value, Mapping):
+        return {k: _thaw(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [_thaw(v) for v in value]
+    return value

@@ -1,0 +1,57 @@
+"""JSON Schema validation of node inputs and outputs (``schema_in`` / ``schema_out``).
+
+Schema files may refer to each other with ``$ref: "<stem>.json"``; every file is registered under its file
+name. Validators are compiled once, when the engine is built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import jsonschema
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+__all__ = ["SchemaSet", "Violation"]
+
+_MAX_VIOLATIONS = 20
+
+
+class Violation(dict[str, str]):
+    """One validation error: ``{"path": "/a/0", "message": "..."}``."""
+
+
+class SchemaSet:
+    """The project's named schemas and the compiled validators nodes use."""
+
+    def __init__(self, schemas: Mapping[str, Any]) -> None:
+        self._schemas = dict(schemas)
+        resources = [(f"{stem}.json", Resource.from_contents(s, default_specification=DRAFT202012))
+                     for stem, s in self._schemas.items()]
+        self._registry: Registry[Any] = Registry().with_resources(resources)
+        self._compiled: dict[str, jsonschema.protocols.Validator] = {}
+
+    def validator(self, ref: str | Mapping[str, Any]) -> jsonschema.protocols.Validator:
+        """A compiled validator for a schema stem or an inline schema."""
+        if isinstance(ref, str):
+            found = self._compiled.get(ref)
+            if found is None:
+                found = self._compile(self._schemas[ref])
+                self._compiled[ref] = found
+            return found
+        return self._compile(dict(ref))
+
+    def _compile(self, schema: Any) -> jsonschema.protocols.Validator:
+        cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+        return cls(schema, registry=self._registry)
+
+    @staticmethod
+    def violations(validator: jsonschema.protocols.Validator, value: Any) -> list[Violation]:
+        """Every way ``value`` breaks the schema, in a stable order (at most 20)."""
+        found = [
+            Violation(path="/" + "/".join(str(p) for p in error.absolute_path), message=error.message)
+            for error in validator.iter_errors(value)
+        ]
+        found.sort(key=lambda v: (v["path"], v["message"]))
+        return found[:_MAX_VIOLATIONS]
