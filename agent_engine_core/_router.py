@@ -111,7 +111,9 @@ async def _walk(run: RunState, task: TaskState, node_id: str, input_json: str) -
             from_node = node_id
             continue
         assert outcome.next_node is not None  # every other role has exactly one way on
-        from_node, node_id, input_json = node_id, outcome.next_node, record.output_json
+        # a decision routes; what it decided on (its input) is what the chosen path receives
+        passed_on = record.input_json if node.role is Role.DECISION else record.output_json
+        from_node, node_id, input_json = node_id, outcome.next_node, passed_on
 
 
 async def _fan_out(

@@ -1,0 +1,206 @@
+"""The ``agent-engine`` command line: run, validate, graph, schema.
+
+Exit codes: 0 success, 3 partial, 1 failure, 2 invalid manifests or usage. No traceback reaches the user
+unless ``--debug`` is given.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+import structlog
+
+from agent_engine_core._version import __version__
+from agent_engine_core.dag import Dag, DagNode, Role
+from agent_engine_core.engine import Engine
+from agent_engine_core.errors import AgentEngineError, InvalidInput, ManifestError
+from agent_engine_core.manifests.models import MANIFEST_MODELS
+from agent_engine_core.records import Status
+
+__all__ = ["main", "mermaid"]
+
+EXIT_CODES = {Status.SUCCESS: 0, Status.FAILURE: 1, Status.PARTIAL: 3}
+EXIT_USAGE = 2
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def _guarded(command: F) -> F:
+    """Turn engine errors into messages and exit codes; tracebacks only with ``--debug``."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        debug = click.get_current_context().find_root().params.get("debug", False)
+        try:
+            return command(*args, **kwargs)
+        except ManifestError as exc:
+            click.echo(str(exc), err=True)
+            sys.exit(EXIT_USAGE)
+        except InvalidInput as exc:
+            _fail(str(exc), EXIT_USAGE)
+        except AgentEngineError as exc:
+            if debug:
+                traceback.print_exc()
+            _fail(str(exc), 1)
+        except Exception as exc:  # the last line of defence: no traceback without --debug
+            if debug:
+                traceback.print_exc()
+            _fail(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", 1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="agent-engine")
+@click.option("--debug", is_flag=True, help="Show tracebacks of unexpected errors and debug logs.")
+@click.option("-v", "--verbose", count=True, help="More log output on stderr (-v info, -vv debug).")
+@click.option("--log-json", is_flag=True, help="Log JSON lines on stderr instead of console text.")
+def main(debug: bool, verbose: int, log_json: bool) -> None:
+    """Agent Engine: run LLM-agent workflows declared as a YAML DAG."""
+    level = logging.DEBUG if debug or verbose > 1 else logging.INFO if verbose else logging.WARNING
+    renderer: Any = structlog.processors.JSONRenderer() if log_json else structlog.dev.ConsoleRenderer()
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso"),
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+
+
+@main.command()
+@click.argument("config_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--input", "input_text", help="The task input as JSON.")
+@click.option("--input-file", type=click.File("r"), help="Read the task input (JSON) from a file, '-' for stdin.")
+@click.option("--start", help="Start node (default: the workflow's default start node).")
+@click.option("--run-id", help="Run id; the same run id reproduces every task id and the trace digest.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the result.")
+@_guarded
+def run(config_dir: Path, input_text: str | None, input_file: Any, start: str | None, run_id: str | None,
+        as_json: bool) -> None:
+    """Run the workflow in CONFIG_DIR once and print the result."""
+    if input_text is not None and input_file is not None:
+        _fail("give --input or --input-file, not both", EXIT_USAGE)
+    text = input_file.read() if input_file is not None else input_text
+    if text is None:
+        _fail("the task input is missing: pass --input JSON or --input-file FILE", EXIT_USAGE)
+    try:
+        payload = json.loads(text)
+    except json.JSONDecodeError as exc:
+        _fail(f"--input is not valid JSON: {exc}", EXIT_USAGE)
+    engine = Engine.from_config_dir(config_dir)
+    result = engine.run(payload, start=start, run_id=run_id)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(f"status: {result.status}")
+        click.echo(f"task:   {result.task_id}")
+        click.echo(f"digest: {result.trace.digest}")
+        click.echo("output:")
+        click.echo(json.dumps(result.output, indent=2, ensure_ascii=False))
+        if result.error:
+            error = result.error
+            click.echo(f"error: [{error['kind']}] at node '{error['node_id']}': {error['message']}", err=True)
+    sys.exit(EXIT_CODES[result.status])
+
+
+@main.command()
+@click.argument("config_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the issues as a JSON list.")
+@_guarded
+def validate(config_dir: Path, as_json: bool) -> None:
+    """Check every manifest in CONFIG_DIR and print every located issue (exit 0 valid, 2 invalid)."""
+    try:
+        engine = Engine.from_config_dir(config_dir)
+    except ManifestError as exc:
+        if as_json:
+            click.echo(json.dumps([issue.to_dict() for issue in exc.issues], indent=2))
+        else:
+            for issue in exc.issues:
+                click.echo(str(issue))
+            click.echo(f"{len(exc.issues)} issue{'s' if len(exc.issues) != 1 else ''} found", err=True)
+        sys.exit(EXIT_USAGE)
+    if as_json:
+        click.echo("[]")
+    else:
+        dag = engine.dag
+        edges = sum(len(n.out_edges) for n in dag.nodes.values())
+        click.echo(f"ok: {len(dag.nodes)} nodes, {edges} edges, start '{dag.default_start}'")
+
+
+_SHAPES = {
+    Role.START: ("([", "])"),
+    Role.EXIT: ("(((", ")))"),
+    Role.DECISION: ("{", "}"),
+    Role.BRANCH: ("{{", "}}"),
+    Role.SPLIT: ("[/", "\\]"),
+    Role.MERGE: ("[\\", "/]"),
+    Role.LINEAR: ("[", "]"),
+}
+
+
+def mermaid(dag: Dag) -> str:
+    """A Mermaid flowchart of ``dag``: role by node shape, agent nodes marked, decision labels on edges."""
+    lines = ["flowchart TD"]
+    for node_id in dag.order:
+        lines.append(f"    {_mermaid_id(node_id)}{_mermaid_shape(dag.nodes[node_id])}")
+    for node_id in dag.order:
+        for edge in dag.nodes[node_id].out_edges:
+            arrow = f" -->|{_mermaid_text(edge.label)}| " if edge.label else " --> "
+            lines.append(f"    {_mermaid_id(edge.source)}{arrow}{_mermaid_id(edge.target)}")
+    agents = [_mermaid_id(n) for n in dag.order if dag.nodes[n].is_agent]
+    if agents:
+        lines.append("    classDef agent stroke-width:3px,stroke-dasharray:4 2")
+        lines.append(f"    class {','.join(agents)} agent")
+    return "\n".join(lines) + "\n"
+
+
+def _mermaid_id(node_id: str) -> str:
+    return "n_" + node_id.replace(".", "_").replace("-", "_")
+
+
+def _mermaid_text(text: str) -> str:
+    return '"' + text.replace('"', "#quot;") + '"'
+
+
+def _mermaid_shape(node: DagNode) -> str:
+    opening, closing = _SHAPES[node.role]
+    label = node.spec.name or node.id
+    suffix = f" · {node.role}" + (" · agent" if node.is_agent else "")
+    return f"{opening}{_mermaid_text(label + suffix)}{closing}"
+
+
+@main.command()
+@click.argument("config_dir", type=click.Path(file_okay=False, path_type=Path))
+@_guarded
+def graph(config_dir: Path) -> None:
+    """Print the workflow in CONFIG_DIR as a Mermaid flowchart (node shape shows the role)."""
+    click.echo(mermaid(Engine.from_config_dir(config_dir).dag), nl=False)
+
+
+@main.command()
+@click.argument("manifest", required=False, type=click.Choice(sorted(MANIFEST_MODELS)))
+@_guarded
+def schema(manifest: str | None) -> None:
+    """Print the JSON Schema of each manifest (or of MANIFEST), for editors and yaml-language-server."""
+    names = [manifest] if manifest else sorted(MANIFEST_MODELS)
+    schemas = {name: MANIFEST_MODELS[name].model_json_schema(by_alias=True) for name in names}
+    click.echo(json.dumps(schemas[manifest] if manifest else schemas, indent=2))
+
