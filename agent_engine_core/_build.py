@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-import jsonschema
-
 from agent_engine_core._stage import AgentBinding, Plan
 from agent_engine_core._version import __version__
 from agent_engine_core.components import Components, distribution_hint
@@ -20,7 +18,7 @@ from agent_engine_core.errors import ManifestError, ManifestIssue, ProviderError
 from agent_engine_core.handlers import HandlerError, resolve_handler
 from agent_engine_core.manifests.loader import Project
 from agent_engine_core.manifests.models import AgentSpec, NodeSpec, WorkflowManifest
-from agent_engine_core.schemas import SchemaSet
+from agent_engine_core.schemas import SchemaSet, schema_problem
 
 __all__ = ["Built", "build"]
 
@@ -98,10 +96,9 @@ def _validator(
     if ref is None:
         return None
     if isinstance(ref, dict):
-        try:
-            jsonschema.validators.validator_for(ref).check_schema(ref)
-        except jsonschema.SchemaError as exc:
-            issues.append(issue_at(spec.id, field, "schema.invalid", f"invalid inline JSON Schema: {exc.message}"))
+        problem = schema_problem(ref)
+        if problem is not None:
+            issues.append(issue_at(spec.id, field, "schema.invalid", f"inline schema: {problem}"))
             return None
     return schemas.validator(ref)
 

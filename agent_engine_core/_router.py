@@ -9,6 +9,7 @@ here depends on timing: every order is lineage order, every id derived from the 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -81,19 +82,22 @@ async def walk(run: RunState, task: TaskState, node_id: str, input_json: str) ->
 
 async def _walk(run: RunState, task: TaskState, node_id: str, input_json: str) -> Finished | Arrived:
     from_node = node_id
-    merging: StageError | None | bool = False  # False: walked in; None/StageError: a group merges here
+    merging: StageError | bool | None = False  # False: walked in; None/StageError: a group merges here
     while True:
         plan = run.plans[node_id]
         node = plan.node
         if node.role is Role.MERGE and merging is False:
             if task.lineage.depth > 0:
                 return Arrived(task, node_id, from_node, input_json)
-            input_json = _merge_input([_entry(task, from_node, Status.SUCCESS, input_json)])
+            input_json = _merge_input([_entry(task, from_node, _provisional(task), input_json)])
         forced = merging if isinstance(merging, StageError) else None
         merging = False
         outcome = await run_stage(plan, task, input_json, executor=run.handler_executor(), forced=forced)
-        run.records.append(outcome.record)
         record = outcome.record
+        if node.role is Role.MERGE and task.lineage.depth > node.merge_out_depth and record.route:
+            # an inner group's parent waits at this same merge for its own group: it goes nowhere yet
+            record = dataclasses.replace(record, route=())
+        run.records.append(record)
         if outcome.failed:
             goes_on = outcome.next_node is not None or outcome.children or node.role is Role.EXIT
             if not (node.spec.continue_on_failure and goes_on) or node.spec.always_fail:

@@ -7,6 +7,7 @@ A stage never raises for anything a node does: every failure becomes a ``StageEr
 from __future__ import annotations
 
 import asyncio
+import copy
 import time
 import traceback
 from collections.abc import Mapping
@@ -79,7 +80,7 @@ class StageOutcome:
         return self.record.status is Status.FAILURE
 
 
-class _Failed(Exception):  # noqa: N818 - internal control flow, never escapes a stage
+class _Failed(Exception):  # internal control flow, never escapes a stage
     def __init__(self, kind: ErrorKind, message: str, details: Any = None, tb: str | None = None) -> None:
         self.error = (kind, message, details, tb)
         super().__init__(message)
@@ -105,7 +106,8 @@ async def run_stage(
         except _Failed as failed:
             kind, message, details, tb = failed.error
             error = _error(node.id, kind, message, details, tb)
-    next_node, children = None, ()
+    next_node: str | None = None
+    children: tuple[tuple[str, str], ...] = ()
     if error is not None and node.role is Role.DECISION:
         pass  # a failed decision cannot continue: there is no label to follow
     elif error is None or node.spec.continue_on_failure:
@@ -116,7 +118,8 @@ async def run_stage(
             error = error or _error(node.id, kind, message, details, None)
             next_node, children = None, ()
     if node.role is Role.EXIT and node.spec.always_fail and error is None:
-        error = _error(node.id, ErrorKind.EXIT, f"exit '{node.id}' always fails", {"output": loads(output_json)})
+        error = _error(node.id, ErrorKind.EXIT, f"exit '{node.id}' always fails", {"output": loads(output_json)},
+                       None)
         output_json = dumps({"error": error.to_dict()})
     status = Status.SUCCESS if error is None else Status.FAILURE
     route = (next_node,) if next_node else tuple(target for target, _ in children)
@@ -143,7 +146,7 @@ async def _execute(
     plan: Plan, task: TaskState, input_json: str, executor: Executor | None, calls: list[AgentCall]
 ) -> str:
     node = plan.node
-    if plan.schema_in is None and plan.handler is None and plan.agent is None:
+    if plan.handler is None and plan.agent is None and plan.schema_in is None and plan.schema_out is None:
         return input_json  # pass-through default: the input text is already the output
     payload = loads(input_json)
     if plan.schema_in is not None:
@@ -195,12 +198,16 @@ async def _call_agent(
     plan: Plan, agent: AgentBinding, task: TaskState, payload: Any, calls: list[AgentCall]
 ) -> Any:
     node = plan.node
+    # the provider gets its own copies of the schema and config: a provider that adjusts them (strict-mode
+    # schemas, defaults) must change neither the engine's validators nor what the history says was sent
     request = LlmRequest(
         agent_id=agent.spec.id, model=agent.model, node_id=node.id, task_id=task.id,
         sibling_index=task.lineage.index or 0, system=agent.spec.prompt,
         messages=(MappingProxyType({"role": "user", "content": dumps({"node": node.id, "input": payload})}),),
-        response_schema=agent.response_schema, config=MappingProxyType(agent.spec.config),
+        response_schema=copy.deepcopy(agent.response_schema),
+        config=MappingProxyType(copy.deepcopy(agent.spec.config)),
     )
+    request_json = dumps(request.to_dict())  # recorded as sent, before the provider can touch it
     clock = time.perf_counter()
     try:
         reply = await agent.provider.complete(request)
@@ -208,7 +215,7 @@ async def _call_agent(
         raise _Failed(ErrorKind.AGENT, f"provider '{agent.provider_name}' failed: {exc}",
                       {"provider": agent.provider_name, "exception": type(exc).__name__}) from None
     calls.append(AgentCall(
-        provider=agent.provider_name, model=reply.model, request_json=dumps(request.to_dict()),
+        provider=agent.provider_name, model=reply.model, request_json=request_json,
         reply_json=dumps(reply.to_dict()), usage=MappingProxyType(dict(reply.usage)),
         latency_s=time.perf_counter() - clock,
     ))

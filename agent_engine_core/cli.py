@@ -71,7 +71,7 @@ def _guarded(command: F) -> F:
 def main(debug: bool, verbose: int, log_json: bool) -> None:
     """Agent Engine: run LLM-agent workflows declared as a YAML DAG."""
     level = logging.DEBUG if debug or verbose > 1 else logging.INFO if verbose else logging.WARNING
-    renderer: Any = structlog.processors.JSONRenderer() if log_json else structlog.dev.ConsoleRenderer()
+    renderer: Any = structlog.processors.JSONRenderer() if log_json else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

@@ -13,7 +13,7 @@ from agent_engine_core.records import Lineage
 __all__ = ["NodeContext", "NodeFailure", "ToolBox", "ToolMisuse"]
 
 
-class NodeFailure(Exception):  # noqa: N818 - the name says what raising it does to the node
+class NodeFailure(Exception):  # not *Error: the name says what raising it does to the node
     """Raise from a handler to fail the node cleanly: ``raise NodeFailure("no title", data={...})``."""
 
     def __init__(self, reason: str, *, data: Any = None) -> None:
@@ -22,7 +22,7 @@ class NodeFailure(Exception):  # noqa: N818 - the name says what raising it does
         super().__init__(reason)
 
 
-class ToolMisuse(Exception):  # noqa: N818 - it is a verdict on the call, not an engine fault
+class ToolMisuse(Exception):  # not *Error: it is a verdict on the call, not an engine fault
     """A handler asked for a tool its node may not use; the node fails with kind ``tool_misuse``."""
 
 
@@ -36,6 +36,8 @@ class ToolBox:
         self._tools = tools
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):  # Python's own protocol lookups (copy, pickle, hasattr probes) are not tools
+            raise AttributeError(name)
         try:
             return self._tools[name]
         except KeyError:
@@ -60,6 +62,14 @@ class NodeContext:
 
     __slots__ = ("_log", "context", "lineage", "node_id", "run_id", "task_id", "tools")
 
+    node_id: str
+    task_id: str
+    run_id: str
+    lineage: Lineage
+    tools: ToolBox
+    context: tuple[Any, ...]
+    _log: Any
+
     def __init__(
         self, *, node_id: str, task_id: str, run_id: str, lineage: Lineage, tools: ToolBox,
         context: tuple[Any, ...] = (),
@@ -82,4 +92,5 @@ class NodeContext:
         return self._log
 
     def __repr__(self) -> str:
-        return f"NodeContext(node_id={self.node_id!r}, task_id={self.task_id!r}, lineage={dumps(self.lineage.to_dict())})"
+        lineage = dumps(self.lineage.to_dict())
+        return f"NodeContext(node_id={self.node_id!r}, task_id={self.task_id!r}, lineage={lineage})"

@@ -134,21 +134,33 @@ class _Checker:
         self.file = file
         self.locate = locate
         self.positions = positions
+        self.edge_positions: dict[tuple[str, str], int] = {}
+        """Index in ``edges:`` of each accepted edge, so that passes over ``Edge`` objects can locate them."""
         self.issues: list[ManifestIssue] = []
 
-    def node(self, node_id: str, field: str | None, code: str, message: str, hint: str | None = None) -> None:
+    def node(
+        self, node_id: str, field: str | Sequence[str | int] | None, code: str, message: str, hint: str | None = None
+    ) -> None:
+        """An issue blamed on a node, located at ``field`` (a name or a path below the node) when given."""
         path: list[str | int] = ["nodes", self.positions[node_id]]
-        if field:
+        if isinstance(field, str):
             path.append(field)
+        elif field:
+            path.extend(field)
         line, column = self.locate(path)
         self.issues.append(
             ManifestIssue(message, file=self.file, line=line, column=column, node_id=node_id, hint=hint, code=code)
         )
 
-    def edge(self, position: int, edge_id: str, field: str, code: str, message: str, hint: str | None = None) -> None:
+    def edge(
+        self, position: int, edge_id: str, field: str, code: str, message: str, hint: str | None = None,
+        *, node_id: str | None = None,
+    ) -> None:
+        """An issue blamed on the edge at ``position`` (and on ``node_id`` when a node's rule is broken there)."""
         line, column = self.locate(["edges", position, field])
         self.issues.append(
-            ManifestIssue(message, file=self.file, line=line, column=column, edge_id=edge_id, hint=hint, code=code)
+            ManifestIssue(message, file=self.file, line=line, column=column, node_id=node_id, edge_id=edge_id,
+                          hint=hint, code=code)
         )
 
 
@@ -189,7 +201,9 @@ def build_dag(
                 hint="give every node a unique id", code="dag.duplicate_id",
             )
         )
-    specs = {spec.id: spec for spec in workflow.nodes if positions.get(spec.id) is not None}
+    # The first node of a duplicated id is the one checked (the one ``positions`` locates); later ones are only
+    # reported, so a rule broken by the duplicate is never blamed on the line of the original.
+    specs = {node_id: workflow.nodes[position] for node_id, position in positions.items()}
     out_edges, in_degree = _index_edges(workflow, specs, check)
     for spec in specs.values():
         _check_node(spec, refs, check)
@@ -252,6 +266,7 @@ def _index_edges(
             )
             continue
         seen.add((spec.source, spec.to))
+        check.edge_positions[spec.source, spec.to] = position
         edges = out_edges[spec.source]
         edges.append(Edge(spec.source, spec.to, spec.label, len(edges)))
         in_degree[spec.to] += 1
@@ -302,10 +317,10 @@ def _check_references(spec: NodeSpec, refs: References, check: _Checker) -> None
         close = difflib.get_close_matches(spec.context, list(refs.context_profiles), n=1, cutoff=0.6)
         check.node(spec.id, "context", "dag.unknown_context", f"context profile '{spec.context}' does not exist",
                    f"did you mean '{close[0]}'?" if close else "use 'none' or a profile from memory.yaml")
-    for tool in spec.tools:
+    for index, tool in enumerate(spec.tools):
         if tool not in refs.tools:
             close = difflib.get_close_matches(tool, list(refs.tools), n=1, cutoff=0.6)
-            check.node(spec.id, "tools", "dag.unknown_tool", f"tool '{tool}' is not declared",
+            check.node(spec.id, ("tools", index), "dag.unknown_tool", f"tool '{tool}' is not declared",
                        f"did you mean '{close[0]}'?" if close else "declare it in tools.yaml")
 
 
@@ -329,15 +344,19 @@ def _degree_hint(role: Role, direction: str) -> str:
 
 
 def _check_labels(spec: NodeSpec, edges: Sequence[Edge], check: _Checker) -> None:
+    """Every out-edge of a decision is labelled, labels unique; blamed on the edge, where the fix goes."""
     seen: set[str] = set()
     for edge in edges:
+        position = check.edge_positions[edge.source, edge.target]
+        edge_id = f"{edge.source}->{edge.target}"
         if edge.label is None:
-            check.node(spec.id, "role", "dag.decision_label",
-                       f"edge {edge.source}->{edge.target} leaves a decision node without a label",
-                       "add label: <name> to the edge")
+            check.edge(position, edge_id, "label", "dag.decision_label",
+                       f"edge {edge_id} leaves decision node '{spec.id}' without a label",
+                       "add label: <name> to the edge", node_id=spec.id)
         elif edge.label in seen:
-            check.node(spec.id, "role", "dag.decision_label",
-                       f"label '{edge.label}' is used by more than one edge", "labels must be unique per decision")
+            check.edge(position, edge_id, "label", "dag.decision_label",
+                       f"label '{edge.label}' is used by more than one edge of decision node '{spec.id}'",
+                       "labels must be unique per decision", node_id=spec.id)
         else:
             seen.add(edge.label)
 
@@ -384,16 +403,26 @@ def _topological_order(
 
 
 def _find_cycle(candidates: set[str], out_edges: Mapping[str, Sequence[Edge]]) -> list[str]:
-    """A cycle among ``candidates`` (nodes Kahn could not order); every such node leads into one."""
-    start = min(candidates)
+    """A cycle among ``candidates`` (the nodes Kahn could not order), starting at its smallest node id.
+
+    Not every candidate leads into a cycle (an exit below one does not), but every candidate has a predecessor
+    among the candidates, so walking backwards from any of them must come round to a node already seen.
+    """
+    predecessors: dict[str, list[str]] = {node_id: [] for node_id in candidates}
+    for node_id in sorted(candidates):
+        for edge in out_edges[node_id]:
+            if edge.target in candidates:
+                predecessors[edge.target].append(node_id)
     seen: dict[str, int] = {}
     path: list[str] = []
-    node = start
+    node = min(candidates)
     while node not in seen:
         seen[node] = len(path)
         path.append(node)
-        node = next(e.target for e in out_edges[node] if e.target in candidates)
-    return path[seen[node]:]
+        node = predecessors[node][0]
+    cycle = path[seen[node]:][::-1]
+    first = cycle.index(min(cycle))
+    return cycle[first:] + cycle[:first]
 
 
 def _reach(roots: Sequence[str], step: Callable[[str], Sequence[str]]) -> set[str]:

@@ -30,16 +30,25 @@ __all__ = ["Engine"]
 Handlers = Mapping[str, Callable[..., Any]]
 
 
-class _ThreadLoop(threading.local):
-    """One event loop per thread that calls ``Engine.run``, closed when the thread's storage goes away."""
+class _LoopHolder:
+    """Owns one thread's event loop and closes it when the thread's local storage is dropped."""
 
-    loop: asyncio.AbstractEventLoop | None = None
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+
+    def __del__(self) -> None:
+        self.loop.close()
+
+
+class _ThreadLoop(threading.local):
+    """One event loop per thread that calls ``Engine.run``; it goes away with its thread."""
+
+    holder: _LoopHolder | None = None
 
     def get(self) -> asyncio.AbstractEventLoop:
-        if self.loop is None or self.loop.is_closed():
-            self.loop = asyncio.new_event_loop()
-            weakref.finalize(self, self.loop.close)
-        return self.loop
+        if self.holder is None:
+            self.holder = _LoopHolder()
+        return self.holder.loop
 
 
 _loops = _ThreadLoop()

@@ -292,22 +292,43 @@ class Trace:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class TaskResult:
-    """What ``Engine.run`` returns for a root task."""
+    """What ``Engine.run`` returns for a root task.
+
+    Like a stage record it cannot be changed: ``output`` and ``error`` decode a fresh copy on every read and
+    ``usage`` is read-only, so whatever a caller does with them leaves the result as the run produced it.
+    """
 
     task_id: str
     status: Status
     output_json: str
-    error: dict[str, Any] | None
+    error_json: str
     trace: Trace
     metadata: Mapping[str, Any]
     usage: Mapping[str, int]
+
+    def __init__(
+        self, *, task_id: str, status: Status, output_json: str, error: Mapping[str, Any] | None, trace: Trace,
+        metadata: Mapping[str, Any], usage: Mapping[str, int],
+    ) -> None:
+        for name, value in (
+            ("task_id", task_id), ("status", status), ("output_json", output_json),
+            ("error_json", dumps(None if error is None else dict(error))), ("trace", trace),
+            ("metadata", metadata), ("usage", MappingProxyType(dict(usage))),
+        ):
+            object.__setattr__(self, name, value)
 
     @property
     def output(self) -> Any:
         """A fresh copy of the task's final output."""
         return loads(self.output_json)
+
+    @property
+    def error(self) -> dict[str, Any] | None:
+        """A fresh copy of the task's error ``{node_id, kind, message, details}`` (``None`` on success)."""
+        error: dict[str, Any] | None = loads(self.error_json)
+        return error
 
     @property
     def ok(self) -> bool:

@@ -13,13 +13,36 @@ import jsonschema
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-__all__ = ["SchemaSet", "Violation"]
+__all__ = ["SchemaSet", "Violation", "schema_problem"]
 
 _MAX_VIOLATIONS = 20
 
 
 class Violation(dict[str, str]):
     """One validation error: ``{"path": "/a/0", "message": "..."}``."""
+
+
+def schema_problem(schema: Any) -> str | None:
+    """Why ``schema`` is not a usable JSON Schema, or ``None`` when it is.
+
+    ``$schema`` is checked before jsonschema sees it: jsonschema falls back to the latest draft with a
+    ``DeprecationWarning`` for a dialect it does not know, and fails with an unrelated error for one that is
+    not a string; a manifest deserves a located issue for both.
+    """
+    if not isinstance(schema, dict | bool):
+        return "a JSON Schema must be an object (or true/false)"
+    if isinstance(schema, dict) and "$schema" in schema:
+        dialect = schema["$schema"]
+        if not isinstance(dialect, str):
+            return "'$schema' must be a string naming a JSON Schema dialect"
+        if jsonschema.validators.validator_for(schema, default=None) is None:
+            return f"unknown '$schema' dialect {dialect!r}; leave it out to use draft 2020-12"
+    try:
+        jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator).check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        where = "/".join(str(p) for p in exc.path) or "(root)"
+        return f"invalid JSON Schema at {where}: {exc.message}"
+    return None
 
 
 class SchemaSet:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
-from yaml.constructor import SafeConstructor
+from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from agent_engine_core.errors import ManifestIssue
@@ -97,8 +97,10 @@ def parse_yaml(text: str, file: str) -> tuple[YamlDocument | None, list[Manifest
     if root is None:
         return YamlDocument(file, None, None), []
     issues = _duplicate_keys(root, file)
+    if any(issue.code == "yaml.recursive" for issue in issues):
+        return None, issues
     try:
-        data = SafeConstructor().construct_document(root)
+        data = _Constructor().construct_document(root)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         issues.append(
@@ -114,11 +116,54 @@ def parse_yaml(text: str, file: str) -> tuple[YamlDocument | None, list[Manifest
     return YamlDocument(file, data, root), issues
 
 
+class _Constructor(SafeConstructor):
+    """PyYAML's safe constructor, with a bad value (``!!int x``, ``2001-13-45``) reported at its position.
+
+    The stock constructor lets the ``ValueError`` of ``int()``, ``datetime.date()`` and the like escape
+    without a mark, and the loader would crash instead of reporting a located issue.
+    """
+
+    def construct_object(self, node: Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except yaml.MarkedYAMLError:
+            raise
+        except Exception as exc:  # a constructor's own error about the user's value, whatever its type
+            what = repr(node.value) if isinstance(node, ScalarNode) else "this value"
+            raise ConstructorError(None, None, f"cannot read {what} as {node.tag}: {type(exc).__name__}: {exc}",
+                                   node.start_mark) from None
+
+
 def _duplicate_keys(root: Node, file: str) -> list[ManifestIssue]:
+    """Duplicate keys of every mapping, and aliases that contain themselves (which would never end).
+
+    A depth-first walk: a node met again while it is still on the current path is a recursive alias; a node
+    met again after it was finished is a shared alias, checked once.
+    """
     issues: list[ManifestIssue] = []
-    stack = [root]
+    on_path: set[int] = set()
+    done: set[int] = set()
+    stack: list[tuple[Node, bool]] = [(root, False)]
     while stack:
-        node = stack.pop()
+        node, leaving = stack.pop()
+        if leaving:
+            on_path.discard(id(node))
+            done.add(id(node))
+            continue
+        if id(node) in on_path:
+            issues.append(
+                ManifestIssue(
+                    "an alias refers to a node that contains it (a recursive structure)",
+                    file=file, line=node.start_mark.line + 1, column=node.start_mark.column + 1,
+                    hint="manifests are plain data; copy the value instead of using *alias inside &anchor",
+                    code="yaml.recursive",
+                )
+            )
+            return issues
+        if id(node) in done:
+            continue
+        on_path.add(id(node))
+        stack.append((node, True))
         if isinstance(node, MappingNode):
             seen: set[str] = set()
             for key, value in node.value:
@@ -135,7 +180,8 @@ def _duplicate_keys(root: Node, file: str) -> list[ManifestIssue]:
                             )
                         )
                     seen.add(key.value)
-                stack.append(value)
+                stack.append((key, False))
+                stack.append((value, False))
         elif isinstance(node, SequenceNode):
-            stack.extend(node.value)
+            stack.extend((item, False) for item in node.value)
     return issues

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 from pydantic import BaseModel, ValidationError
 
 from agent_engine_core._json import dumps
@@ -30,6 +29,7 @@ from agent_engine_core.manifests.models import (
     SchedulerManifest,
     WorkflowManifest,
 )
+from agent_engine_core.schemas import schema_problem
 
 __all__ = ["KNOWN_MANIFESTS", "Project", "load_config_dir", "load_manifests"]
 
@@ -138,11 +138,15 @@ def load_manifests(manifests: Mapping[str, Any], base_dir: Path | None) -> Proje
     issues: list[ManifestIssue] = []
     sources: dict[str, Source] = {}
     raw: dict[str, Any] = {}
+    if not isinstance(manifests, Mapping):
+        issue = ManifestIssue("the manifests must be a mapping of file stems to their content",
+                              file="<manifests>", hint="pass {'workflow': {...}, 'agents': {...}}")
+        return _empty(base_dir, issue)
     for stem, content in manifests.items():
         if stem == "schemas":
             continue
         if stem not in KNOWN_MANIFESTS:
-            close = difflib.get_close_matches(stem, KNOWN_MANIFESTS, n=1, cutoff=0.6)
+            close = difflib.get_close_matches(str(stem), KNOWN_MANIFESTS, n=1, cutoff=0.6)
             issues.append(
                 ManifestIssue(
                     f"'{stem}' is not a manifest name",
@@ -153,11 +157,7 @@ def load_manifests(manifests: Mapping[str, Any], base_dir: Path | None) -> Proje
             )
             continue
         raw[stem] = content
-        try:
-            digest = hashlib.sha256(dumps(content).encode()).hexdigest()
-        except ValueError:
-            digest = ""
-        sources[stem] = Source(f"<{stem}>", digest)
+        sources[stem] = Source(f"<{stem}>", _digest(content))
     schemas = _load_schema_dir(base_dir / "schemas", sources, issues) if base_dir else {}
     inline = manifests.get("schemas") or {}
     if not isinstance(inline, Mapping):
@@ -167,12 +167,20 @@ def load_manifests(manifests: Mapping[str, Any], base_dir: Path | None) -> Proje
         file = f"<schemas/{stem}>"
         if _check_schema(schema, file, issues):
             schemas[stem] = schema
-            sources[f"schemas/{stem}"] = Source(file, hashlib.sha256(dumps(schema).encode()).hexdigest())
+            sources[f"schemas/{stem}"] = Source(file, _digest(schema))
     if "workflow" not in raw:
         issues.append(
             ManifestIssue("the 'workflow' manifest is missing", file="<workflow>", code="manifest.missing_file")
         )
     return _validate(raw, sources, schemas, base_dir, issues)
+
+
+def _digest(content: Any) -> str:
+    """SHA-256 of the canonical JSON text of in-memory content ("" when it is not JSON, which validation reports)."""
+    try:
+        return hashlib.sha256(dumps(content).encode()).hexdigest()
+    except ValueError:
+        return ""
 
 
 def _empty(base_dir: Path | None, issue: ManifestIssue) -> Project:
@@ -198,18 +206,10 @@ def _load_schema_dir(folder: Path, sources: dict[str, Source], issues: list[Mani
 
 
 def _check_schema(schema: Any, file: str, issues: list[ManifestIssue]) -> bool:
-    if not isinstance(schema, dict | bool):
-        issues.append(ManifestIssue("a JSON Schema must be an object", file=file, code="schema.invalid"))
-        return False
-    try:
-        jsonschema.validators.validator_for(schema).check_schema(schema)
-    except jsonschema.SchemaError as exc:
-        where = "/".join(str(p) for p in exc.path) or "(root)"
-        issues.append(
-            ManifestIssue(f"invalid JSON Schema at {where}: {exc.message}", file=file, code="schema.invalid")
-        )
-        return False
-    return True
+    problem = schema_problem(schema)
+    if problem is not None:
+        issues.append(ManifestIssue(problem, file=file, code="schema.invalid"))
+    return problem is None
 
 
 def _validate(

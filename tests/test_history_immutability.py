@@ -1,0 +1,250 @@
+"""Nothing a handler or a caller does to values it holds can change recorded history.
+
+Stage inputs and outputs are kept as JSON text from the moment a stage ends; records and results are frozen,
+and every read of a payload decodes a fresh copy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+
+import pytest
+from _workflows import engine, node, stage, stages
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agent_engine_core import Status
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def test_mutating_a_returned_output_later_cannot_change_history():
+    kept: dict[str, dict] = {}
+
+    def produce(payload, ctx):
+        out = {"items": [1, 2], "meta": {"by": ctx.node_id}}
+        kept["out"] = out
+        return out
+
+    def vandal(payload, ctx):
+        kept["out"]["items"].append("hacked")  # the object the previous node returned
+        kept["out"]["meta"] = None
+        payload["items"].clear()  # and the input this node received
+        return payload
+
+    eng = engine([node("s", "start"), node("produce", "linear", handler=produce),
+                  node("vandal", "linear", handler=vandal), node("x", "exit")],
+                 [("s", "produce"), ("produce", "vandal"), ("vandal", "x")])
+    result = eng.run(None, run_id="r")
+    assert stage(result, "produce").output == {"items": [1, 2], "meta": {"by": "produce"}}
+    assert stage(result, "vandal").input == {"items": [1, 2], "meta": {"by": "produce"}}
+    assert stage(result, "vandal").output == {"items": [], "meta": {"by": "produce"}}
+    assert kept["out"]["items"] == [1, 2, "hacked"]  # the vandal really did mutate that object
+
+
+def test_mutating_the_input_in_place_does_not_rewrite_the_recorded_input():
+    def in_place(payload, ctx):
+        payload["n"] += 1
+        payload["added"] = True
+        return payload
+
+    eng = engine([node("s", "start"), node("l", "linear", handler=in_place), node("x", "exit")],
+                 [("s", "l"), ("l", "x")])
+    result = eng.run({"n": 1}, run_id="r")
+    assert stage(result, "s").output == {"n": 1}
+    assert stage(result, "l").input == {"n": 1}
+    assert stage(result, "l").output == {"n": 2, "added": True}
+
+
+def test_the_caller_input_object_is_never_touched_or_shared():
+    original = {"list": [1, 2]}
+
+    def mutate(payload, ctx):
+        payload["list"].append(3)
+        return payload
+
+    eng = engine([node("s", "start", handler=mutate), node("x", "exit")], [("s", "x")])
+    result = eng.run(original, run_id="r")
+    assert original == {"list": [1, 2]}
+    original["list"].append("later")
+    assert stage(result, "s").input == {"list": [1, 2]}
+
+
+def test_each_clone_gets_its_own_copy_of_the_branch_output():
+    def grab_and_mutate(payload, ctx):
+        seen = list(payload["shared"])
+        payload["shared"].append(ctx.lineage.index)
+        return seen
+
+    eng = engine(
+        [node("s", "start"), node("b", "branch"), *(node(f"c{i}", "linear", handler=grab_and_mutate) for i in range(4)),
+         node("m", "merge"), node("x", "exit")],
+        [("s", "b"), *(("b", f"c{i}") for i in range(4)), *((f"c{i}", "m") for i in range(4)), ("m", "x")],
+    )
+    result = eng.run({"shared": []}, run_id="r")
+    assert [item["output"] for item in result.output["merge_inputs"]] == [[], [], [], []]
+
+
+def test_a_merge_handler_mutating_merge_inputs_leaves_child_records_alone():
+    def merge(payload, ctx):
+        for item in payload["merge_inputs"]:
+            item["output"]["v"] = "overwritten"
+            item["status"] = "failure"
+        return len(payload["merge_inputs"])
+
+    eng = engine(
+        [node("s", "start"), node("sp", "split"), node("w", "linear", handler=lambda p, c: {"v": p}),
+         node("m", "merge", handler=merge), node("x", "exit")],
+        [("s", "sp"), ("sp", "w"), ("w", "m"), ("m", "x")],
+    )
+    result = eng.run([1, 2], run_id="r")
+    assert result.output == 2
+    assert [r.output for r in stages(result, "w")] == [{"v": 1}, {"v": 2}]
+    assert [i["status"] for i in stage(result, "m").input["merge_inputs"]] == ["success", "success"]
+    children = [t for t in result.trace.tasks if t.task_id != "r"]
+    assert [(t.status, t.output) for t in children] == [(Status.SUCCESS, {"v": 1}), (Status.SUCCESS, {"v": 2})]
+
+
+def test_an_async_handler_mutating_its_output_after_returning_cannot_change_history():
+    async def sneaky(payload, ctx):
+        out = {"state": "returned"}
+        loop = asyncio.get_running_loop()
+        loop.call_soon(out.update, {"state": "changed after return"})
+        return out
+
+    async def later(payload, ctx):
+        await asyncio.sleep(0.001)  # give the callback its chance
+        return payload
+
+    eng = engine([node("s", "start"), node("a", "linear", handler=sneaky), node("b", "linear", handler=later),
+                  node("x", "exit")], [("s", "a"), ("a", "b"), ("b", "x")])
+    result = eng.run(None, run_id="r")
+    assert stage(result, "a").output == {"state": "returned"}
+    assert result.output == {"state": "returned"}
+
+
+@settings(max_examples=40, deadline=None)
+@given(JSON)
+def test_any_returned_value_is_recorded_as_returned_whatever_happens_to_it_later(value):
+    kept: list = []
+
+    def produce(payload, ctx):
+        kept.append(value)
+        return value
+
+    def vandal(payload, ctx):
+        held = kept[0]
+        if isinstance(held, list):
+            held.append("x")
+        elif isinstance(held, dict):
+            held["__vandal__"] = True
+
+    eng = engine([node("s", "start"), node("p", "linear", handler=produce), node("v", "linear", handler=vandal),
+                  node("x", "exit")], [("s", "p"), ("p", "v"), ("v", "x")])
+    snapshot = json.loads(json.dumps(value))
+    result = eng.run(None, run_id="r")
+    assert stage(result, "p").output == snapshot
+    assert stage(result, "v").input == snapshot
+
+
+# ---- records and results are frozen ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def finished():
+    def bad(payload, ctx):
+        raise ValueError("x")
+
+    eng = engine(
+        [node("s", "start"), node("sp", "split"), node("w", "linear", handler=bad, continue_on_failure=True),
+         node("m", "merge"), node("x", "exit")],
+        [("s", "sp"), ("sp", "w"), ("w", "m"), ("m", "x")],
+    )
+    return eng.run([{"a": [1]}, {"a": [2]}], run_id="r")
+
+
+def test_results_records_and_their_parts_are_frozen(finished):
+    record = stage(finished, "w", "r/sp#0")
+    targets = [
+        (finished, "status"), (finished, "output_json"), (finished.trace, "records"), (record, "output_json"),
+        (record, "status"), (record.error, "message"), (finished.trace.tasks[1], "status"),
+        (finished.trace.tasks[1].lineage, "path"), (finished.trace.tasks[1].lineage.path[0], "index"),
+    ]
+    for obj, attribute in targets:
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(obj, attribute, None)
+    with pytest.raises((AttributeError, TypeError)):
+        finished.new_attribute = 1  # slotted: no instance dict to sneak state into
+    assert isinstance(finished.trace.records, tuple)
+    assert isinstance(finished.trace.tasks, tuple)
+
+
+def test_read_only_mappings_on_the_result(finished):
+    with pytest.raises(TypeError):
+        finished.metadata["engine_version"] = "0"
+    with pytest.raises(TypeError):
+        finished.metadata["manifests"]["workflow"] = "0"
+    with pytest.raises(TypeError):
+        finished.usage["agent_calls"] = 99
+
+
+def test_every_read_of_a_payload_is_a_fresh_copy(finished):
+    record = stage(finished, "w", "r/sp#0")
+    digest = finished.trace.digest
+    first, second = record.output, record.output
+    assert first == second == {"a": [1]}
+    assert first is not second
+    first["a"].append("mutated")
+    record.input["a"].append("mutated")
+    finished.output["merge_inputs"].clear()
+    finished.trace.tasks[1].output["a"] = None
+    record.error.details["exception"] = "Mutated"
+    assert record.output == {"a": [1]}
+    assert record.input == {"a": [1]}
+    assert len(finished.output["merge_inputs"]) == 2
+    assert finished.trace.tasks[1].output == {"a": [1]}
+    assert record.error.details == {"exception": "ValueError"}
+    assert finished.trace.digest == digest
+
+
+def test_result_error_is_a_fresh_copy(finished):
+    assert finished.status is Status.PARTIAL
+    error = finished.error
+    error["kind"] = "mutated"
+    error["details"]["exception"] = "Mutated"
+    assert finished.error["kind"] == "handler"
+    assert finished.error["details"] == {"exception": "ValueError"}
+    assert finished.to_dict()["error"]["kind"] == "handler"
+
+
+def test_to_dict_copies_cannot_reach_back_into_the_result(finished):
+    as_dict = finished.to_dict()
+    as_dict["output"]["merge_inputs"].clear()
+    as_dict["metadata"]["manifests"]["workflow"] = "forged"
+    trace_dict = finished.trace.to_dict()
+    trace_dict["records"][0]["output"] = "forged"
+    assert len(finished.output["merge_inputs"]) == 2
+    assert finished.metadata["manifests"]["workflow"] != "forged"
+    assert finished.trace.records[0].output != "forged"
+
+
+# ---- an engine, once built, does not change ------------------------------------------------------------
+
+
+@pytest.mark.xfail(strict=True, reason="manifests/loader.py: Engine.from_dict keeps the caller's schema objects by "
+                                        "reference (named schemas as given, inline ones copied only one level "
+                                        "deep by pydantic), so mutating them after the build changes validation")
+@pytest.mark.parametrize("form", ["named", "inline"])
+def test_mutating_schemas_after_build_does_not_change_the_engine(form):
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}}}
+    ref = "request" if form == "named" else schema
+    eng = engine([node("s", "start", schema_in=ref), node("x", "exit")], [("s", "x")], schemas={"request": schema})
+    assert eng.run({"n": 1}).status is Status.SUCCESS
+    schema["properties"]["n"]["type"] = "string"
+    assert eng.run({"n": 1}).status is Status.SUCCESS

@@ -1,0 +1,71 @@
+"""The public API is exactly what ``agent_engine_core.__all__`` lists; changing it must be deliberate."""
+
+from __future__ import annotations
+
+import re
+
+import agent_engine_core
+
+PUBLIC_API = [
+    "AgentEngineError",
+    "Engine",
+    "InvalidInput",
+    "LlmReply",
+    "LlmRequest",
+    "ManifestError",
+    "ManifestIssue",
+    "NodeContext",
+    "NodeFailure",
+    "PluginError",
+    "PolicyDenied",
+    "ProviderError",
+    "QueueFullError",
+    "ReplayMismatch",
+    "StageError",
+    "StageRecord",
+    "Status",
+    "TaskFailed",
+    "TaskResult",
+    "ToolError",
+    "Trace",
+    "__version__",
+]
+
+
+def test_all_is_pinned():
+    assert sorted(agent_engine_core.__all__) == PUBLIC_API
+
+
+def test_all_is_sorted_and_without_duplicates():
+    assert agent_engine_core.__all__ == sorted(set(agent_engine_core.__all__))
+
+
+def test_every_listed_name_resolves():
+    for name in agent_engine_core.__all__:
+        assert getattr(agent_engine_core, name) is not None, name
+
+
+def test_star_import_gives_exactly_the_public_api():
+    namespace: dict[str, object] = {}
+    exec("from agent_engine_core import *", namespace)
+    assert sorted(k for k in namespace if k != "__builtins__") == PUBLIC_API
+
+
+def test_plugin_hooks_are_not_public_yet():
+    assert "hookimpl" not in agent_engine_core.__all__
+
+
+EXCEPTIONS = ["InvalidInput", "ManifestError", "PluginError", "PolicyDenied", "ProviderError", "QueueFullError",
+              "ReplayMismatch", "TaskFailed", "ToolError"]
+
+
+def test_every_public_exception_derives_from_agent_engine_error():
+    for name in EXCEPTIONS:
+        assert issubclass(getattr(agent_engine_core, name), agent_engine_core.AgentEngineError), name
+    exceptions = {n for n in PUBLIC_API if isinstance(getattr(agent_engine_core, n), type)
+                  and issubclass(getattr(agent_engine_core, n), BaseException)}
+    assert exceptions == {*EXCEPTIONS, "AgentEngineError", "NodeFailure"}
+
+
+def test_version_is_a_version_string():
+    assert re.fullmatch(r"\d+\.\d+\.\d+([.-]?\w+)?", agent_engine_core.__version__)
