@@ -38,7 +38,7 @@ def build(project: Project, components: Components, handlers: Mapping[str, Calla
     issues = list(project.issues)
     workflow = project.workflow
     if workflow is None:
-        raise ManifestError(issues)
+        raise ManifestError(_in_file_order(issues))
     source = project.source("workflow")
     issue_at = blame_node(workflow, source.locate, source.file)
     for spec in workflow.nodes:
@@ -84,8 +84,17 @@ def build(project: Project, components: Components, handlers: Mapping[str, Calla
             hint=distribution_hint("executor", scheduler.executor), code="manifest.unknown_component",
         ))
     if issues or dag is None:
-        raise ManifestError(issues)
+        raise ManifestError(_in_file_order(issues))
     return Built(dag, MappingProxyType(plans), scheduler.fanout_concurrency, _metadata(project, agents))
+
+
+def _in_file_order(issues: list[ManifestIssue]) -> list[ManifestIssue]:
+    """Issues by file, then line and column, as an editor lists them; the passes find them in another order.
+
+    Issues without a line come first in their file (they concern the file as a whole); the sort is stable, so
+    issues at the same place keep the order of the passes that found them.
+    """
+    return sorted(issues, key=lambda i: (i.file or "", i.line or 0, i.column or 0))
 
 
 def _validator(

@@ -10,13 +10,26 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
 from agent_engine_core._json import dumps
+from agent_engine_core._observe import ObserverRun
 from agent_engine_core._stage import Plan, StageOutcome, TaskState, run_stage
-from agent_engine_core.dag import Role
+from agent_engine_core.dag import DagNode, Role
+from agent_engine_core.events import (
+    AgentCallEvent,
+    ChildCreated,
+    Event,
+    MergeFired,
+    NodeFinished,
+    NodeStarted,
+    RoutingDecision,
+    TaskFinished,
+    TaskStarted,
+)
 from agent_engine_core.ids import child_task_id
 from agent_engine_core.records import (
     ErrorKind,
@@ -42,6 +55,7 @@ class RunState:
     records: list[StageRecord] = field(default_factory=list)
     summaries: list[TaskSummary] = field(default_factory=list)
     active: int = 1
+    observers: ObserverRun | None = None
 
     def handler_executor(self) -> Executor | None:
         """Threads for sync handlers only while siblings could run beside them; inline otherwise."""
@@ -71,13 +85,43 @@ class Arrived:
 
 async def walk(run: RunState, task: TaskState, node_id: str, input_json: str) -> Finished | Arrived:
     """Move ``task`` from ``node_id`` until it ends or, as a child, arrives at a merge."""
+    if run.observers is not None:
+        _emit(run, task, TaskStarted, "task_started", lineage=task.lineage, start_node=node_id,
+              input_json=input_json)
     outcome = await _walk(run, task, node_id, input_json)
     if isinstance(outcome, Finished):
         summary = TaskSummary(task.id, task.lineage, outcome.status, outcome.output_json, outcome.error)
     else:
         summary = TaskSummary(task.id, task.lineage, _provisional(task), outcome.output_json, None)
     run.summaries.append(summary)
+    if run.observers is not None:
+        _emit(run, task, TaskFinished, "task_finished", status=str(summary.status), output_json=summary.output_json,
+              error=summary.error, waiting_at=outcome.merge_node if isinstance(outcome, Arrived) else None)
     return outcome
+
+
+def _emit(run: RunState, task: TaskState, event_class: type[Event], name: str, **fields: object) -> None:
+    """Build one frozen event for ``task`` and hand it to the run's observers."""
+    assert run.observers is not None
+    run.observers.emit(event_class(type=name, run_id=run.run_id, task_id=task.id, seq=task.next_event(),
+                            timestamp=time.time(), **fields))  # type: ignore[arg-type]
+
+
+def _emit_stage(run: RunState, task: TaskState, node: DagNode, outcome: StageOutcome, record: StageRecord) -> None:
+    """The events that follow a stage: its end, its agent calls, and where the task goes."""
+    for call in record.agent_calls:
+        _emit(run, task, AgentCallEvent, "agent_call", node_id=node.id, provider=call.provider, model=call.model,
+              request_json=call.request_json, reply_json=call.reply_json, usage=call.usage, latency_s=call.latency_s)
+    _emit(run, task, NodeFinished, "node_failed" if outcome.failed else "node_finished", node_id=node.id,
+          stage=record.seq, status=str(record.status), input_json=record.input_json, output_json=record.output_json,
+          error=record.error, route=record.route, duration_s=record.duration_s)
+    if outcome.children:
+        kind = "clones" if node.role is Role.BRANCH else "subtasks"
+        _emit(run, task, RoutingDecision, "routing_decision", node_id=node.id, kind=kind, targets=record.route)
+    elif outcome.next_node is not None and record.route:
+        label = next((e.label for e in node.out_edges if e.target == outcome.next_node), None)
+        _emit(run, task, RoutingDecision, "routing_decision", node_id=node.id, kind="edge", targets=record.route,
+              label=label)
 
 
 async def _walk(run: RunState, task: TaskState, node_id: str, input_json: str) -> Finished | Arrived:
@@ -92,12 +136,16 @@ async def _walk(run: RunState, task: TaskState, node_id: str, input_json: str) -
             input_json = _merge_input([_entry(task, from_node, _provisional(task), input_json)])
         forced = merging if isinstance(merging, StageError) else None
         merging = False
+        if run.observers is not None:
+            _emit(run, task, NodeStarted, "node_started", node_id=node_id, stage=task.seq, input_json=input_json)
         outcome = await run_stage(plan, task, input_json, executor=run.handler_executor(), forced=forced)
         record = outcome.record
         if node.role is Role.MERGE and task.lineage.depth > node.merge_out_depth and record.route:
             # an inner group's parent waits at this same merge for its own group: it goes nowhere yet
             record = dataclasses.replace(record, route=())
         run.records.append(record)
+        if run.observers is not None:
+            _emit_stage(run, task, node, outcome, record)
         if outcome.failed:
             goes_on = outcome.next_node is not None or outcome.children or node.role is Role.EXIT
             if not (node.spec.continue_on_failure and goes_on) or node.spec.always_fail:
@@ -133,6 +181,10 @@ async def _fan_out(
         )
         for index in range(len(outcome.children))
     ]
+    if run.observers is not None:
+        for child, (target, _) in zip(children, outcome.children, strict=True):
+            _emit(run, parent, ChildCreated, f"{kind}_created", node_id=node_id, child_id=child.id,
+                  index=child.lineage.index, target=target)
     limit = asyncio.Semaphore(run.fanout_concurrency)
     run.active += len(children)
 
@@ -186,6 +238,10 @@ def _resolve_group(
         )
     elif failed:
         parent.degraded = True
+    if run.observers is not None:
+        merged = tuple(r.task.id for r in results if isinstance(r, Arrived))
+        _emit(run, parent, MergeFired, "merge_fired", node_id=merge_node, fan_out_node=fan_out_node, inputs=merged,
+              failed=tuple(f.task.id for f in failed), on_failure=on_failure)
     return merge_node, _merge_input(entries), forced
 
 

@@ -64,6 +64,12 @@ class TaskState:
     degraded: bool = False
     seq: int = 0
     first_error: StageError | None = None
+    events: int = 0
+
+    def next_event(self) -> int:
+        """The next per-task event sequence number (1, 2, ...)."""
+        self.events += 1
+        return self.events
 
 
 @dataclass(frozen=True, slots=True)

@@ -296,13 +296,17 @@ def _check_node(spec: NodeSpec, refs: References, check: _Checker) -> None:
         check.node(spec.id, "role", "dag.decision_handler", "a deterministic decision node needs a handler",
                    'add handler: "module:function" returning an edge label')
     if spec.default_start and role is not Role.START:
-        check.node(spec.id, "default_start", "dag.role_field", "default_start is only for start nodes")
+        check.node(spec.id, "default_start", "dag.role_field", "default_start is only for start nodes",
+                   "remove default_start, or make the node role: start")
     if spec.always_fail and role is not Role.EXIT:
-        check.node(spec.id, "always_fail", "dag.role_field", "always_fail is only for exit nodes")
+        check.node(spec.id, "always_fail", "dag.role_field", "always_fail is only for exit nodes",
+                   "remove always_fail, or route to an exit node that has it")
     if spec.merge is not None and role is not Role.MERGE:
-        check.node(spec.id, "merge", "dag.role_field", "merge options are only for merge nodes")
+        check.node(spec.id, "merge", "dag.role_field", "merge options are only for merge nodes",
+                   "remove merge:, or make the node role: merge")
     if role is Role.EXIT and spec.tools:
-        check.node(spec.id, "tools", "dag.role_field", "exit nodes are read-only and take no tools")
+        check.node(spec.id, "tools", "dag.role_field", "exit nodes are read-only and take no tools",
+                   "remove tools; give them to the node before the exit")
     _check_references(spec, refs, check)
 
 

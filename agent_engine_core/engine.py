@@ -9,12 +9,15 @@ from __future__ import annotations
 import asyncio
 import threading
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from agent_engine_core._build import Built, build
+from agent_engine_core._observe import ObserverRun, Observers
+from agent_engine_core._plugins import load_plugins
 from agent_engine_core._json import JSONValueError, dumps
 from agent_engine_core._router import RunState, first_failure, ordered, walk
 from agent_engine_core._stage import TaskState
@@ -57,22 +60,31 @@ _loops = _ThreadLoop()
 class Engine:
     """A validated project, ready to run. Build it with ``from_config_dir`` or ``from_dict``."""
 
-    def __init__(self, project: Project, *, handlers: Handlers | None = None) -> None:
-        """Validate ``project`` and prepare it to run; raises ``ManifestError`` listing every issue."""
+    def __init__(
+        self, project: Project, *, handlers: Handlers | None = None, plugins: Sequence[object] = ()
+    ) -> None:
+        """Validate ``project`` and prepare it to run; raises ``ManifestError`` listing every issue.
+
+        Plugins load first (built-ins, then entry points, then ``plugins``), so manifests can name their
+        components.
+        """
         self.components = Components()
+        self.plugins = load_plugins(self.components, plugins)
         self._built: Built = build(project, self.components, handlers or {})
+        self._observers = Observers(self.plugins.manager, [p.name for p in self.plugins.loaded], {})
         self.project = project
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
 
     @classmethod
-    def from_config_dir(cls, path: str | Path) -> Engine:
+    def from_config_dir(cls, path: str | Path, *, plugins: Sequence[object] = ()) -> Engine:
         """Load and validate the project in the folder ``path`` (workflow.yaml, agents.yaml, schemas/...)."""
-        return cls(load_config_dir(Path(path)))
+        return cls(load_config_dir(Path(path)), plugins=plugins)
 
     @classmethod
     def from_dict(
-        cls, manifests: Mapping[str, Any], *, base_dir: str | Path | None = None, handlers: Handlers | None = None
+        cls, manifests: Mapping[str, Any], *, base_dir: str | Path | None = None,
+        handlers: Handlers | None = None, plugins: Sequence[object] = (),
     ) -> Engine:
         """Build from in-memory manifests: file stem -> parsed content, plus ``"schemas"``: stem -> schema.
 
@@ -80,7 +92,7 @@ class Engine:
         names not in it are imported as ``module:function`` with ``base_dir`` importable.
         """
         base = Path(base_dir) if base_dir is not None else None
-        return cls(load_manifests(manifests, base), handlers=handlers)
+        return cls(load_manifests(manifests, base), handlers=handlers, plugins=plugins)
 
     @property
     def dag(self) -> Dag:
@@ -122,7 +134,8 @@ class Engine:
         except JSONValueError as exc:
             raise InvalidInput(f"the input is not JSON: {exc}") from None
         rid = RunId(run_id) if run_id is not None else new_run_id()
-        run = RunState(rid, built.plans, built.fanout_concurrency, self._executor())
+        observers = self._observers.run() if self._observers.active else None
+        run = RunState(rid, built.plans, built.fanout_concurrency, self._executor(), observers=observers)
         root = TaskState(id=rid, lineage=Lineage(), run_id=rid)
         finished = await walk(run, root, start_node, input_json)
         summaries, records = ordered(run, root)
@@ -136,7 +149,7 @@ class Engine:
             output_json=finished.output_json,
             error=None if error is None else error.to_dict(),
             trace=Trace(rid, summaries, records),
-            metadata=built.metadata,
+            metadata=self._metadata(observers),
             usage={
                 "agent_calls": len(calls),
                 "input_tokens": sum(c.usage.get("input_tokens", 0) for c in calls),
@@ -146,6 +159,13 @@ class Engine:
         if raise_on_failure and result.status is not Status.SUCCESS:
             raise TaskFailed(result)
         return result
+
+    def _metadata(self, observers: ObserverRun | None) -> Mapping[str, Any]:
+        """The engine's metadata, plus what went wrong with observers in this run, if anything did."""
+        report = observers.report() if observers is not None else None
+        if not report:
+            return self._built.metadata
+        return MappingProxyType({**self._built.metadata, "observers": report})
 
     def _executor(self) -> ThreadPoolExecutor:
         """The thread pool that runs sync handlers of concurrent children (made on first fan-out need)."""
@@ -163,6 +183,7 @@ class Engine:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
+        self._observers.close()
 
     def __enter__(self) -> Engine:
         return self

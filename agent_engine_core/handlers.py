@@ -1,8 +1,10 @@
 """Resolve ``handler: "module:function"`` references while the config dir is importable.
 
-Handler modules are imported with the config dir first on ``sys.path``. A module of the same name that an
-earlier project (another config dir) left in ``sys.modules`` is replaced for this import, so two projects
-with a ``nodes.py`` each load their own; the earlier engine keeps the functions it already resolved.
+Handler modules are imported with the config dir first on ``sys.path``. Modules that an earlier project
+(another config dir) left in ``sys.modules`` are dropped before a different project imports, and so is a
+module of the same name from anywhere else when the config dir has its own file: two projects with a
+``nodes.py`` (and a ``helpers.py`` next to it) each load their own, and a project without one does not get
+another project's. The earlier engine keeps the functions it already resolved.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import inspect
+import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -69,10 +72,17 @@ def _import(ref: str, base_dir: Path | None) -> Any:
     return target
 
 
+_project_dirs: set[str] = set()
+"""Every config dir handler modules were imported from (resolved), to tell their modules from installed ones."""
+_current_dir: list[str] = []
+"""The config dir of the latest import; other projects' modules are dropped only when it changes."""
+
+
 def _import_module(name: str, base_dir: Path | None) -> Any:
     if base_dir is None:
         return importlib.import_module(name)
     root = str(base_dir.resolve())
+    _forget_other_projects(root)
     local = _local_file(base_dir, name)
     if local is not None:
         loaded = sys.modules.get(name)
@@ -85,6 +95,25 @@ def _import_module(name: str, base_dir: Path | None) -> Any:
         return importlib.import_module(name)
     finally:
         sys.path.remove(root)
+
+
+def _forget_other_projects(root: str) -> None:
+    """Drop the modules imported from other config dirs from ``sys.modules`` when the project changes.
+
+    Config dirs share module names (``nodes``, ``helpers``); without this a project would silently get the
+    module another project loaded under the same name.
+    """
+    _project_dirs.add(root)
+    if _current_dir == [root]:
+        return
+    _current_dir[:] = [root]
+    others = tuple(other + os.sep for other in _project_dirs if other != root)
+    if not others:
+        return
+    for key, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if isinstance(file, str) and file.startswith(others):
+            del sys.modules[key]
 
 
 def _local_file(base_dir: Path, name: str) -> Path | None:

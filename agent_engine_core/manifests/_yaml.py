@@ -7,12 +7,14 @@ Duplicate mapping keys, which PyYAML would silently resolve to the last one, are
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
+from yaml.error import Mark
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from agent_engine_core.errors import ManifestIssue
@@ -51,7 +53,7 @@ class YamlDocument:
             return self.locate(path)
         parent = self.locate_node(path[:-1])
         if isinstance(parent, MappingNode):
-            for key, _ in parent.value:
+            for key, _ in reversed(parent.value):
                 if isinstance(key, ScalarNode) and key.value == str(path[-1]):
                     return key.start_mark.line + 1, key.start_mark.column + 1
         return self.locate(path)
@@ -68,9 +70,12 @@ class YamlDocument:
 
 def _child(node: Node, step: str | int) -> Node | None:
     if isinstance(node, MappingNode):
+        # the last of duplicate keys, as it is the one the data holds (the others are reported as duplicates)
+        found = None
         for key, value in node.value:
             if isinstance(key, ScalarNode) and key.value == str(step):
-                return value
+                found = value
+        return found
     elif isinstance(node, SequenceNode) and isinstance(step, int) and 0 <= step < len(node.value):
         return node.value[step]
     return None
@@ -82,13 +87,23 @@ def parse_yaml(text: str, file: str) -> tuple[YamlDocument | None, list[Manifest
         root = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
+        line, column = _position(text, mark.line, mark.column) if mark else (None, None)
         return None, [
             ManifestIssue(
                 f"YAML syntax error: {exc.problem or exc}",
-                file=file,
-                line=mark.line + 1 if mark else None,
-                column=mark.column + 1 if mark else None,
+                file=file, line=line, column=column,
                 hint="check indentation and quoting around this position",
+                code="yaml.syntax",
+            )
+        ]
+    except yaml.reader.ReaderError as exc:
+        before = text[: exc.position]
+        line, column = _position(text, len(_BREAK.findall(before)), len(_BREAK.split(before)[-1]))
+        return None, [
+            ManifestIssue(
+                f"YAML cannot read this file: {exc.reason} ({_codepoint(exc.character)})",
+                file=file, line=line, column=column,
+                hint="remove the control character, or save the file as UTF-8 text",
                 code="yaml.syntax",
             )
         ]
@@ -114,6 +129,26 @@ def parse_yaml(text: str, file: str) -> tuple[YamlDocument | None, list[Manifest
         )
         return None, issues
     return YamlDocument(file, data, root), issues
+
+
+_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+"""What YAML counts as a line break."""
+
+
+def _position(text: str, line: int, column: int) -> tuple[int, int]:
+    """1-based line and column of a 0-based mark, moved back onto the last line when libyaml points past it.
+
+    At an unexpected end of the stream libyaml marks the line after the last one, which no editor can show.
+    """
+    lines = _BREAK.split(text)
+    if line < len(lines):
+        return line + 1, column + 1
+    return len(lines), len(lines[-1]) + 1
+
+
+def _codepoint(character: int | str) -> str:
+    code = character if isinstance(character, int) else ord(character[:1] or "\0")
+    return f"U+{code:04X}"
 
 
 class _Constructor(SafeConstructor):
@@ -143,9 +178,10 @@ def _duplicate_keys(root: Node, file: str) -> list[ManifestIssue]:
     issues: list[ManifestIssue] = []
     on_path: set[int] = set()
     done: set[int] = set()
-    stack: list[tuple[Node, bool]] = [(root, False)]
+    # (node, leaving, where): ``where`` is the mark to report a recursive alias at, the key it is the value of
+    stack: list[tuple[Node, bool, Mark]] = [(root, False, root.start_mark)]
     while stack:
-        node, leaving = stack.pop()
+        node, leaving, where = stack.pop()
         if leaving:
             on_path.discard(id(node))
             done.add(id(node))
@@ -154,7 +190,7 @@ def _duplicate_keys(root: Node, file: str) -> list[ManifestIssue]:
             issues.append(
                 ManifestIssue(
                     "an alias refers to a node that contains it (a recursive structure)",
-                    file=file, line=node.start_mark.line + 1, column=node.start_mark.column + 1,
+                    file=file, line=where.line + 1, column=where.column + 1,
                     hint="manifests are plain data; copy the value instead of using *alias inside &anchor",
                     code="yaml.recursive",
                 )
@@ -163,7 +199,7 @@ def _duplicate_keys(root: Node, file: str) -> list[ManifestIssue]:
         if id(node) in done:
             continue
         on_path.add(id(node))
-        stack.append((node, True))
+        stack.append((node, True, where))
         if isinstance(node, MappingNode):
             seen: set[str] = set()
             for key, value in node.value:
@@ -180,8 +216,8 @@ def _duplicate_keys(root: Node, file: str) -> list[ManifestIssue]:
                             )
                         )
                     seen.add(key.value)
-                stack.append((key, False))
-                stack.append((value, False))
+                stack.append((key, False, key.start_mark))
+                stack.append((value, False, key.start_mark))
         elif isinstance(node, SequenceNode):
-            stack.extend((item, False) for item in node.value)
+            stack.extend((item, False, item.start_mark) for item in node.value)
     return issues

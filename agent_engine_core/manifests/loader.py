@@ -7,6 +7,7 @@ edge it belongs to.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import hashlib
 import json
@@ -156,15 +157,16 @@ def load_manifests(manifests: Mapping[str, Any], base_dir: Path | None) -> Proje
                 )
             )
             continue
-        raw[stem] = content
+        raw[stem] = _detached(content)
         sources[stem] = Source(f"<{stem}>", _digest(content))
     schemas = _load_schema_dir(base_dir / "schemas", sources, issues) if base_dir else {}
     inline = manifests.get("schemas") or {}
     if not isinstance(inline, Mapping):
         issues.append(ManifestIssue("'schemas' must map schema names to JSON Schemas", file="<schemas>"))
         inline = {}
-    for stem, schema in inline.items():
+    for stem, given in inline.items():
         file = f"<schemas/{stem}>"
+        schema = _detached(given)
         if _check_schema(schema, file, issues):
             schemas[stem] = schema
             sources[f"schemas/{stem}"] = Source(file, _digest(schema))
@@ -173,6 +175,14 @@ def load_manifests(manifests: Mapping[str, Any], base_dir: Path | None) -> Proje
             ManifestIssue("the 'workflow' manifest is missing", file="<workflow>", code="manifest.missing_file")
         )
     return _validate(raw, sources, schemas, base_dir, issues)
+
+
+def _detached(content: Any) -> Any:
+    """A deep copy of in-memory content, so that the caller changing its objects later cannot change the engine."""
+    try:
+        return copy.deepcopy(content)
+    except Exception:  # an object that cannot be copied is no JSON value either: validation reports it
+        return content
 
 
 def _digest(content: Any) -> str:

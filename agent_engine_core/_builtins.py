@@ -1,0 +1,14 @@
+"""The core's own components, registered through the same hooks as any third-party plugin."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from agent_engine_core.hookspecs import hookimpl
+from agent_engine_core.providers.scripted import ScriptedProvider
+
+
+@hookimpl
+def register_llm_providers(register: Callable[..., None]) -> None:
+    """The ``scripted`` provider: deterministic and offline (tests, demos, evaluations)."""
+    register("scripted", ScriptedProvider)

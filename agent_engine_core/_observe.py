@@ -1,0 +1,173 @@
+"""Deliver events to observers, each implementation called by the core itself and isolated from the run.
+
+pluggy alone gives no isolation (one raising implementation stops the loop for the rest), so the engine takes
+each implementation from the plugin manager and calls it on its own: an exception is caught, logged with the
+plugin name and counted; after ``MAX_FAILURES`` in one run the plugin is switched off for the rest of that run.
+A plugin with ``dispatch: background`` gets its events through a bounded queue drained by its own thread:
+delivery never blocks the run, and what does not fit is counted as overflow.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import pluggy
+import structlog
+
+from agent_engine_core.events import Event
+from agent_engine_core.hookspecs import OBSERVER_HOOKS
+
+__all__ = ["MAX_FAILURES", "Dispatch", "ObserverRun", "Observers"]
+
+MAX_FAILURES = 3
+"""Failures in one run after which an observer is switched off for the rest of that run."""
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Dispatch:
+    """How one plugin's events are delivered (from plugins.yaml)."""
+
+    background: bool = False
+    queue_size: int = 1000
+
+
+class _Background:
+    """A bounded queue and the daemon thread that drains it into one plugin's hooks."""
+
+    def __init__(self, plugin: str, size: int) -> None:
+        self.plugin = plugin
+        self.queue: queue.Queue[tuple[Callable[[Event], Any], Event] | None] = queue.Queue(maxsize=size)
+        self.overflow = 0
+        self.failures = 0
+        self._thread = threading.Thread(target=self._drain, name=f"agent-engine-observer-{plugin}", daemon=True)
+        self._thread.start()
+
+    def offer(self, function: Callable[[Event], Any], event: Event) -> None:
+        try:
+            self.queue.put_nowait((function, event))
+        except queue.Full:
+            self.overflow += 1
+
+    def _drain(self) -> None:
+        while (item := self.queue.get()) is not None:
+            function, event = item
+            try:
+                function(event)
+            except Exception as exc:  # an observer's bug is its own: logged and counted, never raised
+                self.failures += 1
+                log.warning("observer failed", plugin=self.plugin, event_type=event.type, error=repr(exc))
+
+    def close(self, timeout: float) -> None:
+        try:
+            self.queue.put(None, timeout=timeout)
+        except queue.Full:
+            return
+        self._thread.join(timeout)
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    plugin: str
+    function: Callable[[Event], Any]
+    background: _Background | None
+
+
+class Observers:
+    """The observer implementations of one engine, grouped by the event classes they receive."""
+
+    def __init__(
+        self, manager: pluggy.PluginManager, order: Iterable[str], dispatch: Mapping[str, Dispatch],
+        disabled: Iterable[str] = (),
+    ) -> None:
+        rank = {name: i for i, name in enumerate(order)}
+        off = set(disabled)
+        self._background: dict[str, _Background] = {}
+        self._by_hook: dict[str, tuple[_Target, ...]] = {}
+        for hook in OBSERVER_HOOKS:
+            impls = [i for i in getattr(manager.hook, hook).get_hookimpls() if i.plugin_name not in off]
+            impls.sort(key=lambda i: rank.get(i.plugin_name, len(rank)))
+            self._by_hook[hook] = tuple(self._target(i.plugin_name, i.function, dispatch) for i in impls)
+        self._cache: dict[str | None, tuple[_Target, ...]] = {}
+
+    def _target(self, plugin: str, function: Callable[[Event], Any], dispatch: Mapping[str, Dispatch]) -> _Target:
+        settings = dispatch.get(plugin, Dispatch())
+        background = None
+        if settings.background:
+            background = self._background.get(plugin)
+            if background is None:
+                background = self._background[plugin] = _Background(plugin, settings.queue_size)
+        return _Target(plugin, function, background)
+
+    @property
+    def active(self) -> bool:
+        """True when any observer is registered (a run without observers builds no events)."""
+        return any(self._by_hook.values())
+
+    def targets(self, hook: str | None) -> tuple[_Target, ...]:
+        """``on_event`` implementations followed by those of the event's own hook."""
+        found = self._cache.get(hook)
+        if found is None:
+            found = self._by_hook["on_event"] + (self._by_hook[hook] if hook else ())
+            self._cache[hook] = found
+        return found
+
+    def run(self) -> ObserverRun:
+        """Per-run delivery state (failure counts, switched-off plugins)."""
+        return ObserverRun(self)
+
+    def background_report(self) -> dict[str, dict[str, int]]:
+        """Overflow and failures of background plugins since the engine was built."""
+        return {name: {"overflow": b.overflow, "failures": b.failures} for name, b in self._background.items()}
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Let background queues drain (up to ``timeout`` each) and stop their threads."""
+        for background in self._background.values():
+            background.close(timeout)
+        self._background.clear()
+
+
+@dataclass(slots=True)
+class ObserverRun:
+    """Delivers one run's events; counts failures and switches off plugins that keep failing."""
+
+    observers: Observers
+    failures: dict[str, int] = field(default_factory=dict)
+    disabled: set[str] = field(default_factory=set)
+
+    def emit(self, event: Event) -> None:
+        """Deliver ``event`` to every interested observer, none of which can affect the run."""
+        for target in self.observers.targets(event.hook):
+            if target.plugin in self.disabled:
+                continue
+            if target.background is not None:
+                target.background.offer(target.function, event)
+                continue
+            try:
+                target.function(event)
+            except Exception as exc:  # an observer's bug is its own: logged and counted, never raised
+                self._failed(target.plugin, event, exc)
+
+    def _failed(self, plugin: str, event: Event, exc: Exception) -> None:
+        count = self.failures[plugin] = self.failures.get(plugin, 0) + 1
+        log.warning("observer failed", plugin=plugin, event_type=event.type, error=repr(exc), failures=count)
+        if count >= MAX_FAILURES:
+            self.disabled.add(plugin)
+            log.warning("observer switched off for the rest of the run", plugin=plugin, failures=count)
+
+    def report(self) -> Mapping[str, Any]:
+        """What went wrong with observers in this run (empty when nothing did)."""
+        report: dict[str, Any] = {
+            plugin: MappingProxyType({"failures": count, "disabled": plugin in self.disabled})
+            for plugin, count in sorted(self.failures.items())
+        }
+        for plugin, background in sorted(self.observers.background_report().items()):
+            if background["overflow"] or background["failures"]:
+                report[plugin] = MappingProxyType({**background, "background": True})
+        return MappingProxyType(report)

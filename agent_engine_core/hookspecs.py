@@ -1,0 +1,166 @@
+"""The plugin author's reference: every hook Agent Engine calls, when, with what, and what a return means.
+
+A plugin is any object (usually a module) with functions marked ``@hookimpl`` whose names match the hooks
+below. An implementation may accept any subset of a hook's arguments, by name. Plugins reach an engine through
+the ``agent_engine`` entry point group, through ``plugins.yaml``, or directly:
+``Engine.from_config_dir(path, plugins=[my_plugin])``.
+
+Two families:
+
+* **Registration hooks** are called once while an engine is built. They receive a ``register`` callback; what
+  they register is owned by the engine that called them. Registering a name another distribution already took
+  is a load-time ``PluginError`` naming both distributions. Return values are ignored.
+* **Observer hooks** are called during runs. They receive **frozen snapshots** (``agent_engine_core.events``):
+  immutable all the way down and holding no reference to live engine state. Return values are ignored. An
+  observer that raises is logged with its plugin name and counted; one that keeps failing is switched off for
+  the rest of the run. Observers cannot change a run's routing, outputs, status or trace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pluggy
+
+from agent_engine_core.events import (
+    AgentCallEvent,
+    Event,
+    NodeFinished,
+    NodeStarted,
+    RoutingDecision,
+    TaskFinished,
+    TaskStarted,
+    ToolInvoked,
+)
+
+__all__ = ["OBSERVER_HOOKS", "PROJECT", "REGISTRATION_HOOKS", "hookimpl", "hookspec"]
+
+PROJECT = "agent_engine"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+Register = Callable[..., None]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Registration hooks: called once per engine, while it is built, in plugin load order.
+# --------------------------------------------------------------------------------------------------------------
+
+
+@hookspec
+def register_llm_providers(register: Register) -> None:
+    """Register LLM providers: ``register(name, factory)``.
+
+    ``name`` is what agents.yaml writes before the slash in ``llm: "<name>/<model>"``. ``factory(agent_spec)``
+    returns an ``LlmProvider`` for one agent, or raises ``ProviderError`` when the agent's config is unusable
+    (reported at load time, located in agents.yaml).
+    """
+
+
+@hookspec
+def register_tools(register: Register) -> None:
+    """Register tool types: ``register(type_name, factory)`` (used where tools.yaml names the type)."""
+
+
+@hookspec
+def register_memory_backends(register: Register) -> None:
+    """Register memory backends: ``register(name, factory)`` (used where memory.yaml names the backend)."""
+
+
+@hookspec
+def register_telemetry_sinks(register: Register) -> None:
+    """Register telemetry sinks: ``register(name, factory)``; a sink is switched on by plugins.yaml.
+
+    ``factory(config)`` receives the entry's ``config`` mapping and returns an object implementing observer
+    hooks (most sinks implement only ``on_event``).
+    """
+
+
+@hookspec
+def register_executors(register: Register) -> None:
+    """Register executors: ``register(name, factory)`` (used where scheduler.yaml names the executor)."""
+
+
+@hookspec
+def register_node_handlers(register: Register) -> None:
+    """Register named node handlers: ``register(name, function)``; ``handler: name`` then resolves to it."""
+
+
+@hookspec
+def register_cli_commands(register: Register) -> None:
+    """Register extra ``agent-engine`` sub-commands: ``register(click_command)``."""
+
+
+@hookspec
+def register_token_counters(register: Register) -> None:
+    """Register token counters for context budgets: ``register(name, function(text) -> int)``."""
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Observer hooks: called during runs with frozen snapshots; return values are ignored.
+# --------------------------------------------------------------------------------------------------------------
+
+
+@hookspec
+def on_event(event: Event) -> None:
+    """Called for every event of every run, in per-task sequence order (see docs/EVENTS.md)."""
+
+
+@hookspec
+def on_task_started(event: TaskStarted) -> None:
+    """A task (root, clone or subtask) started; ``event.input`` is its input."""
+
+
+@hookspec
+def on_node_started(event: NodeStarted) -> None:
+    """A stage is about to run: the task's policy check, context, input validation and execution follow."""
+
+
+@hookspec
+def on_node_finished(event: NodeFinished) -> None:
+    """A stage ended, successfully or not (``event.status``); carries its input, output and error."""
+
+
+@hookspec
+def on_routing_decision(event: RoutingDecision) -> None:
+    """A task was routed: the edge a decision chose, or the children a branch/split created."""
+
+
+@hookspec
+def on_tool_invoked(event: ToolInvoked) -> None:
+    """A tool was invoked by a handler or an agent (arguments and result)."""
+
+
+@hookspec
+def on_agent_call(event: AgentCallEvent) -> None:
+    """An LLM provider answered an agent node (request, reply, usage, latency)."""
+
+
+@hookspec
+def on_task_finished(event: TaskFinished) -> None:
+    """A task ended with its final status and output."""
+
+
+REGISTRATION_HOOKS = (
+    "register_llm_providers",
+    "register_tools",
+    "register_memory_backends",
+    "register_telemetry_sinks",
+    "register_executors",
+    "register_node_handlers",
+    "register_cli_commands",
+    "register_token_counters",
+)
+"""Hooks called once while an engine is built."""
+
+OBSERVER_HOOKS = (
+    "on_event",
+    "on_task_started",
+    "on_node_started",
+    "on_node_finished",
+    "on_routing_decision",
+    "on_tool_invoked",
+    "on_agent_call",
+    "on_task_finished",
+)
+"""Hooks called during runs with frozen snapshots."""
