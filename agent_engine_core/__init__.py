@@ -19,12 +19,15 @@ from agent_engine_core.errors import (
     TaskFailed,
     ToolError,
 )
+from agent_engine_core.events import Event
+from agent_engine_core.hookspecs import hookimpl
 from agent_engine_core.llm import LlmReply, LlmRequest
 from agent_engine_core.records import StageError, StageRecord, Status, TaskResult, Trace
 
 __all__ = [
     "AgentEngineError",
     "Engine",
+    "Event",
     "InvalidInput",
     "LlmReply",
     "LlmRequest",
@@ -45,4 +48,5 @@ __all__ = [
     "ToolError",
     "Trace",
     "__version__",
+    "hookimpl",
 ]

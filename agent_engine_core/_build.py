@@ -5,7 +5,7 @@ Every pass adds located issues to one list; the build fails with all of them tog
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -33,9 +33,15 @@ class Built:
     metadata: Mapping[str, Any]
 
 
-def build(project: Project, components: Components, handlers: Mapping[str, Callable[..., Any]]) -> Built:
-    """Build the engine's runtime parts from ``project``; raises ``ManifestError`` with every issue."""
-    issues = list(project.issues)
+def build(
+    project: Project, components: Components, handlers: Mapping[str, Callable[..., Any]],
+    issues: Sequence[ManifestIssue] = (),
+) -> Built:
+    """Build the engine's runtime parts from ``project``; raises ``ManifestError`` with every issue.
+
+    ``issues`` are problems found before the build (plugin configuration) to report together with its own.
+    """
+    issues = [*project.issues, *issues]
     workflow = project.workflow
     if workflow is None:
         raise ManifestError(_in_file_order(issues))

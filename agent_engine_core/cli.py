@@ -18,7 +18,9 @@ from typing import Any, NoReturn, TypeVar
 import click
 import structlog
 
+from agent_engine_core._plugins import load_plugins
 from agent_engine_core._version import __version__
+from agent_engine_core.components import Components
 from agent_engine_core.dag import Dag, DagNode, Role
 from agent_engine_core.engine import Engine
 from agent_engine_core.errors import AgentEngineError, InvalidInput, ManifestError
@@ -193,6 +195,30 @@ def _mermaid_shape(node: DagNode) -> str:
 def graph(config_dir: Path) -> None:
     """Print the workflow in CONFIG_DIR as a Mermaid flowchart (node shape shows the role)."""
     click.echo(mermaid(Engine.from_config_dir(config_dir).dag), nl=False)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@_guarded
+def plugins(as_json: bool) -> None:
+    """List installed plugins: distribution, version, hooks, components, and those that failed to load."""
+    found = load_plugins(Components())
+    loaded = [
+        {"name": p.name, "distribution": p.distribution, "version": p.version, "source": p.source,
+         "hooks": list(p.hooks), "components": list(p.components)}
+        for p in found.loaded
+    ]
+    failed = [{"name": f.name, "distribution": f.distribution, "reason": f.reason} for f in found.failed]
+    if as_json:
+        click.echo(json.dumps({"loaded": loaded, "failed": failed}, indent=2))
+        return
+    for item in loaded:
+        version = f" {item['version']}" if item["version"] else ""
+        click.echo(f"{item['distribution']}{version}  [{item['name']}, {item['source']}]")
+        click.echo(f"    hooks:      {', '.join(item['hooks']) or '-'}")
+        click.echo(f"    components: {', '.join(item['components']) or '-'}")
+    for item in failed:
+        click.echo(f"FAILED {item['distribution'] or '?'}  [{item['name']}]: {item['reason']}")
 
 
 @main.command()

@@ -17,6 +17,7 @@ from typing import Any
 
 from agent_engine_core._build import Built, build
 from agent_engine_core._observe import ObserverRun, Observers
+from agent_engine_core._plugin_config import apply_plugin_config
 from agent_engine_core._plugins import load_plugins
 from agent_engine_core._json import JSONValueError, dumps
 from agent_engine_core._router import RunState, first_failure, ordered, walk
@@ -70,8 +71,11 @@ class Engine:
         """
         self.components = Components()
         self.plugins = load_plugins(self.components, plugins)
-        self._built: Built = build(project, self.components, handlers or {})
-        self._observers = Observers(self.plugins.manager, [p.name for p in self.plugins.loaded], {})
+        settings = apply_plugin_config(project, self.components, self.plugins)
+        self._built: Built = build(project, self.components, handlers or {}, settings.issues)
+        self._observers = Observers(
+            self.plugins.manager, [p.name for p in self.plugins.loaded], settings.dispatch, settings.disabled
+        )
         self.project = project
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()

@@ -10,7 +10,7 @@ increasing; ``(task_id, seq)`` is unique within a run.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any, ClassVar
 
@@ -53,6 +53,23 @@ class Event:
     def event_id(self) -> str:
         """Unique within the run: ``<task_id>@<seq>``."""
         return f"{self.task_id}@{self.seq}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-compatible form (``*_json`` fields decoded under their name without the suffix)."""
+        data: dict[str, Any] = {}
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if item.name.endswith("_json"):
+                data[item.name[:-5]] = loads(value)
+            elif isinstance(value, Lineage | StageError):
+                data[item.name] = value.to_dict()
+            elif isinstance(value, Mapping):
+                data[item.name] = dict(value)
+            elif isinstance(value, tuple):
+                data[item.name] = list(value)
+            else:
+                data[item.name] = value
+        return data
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -9,6 +9,7 @@ import agent_engine_core
 PUBLIC_API = [
     "AgentEngineError",
     "Engine",
+    "Event",
     "InvalidInput",
     "LlmReply",
     "LlmRequest",
@@ -29,6 +30,7 @@ PUBLIC_API = [
     "ToolError",
     "Trace",
     "__version__",
+    "hookimpl",
 ]
 
 
@@ -51,8 +53,11 @@ def test_star_import_gives_exactly_the_public_api():
     assert sorted(k for k in namespace if k != "__builtins__") == PUBLIC_API
 
 
-def test_plugin_hooks_are_not_public_yet():
-    assert "hookimpl" not in agent_engine_core.__all__
+def test_hookimpl_is_the_agent_engine_projects_marker():
+    import pluggy
+
+    assert isinstance(agent_engine_core.hookimpl, pluggy.HookimplMarker)
+    assert agent_engine_core.hookimpl.project_name == "agent_engine"
 
 
 EXCEPTIONS = ["InvalidInput", "ManifestError", "PluginError", "PolicyDenied", "ProviderError", "QueueFullError",

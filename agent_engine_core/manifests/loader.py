@@ -27,6 +27,7 @@ from agent_engine_core.manifests._yaml import YamlDocument, parse_yaml
 from agent_engine_core.manifests.models import (
     MANIFEST_MODELS,
     AgentsManifest,
+    PluginsManifest,
     SchedulerManifest,
     WorkflowManifest,
 )
@@ -71,6 +72,7 @@ class Project:
     workflow: WorkflowManifest | None
     agents: AgentsManifest
     scheduler: SchedulerManifest
+    plugins: PluginsManifest
     schemas: Mapping[str, Any]
     sources: Mapping[str, Source]
     base_dir: Path | None
@@ -194,7 +196,7 @@ def _digest(content: Any) -> str:
 
 
 def _empty(base_dir: Path | None, issue: ManifestIssue) -> Project:
-    return Project(None, AgentsManifest(), SchedulerManifest(), {}, {}, base_dir, (issue,))
+    return Project(None, AgentsManifest(), SchedulerManifest(), PluginsManifest(), {}, {}, base_dir, (issue,))
 
 
 def _load_schema_dir(folder: Path, sources: dict[str, Source], issues: list[ManifestIssue]) -> dict[str, Any]:
@@ -254,6 +256,7 @@ def _validate(
         workflow=typing.cast(WorkflowManifest | None, models.get("workflow")),
         agents=typing.cast(AgentsManifest, models.get("agents") or AgentsManifest()),
         scheduler=typing.cast(SchedulerManifest, models.get("scheduler") or SchedulerManifest()),
+        plugins=typing.cast(PluginsManifest, models.get("plugins") or PluginsManifest()),
         schemas=types.MappingProxyType(schemas),
         sources=types.MappingProxyType(sources),
         base_dir=base_dir,

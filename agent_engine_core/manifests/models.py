@@ -18,6 +18,8 @@ __all__ = [
     "EdgeSpec",
     "MergeOptions",
     "NodeSpec",
+    "PluginEntry",
+    "PluginsManifest",
     "SchedulerManifest",
     "SchedulerSpec",
     "WorkflowManifest",
@@ -122,9 +124,28 @@ class SchedulerManifest(_Manifest):
     scheduler: SchedulerSpec = Field(default_factory=SchedulerSpec)  # type: ignore[arg-type]
 
 
+class PluginEntry(_Manifest):
+    """Switches a telemetry sink on (with its config), or tunes/disables an installed observer plugin."""
+
+    id: Identifier = Field(description="A registered telemetry sink, or the name of an installed observer plugin.")
+    enabled: bool = Field(True, description="false switches an auto-loaded observer off for this project.")
+    config: dict[str, Any] = Field(default_factory=dict, description="Passed to the sink's factory.")
+    dispatch: Literal["inline", "background"] = Field(
+        "inline", description="background: events go through a bounded queue off the execution path."
+    )
+    queue_size: int = Field(1000, ge=1, description="Capacity of the background queue (overflow is counted).")
+
+
+class PluginsManifest(_Manifest):
+    """plugins.yaml."""
+
+    plugins: list[PluginEntry] = Field(default_factory=list)
+
+
 MANIFEST_MODELS: dict[str, type[BaseModel]] = {
     "workflow": WorkflowManifest,
     "agents": AgentsManifest,
     "scheduler": SchedulerManifest,
+    "plugins": PluginsManifest,
 }
 """The manifest files this version understands, by file stem."""

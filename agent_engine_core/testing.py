@@ -1,0 +1,162 @@
+"""The pytest plugin for people who build on Agent Engine (entry point ``pytest11``: loaded automatically).
+
+Fixtures:
+
+* ``make_engine(manifests, *, handlers=None, plugins=(), base_dir=None)`` builds an engine from a dict;
+* ``engine_from_dir(path, *, plugins=())`` builds one from a config dir;
+* ``event_recorder`` is an observer plugin that keeps every event it receives (``.events``, ``.of_type()``);
+* ``fake_entry_points(*plugins)`` makes the next engines discover the given ``(name, object)`` pairs as if
+  distributions had registered them in the ``agent_engine`` entry point group, and nothing else.
+
+Helpers: ``assert_trace_nodes(result, task_id, [...])`` checks the nodes a task visited, in order;
+``assert_same_trace(a, b)`` compares two results' canonical traces and shows the first differing line.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import sys
+import types
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent_engine_core.engine import Engine
+from agent_engine_core.events import Event
+from agent_engine_core.hookspecs import hookimpl
+from agent_engine_core.records import TaskResult
+
+__all__ = ["EventRecorder", "assert_same_trace", "assert_trace_nodes"]
+
+
+class EventRecorder:
+    """An observer that records every event, in delivery order."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    @hookimpl
+    def on_event(self, event: Event) -> None:
+        """Keep the (frozen) event."""
+        self.events.append(event)
+
+    def of_type(self, *types_: str) -> list[Event]:
+        """The recorded events of the given types."""
+        return [e for e in self.events if e.type in types_]
+
+    def for_task(self, task_id: str) -> list[Event]:
+        """The recorded events of one task, in sequence order."""
+        return sorted((e for e in self.events if e.task_id == task_id), key=lambda e: e.seq)
+
+
+def assert_trace_nodes(result: TaskResult, task_id: str, expected: Sequence[str]) -> None:
+    """Assert that ``task_id`` ran exactly the nodes ``expected``, in that order."""
+    visited = [record.node_id for record in result.trace.for_task(task_id)]
+    assert visited == list(expected), f"task {task_id} visited {visited}, expected {list(expected)}"
+
+
+def assert_same_trace(first: TaskResult, second: TaskResult) -> None:
+    """Assert byte-identical canonical traces, reporting the first line that differs."""
+    a = first.trace.canonical().decode().splitlines()
+    b = second.trace.canonical().decode().splitlines()
+    for number, (left, right) in enumerate(zip(a, b, strict=False), start=1):
+        assert left == right, f"traces differ at line {number}:\n  {left}\n  {right}"
+    assert len(a) == len(b), f"traces differ in length: {len(a)} vs {len(b)} lines"
+
+
+@pytest.fixture
+def make_engine() -> Iterator[Callable[..., Engine]]:
+    """Build engines from in-memory manifests; they are closed after the test."""
+    built: list[Engine] = []
+
+    def make(
+        manifests: Mapping[str, Any], *, handlers: Mapping[str, Callable[..., Any]] | None = None,
+        plugins: Sequence[object] = (), base_dir: str | Path | None = None,
+    ) -> Engine:
+        engine = Engine.from_dict(manifests, handlers=handlers, plugins=plugins, base_dir=base_dir)
+        built.append(engine)
+        return engine
+
+    yield make
+    for engine in built:
+        engine.close()
+
+
+@pytest.fixture
+def engine_from_dir() -> Iterator[Callable[..., Engine]]:
+    """Build engines from config dirs; they are closed after the test."""
+    built: list[Engine] = []
+
+    def make(path: str | Path, *, plugins: Sequence[object] = ()) -> Engine:
+        engine = Engine.from_config_dir(path, plugins=plugins)
+        built.append(engine)
+        return engine
+
+    yield make
+    for engine in built:
+        engine.close()
+
+
+@pytest.fixture
+def event_recorder() -> EventRecorder:
+    """A fresh ``EventRecorder``; pass it in ``plugins=[event_recorder]``."""
+    return EventRecorder()
+
+
+@pytest.fixture
+def fake_entry_points(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """Replace the ``agent_engine`` entry point group by the given ``(name, plugin[, distribution])`` items.
+
+    Each plugin object is importable under a synthetic module name, so the real loader imports it exactly as
+    it would an installed distribution's module (and a loader failure is reproducible by passing an object
+    that raises from ``__getattr__``, or a module name that does not exist as a string).
+    """
+
+    def install(*plugins: tuple[Any, ...]) -> None:
+        points = []
+        for item in plugins:
+            name, plugin = item[0], item[1]
+            distribution = item[2] if len(item) > 2 else f"fake-{name}"  # noqa: PLR2004 - optional third item
+            if isinstance(plugin, str):
+                value = plugin
+            else:
+                module_name = f"_agent_engine_fake_plugins.{name}"
+                module = plugin if isinstance(plugin, types.ModuleType) else _as_module(module_name, plugin)
+                monkeypatch.setitem(sys.modules, module_name, module)
+                value = module_name
+            point = importlib.metadata.EntryPoint(name=name, value=value, group="agent_engine")
+            points.append(_with_dist(point, distribution))
+        original = importlib.metadata.entry_points
+
+        def entry_points(**params: Any) -> Any:
+            if params.get("group") == "agent_engine":
+                return importlib.metadata.EntryPoints(points)
+            return original(**params)
+
+        monkeypatch.setattr(importlib.metadata, "entry_points", entry_points)
+        monkeypatch.delenv("AGENT_ENGINE_DISABLE_PLUGIN_AUTOLOAD", raising=False)
+        monkeypatch.delenv("AGENT_ENGINE_LOAD_PLUGINS", raising=False)
+
+    return install
+
+
+def _as_module(name: str, plugin: object) -> types.ModuleType:
+    """A module whose attributes are the plugin object's hook implementations."""
+    module = types.ModuleType(name)
+    for attribute in dir(plugin):
+        if not attribute.startswith("__"):
+            setattr(module, attribute, getattr(plugin, attribute))
+    return module
+
+
+class _FakeDistribution:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.version = "0.0.0"
+        self.metadata = {"Name": name}
+
+
+def _with_dist(point: importlib.metadata.EntryPoint, distribution: str) -> importlib.metadata.EntryPoint:
+    return point._for(_FakeDistribution(distribution))  # type: ignore[attr-defined, arg-type, no-any-return]
