@@ -76,6 +76,10 @@ class Engine:
         self._observers = Observers(
             self.plugins.manager, [p.name for p in self.plugins.loaded], settings.dispatch, settings.disabled
         )
+        distributions = {p.distribution: p.version for p in self.plugins.loaded}
+        self._metadata_base: Mapping[str, Any] = MappingProxyType({
+            **self._built.metadata, "plugins": MappingProxyType(dict(sorted(distributions.items())))
+        })
         self.project = project
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
@@ -105,8 +109,8 @@ class Engine:
 
     @property
     def metadata(self) -> Mapping[str, Any]:
-        """Engine version, manifest and schema hashes, providers in use."""
-        return self._built.metadata
+        """Engine version, manifest and schema hashes, providers in use, plugin distributions and versions."""
+        return self._metadata_base
 
     def run(
         self, input: Any, *, start: str | None = None, run_id: str | None = None, raise_on_failure: bool = False
@@ -168,8 +172,8 @@ class Engine:
         """The engine's metadata, plus what went wrong with observers in this run, if anything did."""
         report = observers.report() if observers is not None else None
         if not report:
-            return self._built.metadata
-        return MappingProxyType({**self._built.metadata, "observers": report})
+            return self._metadata_base
+        return MappingProxyType({**self._metadata_base, "observers": report})
 
     def _executor(self) -> ThreadPoolExecutor:
         """The thread pool that runs sync handlers of concurrent children (made on first fan-out need)."""
