@@ -79,7 +79,7 @@ def load_plugins(components: Components, explicit: Sequence[object] = ()) -> Plu
             continue
         _register(plugins, components, plugin, entry_point.name, distribution, version, "entry point")
     for index, plugin in enumerate(explicit):
-        name = getattr(plugin, "__name__", None) or f"{type(plugin).__name__}#{index}"
+        name = _explicit_name(plugin, index, {p.name for p in plugins.loaded})
         _register(plugins, components, plugin, name, _distribution_of(plugin), None, "explicit")
     return plugins
 
@@ -130,6 +130,16 @@ def _register(
         return
     hooks = tuple(sorted(caller.name for caller in callers))
     plugins.loaded.append(LoadedPlugin(name, distribution, version, hooks, source, tuple(registered)))
+
+
+def _explicit_name(plugin: object, index: int, taken: set[str]) -> str:
+    """A plugin object's own ``name`` or ``__name__``, else its class name; ``-<index>`` only when taken.
+
+    This is the id plugins.yaml uses to configure the plugin (for example ``dispatch: background``).
+    """
+    name = getattr(plugin, "name", None) or getattr(plugin, "__name__", None) or type(plugin).__name__
+    name = str(name)
+    return name if name not in taken else f"{name}-{index}"
 
 
 def _distribution_of(plugin: object) -> str:

@@ -230,3 +230,7 @@ def schema(manifest: str | None) -> None:
     schemas = {name: MANIFEST_MODELS[name].model_json_schema(by_alias=True) for name in names}
     click.echo(json.dumps(schemas[manifest] if manifest else schemas, indent=2))
 
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,214 @@
+"""Observers only watch: frozen snapshots, isolated failures, background delivery that never blocks."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agent_engine_core import Engine, hookimpl
+from agent_engine_core._observe import MAX_FAILURES
+from agent_engine_core.events import EVENT_TYPES
+from agent_engine_core.testing import EventRecorder, assert_same_trace
+
+BRANCH_MERGE = {
+    "workflow": {
+        "version": "1.0",
+        "nodes": [
+            {"id": "s", "role": "start"},
+            {"id": "fan", "role": "branch"},
+            {"id": "a", "role": "linear", "handler": "double"},
+            {"id": "b", "role": "linear", "handler": "double"},
+            {"id": "join", "role": "merge"},
+            {"id": "e", "role": "exit"},
+        ],
+        "edges": [
+            {"from": "s", "to": "fan"},
+            {"from": "fan", "to": "a"},
+            {"from": "fan", "to": "b"},
+            {"from": "a", "to": "join"},
+            {"from": "b", "to": "join"},
+            {"from": "join", "to": "e"},
+        ],
+    },
+}
+HANDLERS = {"double": lambda payload, ctx: {"items": payload["items"] * 2}}
+
+
+class Mutator:
+    """Tries to change every snapshot it receives, in every way it can reach."""
+
+    def __init__(self):
+        self.blocked = 0
+
+    @hookimpl
+    def on_event(self, event):
+        for name in [f.name for f in dataclasses.fields(event)]:
+            try:
+                setattr(event, name, None)
+            except dataclasses.FrozenInstanceError:
+                self.blocked += 1
+        data = event.to_dict()
+        data.clear()
+        if hasattr(event, "output_json"):
+            value = event.output
+            if isinstance(value, dict):
+                value.clear()
+
+
+class Raiser:
+    @hookimpl
+    def on_event(self, event):
+        raise RuntimeError(f"observer bug on {event.type}")
+
+
+class Sleeper:
+    def __init__(self):
+        self.delivered = 0
+        self.thread_names = set()
+
+    @hookimpl
+    def on_event(self, event):
+        time.sleep(0.05)
+        self.delivered += 1
+        self.thread_names.add(threading.current_thread().name)
+
+
+def run(plugins=(), manifests=BRANCH_MERGE):
+    engine = Engine.from_dict(manifests, handlers=HANDLERS, plugins=plugins)
+    try:
+        return engine.run({"items": [1]}, run_id="iso")
+    finally:
+        engine.close()
+
+
+def test_adversarial_observers_change_nothing_and_are_reported():
+    baseline = run()
+    mutator, sleeper, recorder = Mutator(), Sleeper(), EventRecorder()
+    manifests = {**BRANCH_MERGE, "plugins": {"plugins": [{"id": "Sleeper", "dispatch": "background",
+                                                           "queue_size": 4}]}}
+    watched = run([mutator, Raiser(), sleeper, recorder], manifests)
+    assert watched.status == baseline.status
+    assert watched.output == baseline.output
+    assert_same_trace(baseline, watched)
+    assert watched.trace.digest == baseline.trace.digest
+    assert mutator.blocked > 0
+    report = watched.metadata["observers"]
+    assert report["Raiser"]["failures"] == MAX_FAILURES
+    assert report["Raiser"]["disabled"] is True
+    assert report["Sleeper"]["overflow"] > 0  # 50 ms per event into a queue of 4: overflow, counted
+    assert sleeper.thread_names <= {"agent-engine-observer-Sleeper"}
+    # the recorder saw every event although observers before it raised and mutated
+    alone = EventRecorder()
+    run([alone])
+    assert [e.type for e in recorder.events] == [e.type for e in alone.events]
+    assert {e.type for e in recorder.events} >= {"task_started", "node_finished", "merge_fired", "task_finished"}
+
+
+def test_a_slow_background_observer_does_not_slow_the_run():
+    sleeper = Sleeper()
+    manifests = {**BRANCH_MERGE, "plugins": {"plugins": [{"id": "Sleeper", "dispatch": "background"}]}}
+    engine = Engine.from_dict(manifests, handlers=HANDLERS, plugins=[sleeper])
+    started = time.perf_counter()
+    engine.run({"items": [1]})
+    elapsed = time.perf_counter() - started
+    engine.close()  # drains the queue
+    assert sleeper.delivered > 10  # every event was delivered, off the execution path
+    assert elapsed < sleeper.delivered * 0.05  # the run did not wait for the observer
+
+
+def test_every_observer_sees_the_same_events_whatever_the_others_do():
+    first, second = EventRecorder(), EventRecorder()
+    run([first, Mutator(), Raiser(), second])
+    assert [e.to_dict() for e in first.events] == [e.to_dict() for e in second.events]
+    assert all(a is b for a, b in zip(first.events, second.events, strict=True))  # one frozen object, shared
+
+
+def test_events_carry_per_task_monotonic_sequence_numbers_and_unique_ids():
+    recorder = EventRecorder()
+    run([recorder])
+    by_task: dict[str, list[int]] = {}
+    for event in recorder.events:
+        by_task.setdefault(event.task_id, []).append(event.seq)
+    for seqs in by_task.values():
+        assert seqs == list(range(1, len(seqs) + 1))
+    ids = [e.event_id for e in recorder.events]
+    assert len(ids) == len(set(ids))
+    assert set(by_task) == {"iso", "iso/fan#0", "iso/fan#1"}
+    assert {e.type for e in recorder.events} <= set(EVENT_TYPES)
+
+
+def test_node_events_carry_what_the_trace_records():
+    recorder = EventRecorder()
+    result = run([recorder])
+    finished = [e for e in recorder.events if e.type in ("node_finished", "node_failed")]
+    rebuilt = sorted((e.task_id, e.stage, e.node_id, e.status, e.input_json, e.output_json, e.route)
+                     for e in finished)
+    recorded = sorted((r.task_id, r.seq, r.node_id, str(r.status), r.input_json, r.output_json, r.route)
+                      for r in result.trace)
+    assert rebuilt == recorded
+    merge = recorder.of_type("merge_fired")[0]
+    assert merge.inputs == ("iso/fan#0", "iso/fan#1")
+    assert [e.child_id for e in recorder.of_type("clone_created")] == ["iso/fan#0", "iso/fan#1"]
+
+
+def test_a_failing_observer_is_switched_off_for_the_rest_of_the_run_only():
+    class Counting:
+        calls = 0
+
+        @hookimpl
+        def on_event(self, event):
+            Counting.calls += 1
+            raise ValueError("always")
+
+    engine = Engine.from_dict(BRANCH_MERGE, handlers=HANDLERS, plugins=[Counting()])
+    engine.run({"items": [1]})
+    assert Counting.calls == MAX_FAILURES
+    engine.run({"items": [1]})
+    assert Counting.calls == 2 * MAX_FAILURES  # a new run gives it a new chance
+
+
+def test_no_observers_means_no_events_built(monkeypatch):
+    built = []
+    from agent_engine_core import _router
+
+    original = _router._emit
+    monkeypatch.setattr(_router, "_emit", lambda *a, **k: built.append(a) or original(*a, **k))
+    run()
+    assert built == []
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(payload=json_values)
+def test_snapshots_cannot_be_changed_through_anything_they_return(payload):
+    recorder = EventRecorder()
+    engine = Engine.from_dict(
+        {"workflow": {"version": "1.0", "nodes": [{"id": "s", "role": "start"}, {"id": "e", "role": "exit"}],
+                      "edges": [{"from": "s", "to": "e"}]}},
+        plugins=[recorder],
+    )
+    engine.run(payload)
+    for event in recorder.events:
+        before = event.to_dict()
+        snapshot = event.to_dict()
+        for value in snapshot.values():
+            if isinstance(value, dict | list):
+                value.clear()
+        if hasattr(event, "input_json"):
+            decoded = event.input
+            if isinstance(decoded, dict | list):
+                decoded.clear()
+        assert event.to_dict() == before
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            event.task_id = "changed"  # type: ignore[misc]
