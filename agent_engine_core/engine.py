@@ -9,11 +9,11 @@ from __future__ import annotations
 import asyncio
 import threading
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
 
 from agent_engine_core._build import Built, build
 from agent_engine_core._observe import ObserverRun, Observers
@@ -23,7 +23,7 @@ from agent_engine_core._json import JSONValueError, dumps
 from agent_engine_core._router import RunState, first_failure, ordered, walk
 from agent_engine_core._stage import TaskState
 from agent_engine_core.components import Components
-from agent_engine_core.dag import Dag
+from agent_engine_core.dag import FAN_OUT, Dag
 from agent_engine_core.errors import InvalidInput, TaskFailed
 from agent_engine_core.ids import RunId, new_run_id
 from agent_engine_core.manifests.loader import Project, load_config_dir, load_manifests
@@ -58,6 +58,20 @@ class _ThreadLoop(threading.local):
 _loops = _ThreadLoop()
 
 
+def _drive(running: Coroutine[Any, Any, TaskResult]) -> TaskResult:
+    """Run a coroutine that cannot suspend (no fan-outs, async handlers or agents) without an event loop.
+
+    Entering and leaving an event loop costs more than a whole short workflow; a run whose every handler is
+    synchronous and inline never awaits anything that suspends, so it completes on its first step.
+    """
+    try:
+        running.send(None)
+    except StopIteration as done:
+        return cast(TaskResult, done.value)
+    running.close()
+    raise RuntimeError("internal error: a run that cannot suspend suspended; please report this workflow")
+
+
 class Engine:
     """A validated project, ready to run. Build it with ``from_config_dir`` or ``from_dict``."""
 
@@ -81,6 +95,10 @@ class Engine:
             **self._built.metadata, "plugins": MappingProxyType(dict(sorted(distributions.items())))
         })
         self.project = project
+        self._never_suspends = not any(
+            plan.node.role in FAN_OUT or plan.agent is not None or (plan.handler is not None and plan.handler.is_async)
+            for plan in self._built.plans.values()
+        )
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
 
@@ -118,9 +136,10 @@ class Engine:
         """Run one task to completion and return its result (see ``arun``)."""
         if asyncio._get_running_loop() is not None:
             raise RuntimeError("Engine.run() was called inside a running event loop; use 'await engine.arun()'")
-        return _loops.get().run_until_complete(
-            self.arun(input, start=start, run_id=run_id, raise_on_failure=raise_on_failure)
-        )
+        running = self.arun(input, start=start, run_id=run_id, raise_on_failure=raise_on_failure)
+        if self._never_suspends:
+            return _drive(running)
+        return _loops.get().run_until_complete(running)
 
     async def arun(
         self, input: Any, *, start: str | None = None, run_id: str | None = None, raise_on_failure: bool = False

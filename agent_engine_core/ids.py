@@ -5,7 +5,7 @@ A rerun with the same run id reproduces every task id, which is what makes trace
 
 from __future__ import annotations
 
-import uuid
+import secrets
 from typing import NewType
 
 __all__ = ["NodeId", "RunId", "TaskId", "child_task_id", "new_run_id"]
@@ -17,7 +17,7 @@ TaskId = NewType("TaskId", str)
 
 def new_run_id() -> RunId:
     """A fresh run id for callers that did not choose one (the only random id the engine makes)."""
-    return RunId(f"run-{uuid.uuid4().hex[:16]}")
+    return RunId(f"run-{secrets.token_hex(8)}")
 
 
 def child_task_id(parent: str, node_id: str, index: int) -> TaskId:
