@@ -38,12 +38,14 @@ def apply_plugin_config(project: Project, components: Components, plugins: Plugi
     seen: set[str] = set()
     for position, entry in enumerate(project.plugins.plugins):
         problem = hint = None
+        observer = entry.id  # the plugin-manager name that dispatch settings apply to
         if entry.id in seen:
             problem, hint = f"plugin '{entry.id}' is configured twice", "keep one entry per plugin"
         elif entry.id in sinks:
             if entry.enabled:
                 problem = _start_sink(entry.id, sinks[entry.id].factory, entry.config, project, plugins)
                 hint = "check its config in plugins.yaml"
+                observer = sink_plugin_name(entry.id)
         elif entry.id in loaded:
             if not entry.enabled:
                 settings.disabled.add(entry.id)
@@ -57,8 +59,13 @@ def apply_plugin_config(project: Project, components: Components, plugins: Plugi
             settings.issues.append(ManifestIssue(problem, file=source.file, line=line, column=column, hint=hint,
                                                  code="plugins.invalid"))
         elif entry.dispatch == "background":
-            settings.dispatch[entry.id] = Dispatch(background=True, queue_size=entry.queue_size)
+            settings.dispatch[observer] = Dispatch(background=True, queue_size=entry.queue_size)
     return settings
+
+
+def sink_plugin_name(name: str) -> str:
+    """The plugin-manager name of sink ``name``: its distribution's entry point may already use ``name``."""
+    return f"telemetry_sink:{name}"
 
 
 def _start_sink(
@@ -67,10 +74,13 @@ def _start_sink(
     """Build sink ``name`` and register it as an observer; the reason when it cannot start."""
     try:
         sink = factory(dict(config), project.base_dir)
-        plugins.manager.register(sink, name=name)
+        plugins.manager.register(sink, name=sink_plugin_name(name))
+        plugins.sinks.append(sink)
     except Exception as exc:  # a sink's own validation of its config, or a bad plugin object
         return f"telemetry sink '{name}' could not start: {exc}"
     registration = next(p for p in plugins.loaded if f"telemetry_sink:{name}" in p.components)
     hooks = tuple(sorted(c.name for c in plugins.manager.get_hookcallers(sink) or ()))
-    plugins.loaded.append(LoadedPlugin(name, registration.distribution, registration.version, hooks, "plugins.yaml"))
+    plugins.loaded.append(
+        LoadedPlugin(sink_plugin_name(name), registration.distribution, registration.version, hooks, "plugins.yaml")
+    )
     return None

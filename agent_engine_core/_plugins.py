@@ -55,6 +55,15 @@ class PluginSet:
     manager: pluggy.PluginManager
     loaded: list[LoadedPlugin] = field(default_factory=list)
     failed: list[PluginFailure] = field(default_factory=list)
+    sinks: list[object] = field(default_factory=list)
+
+    def close_sinks(self) -> None:
+        """Call ``close()`` on every started telemetry sink that has one (files, servers, exporters)."""
+        for sink in self.sinks:
+            close = getattr(sink, "close", None)
+            if callable(close):
+                close()
+        self.sinks.clear()
 
 
 def load_plugins(components: Components, explicit: Sequence[object] = ()) -> PluginSet:

@@ -104,7 +104,7 @@ def _emit(run: RunState, task: TaskState, event_class: type[Event], name: str, *
     """Build one frozen event for ``task`` and hand it to the run's observers."""
     assert run.observers is not None
     run.observers.emit(event_class(type=name, run_id=run.run_id, task_id=task.id, seq=task.next_event(),
-                            timestamp=time.time(), **fields))  # type: ignore[arg-type]
+                            timestamp=time.time(), **fields))
 
 
 def _emit_stage(run: RunState, task: TaskState, node: DagNode, outcome: StageOutcome, record: StageRecord) -> None:

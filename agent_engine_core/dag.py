@@ -153,8 +153,8 @@ class _Checker:
         )
 
     def edge(
-        self, position: int, edge_id: str, field: str, code: str, message: str, hint: str | None = None,
-        *, node_id: str | None = None,
+        self, position: int, edge_id: str, field: str, code: str, message: str, *, hint: str | None = None,
+        node_id: str | None = None,
     ) -> None:
         """An issue blamed on the edge at ``position`` (and on ``node_id`` when a node's rule is broken there)."""
         line, column = self.locate(["edges", position, field])
@@ -254,7 +254,7 @@ def _index_edges(
                 check.edge(
                     position, spec.edge_id, field, "dag.unknown_node",
                     f"'{field}: {ref}' names no node",
-                    f"did you mean '{close[0]}'?" if close else "declare the node under nodes:",
+                    hint=f"did you mean '{close[0]}'?" if close else "declare the node under nodes:",
                 )
                 ok = False
         if not ok:
@@ -262,7 +262,7 @@ def _index_edges(
         if (spec.source, spec.to) in seen:
             check.edge(
                 position, spec.edge_id, "to", "dag.duplicate_edge",
-                f"edge {spec.edge_id} is declared more than once", "remove the duplicate edge",
+                f"edge {spec.edge_id} is declared more than once", hint="remove the duplicate edge",
             )
             continue
         seen.add((spec.source, spec.to))
@@ -356,11 +356,11 @@ def _check_labels(spec: NodeSpec, edges: Sequence[Edge], check: _Checker) -> Non
         if edge.label is None:
             check.edge(position, edge_id, "label", "dag.decision_label",
                        f"edge {edge_id} leaves decision node '{spec.id}' without a label",
-                       "add label: <name> to the edge", node_id=spec.id)
+                       hint="add label: <name> to the edge", node_id=spec.id)
         elif edge.label in seen:
             check.edge(position, edge_id, "label", "dag.decision_label",
                        f"label '{edge.label}' is used by more than one edge of decision node '{spec.id}'",
-                       "labels must be unique per decision", node_id=spec.id)
+                       hint="labels must be unique per decision", node_id=spec.id)
         else:
             seen.add(edge.label)
 

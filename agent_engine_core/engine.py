@@ -20,7 +20,7 @@ from agent_engine_core._observe import ObserverRun, Observers
 from agent_engine_core._plugin_config import apply_plugin_config
 from agent_engine_core._plugins import load_plugins
 from agent_engine_core._json import JSONValueError, dumps
-from agent_engine_core._router import RunState, first_failure, ordered, walk
+from agent_engine_core._router import Finished, RunState, first_failure, ordered, walk
 from agent_engine_core._stage import TaskState
 from agent_engine_core.components import Components
 from agent_engine_core.dag import FAN_OUT, Dag
@@ -86,7 +86,11 @@ class Engine:
         self.components = Components()
         self.plugins = load_plugins(self.components, plugins)
         settings = apply_plugin_config(project, self.components, self.plugins)
-        self._built: Built = build(project, self.components, handlers or {}, settings.issues)
+        try:
+            self._built: Built = build(project, self.components, handlers or {}, settings.issues)
+        except BaseException:
+            self.plugins.close_sinks()  # an engine that never was must not leave a sink's server running
+            raise
         self._observers = Observers(
             self.plugins.manager, [p.name for p in self.plugins.loaded], settings.dispatch, settings.disabled
         )
@@ -165,6 +169,7 @@ class Engine:
         run = RunState(rid, built.plans, built.fanout_concurrency, self._executor(), observers=observers)
         root = TaskState(id=rid, lineage=Lineage(), run_id=rid)
         finished = await walk(run, root, start_node, input_json)
+        assert isinstance(finished, Finished)  # only children wait at merges; the root always finishes
         summaries, records = ordered(run, root)
         error = finished.error if finished.status is Status.FAILURE else None
         if finished.status is Status.PARTIAL:
@@ -211,6 +216,7 @@ class Engine:
             self._pool.shutdown(wait=True)
             self._pool = None
         self._observers.close()
+        self.plugins.close_sinks()
 
     def __enter__(self) -> Engine:
         return self

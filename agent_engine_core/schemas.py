@@ -11,7 +11,7 @@ from typing import Any
 
 import jsonschema
 from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
+from referencing.jsonschema import DRAFT202012, UnknownDialect, specification_with
 
 __all__ = ["SchemaSet", "Violation", "schema_problem"]
 
@@ -35,10 +35,13 @@ def schema_problem(schema: Any) -> str | None:
         dialect = schema["$schema"]
         if not isinstance(dialect, str):
             return "'$schema' must be a string naming a JSON Schema dialect"
-        if jsonschema.validators.validator_for(schema, default=None) is None:
+        try:
+            specification_with(dialect)
+        except UnknownDialect:
             return f"unknown '$schema' dialect {dialect!r}; leave it out to use draft 2020-12"
+    validator = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     try:
-        jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator).check_schema(schema)
+        validator.check_schema(schema)  # type: ignore[arg-type]  # true and false are schemas too
     except jsonschema.SchemaError as exc:
         where = "/".join(str(p) for p in exc.path) or "(root)"
         return f"invalid JSON Schema at {where}: {exc.message}"

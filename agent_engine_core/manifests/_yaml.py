@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
-from yaml.constructor import ConstructorError, SafeConstructor
+from yaml.constructor import SafeConstructor
 from yaml.error import Mark
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
@@ -71,13 +71,14 @@ class YamlDocument:
 def _child(node: Node, step: str | int) -> Node | None:
     if isinstance(node, MappingNode):
         # the last of duplicate keys, as it is the one the data holds (the others are reported as duplicates)
-        found = None
+        found: Node | None = None
         for key, value in node.value:
             if isinstance(key, ScalarNode) and key.value == str(step):
                 found = value
         return found
     elif isinstance(node, SequenceNode) and isinstance(step, int) and 0 <= step < len(node.value):
-        return node.value[step]
+        item: Node = node.value[step]
+        return item
     return None
 
 
@@ -85,37 +86,15 @@ def parse_yaml(text: str, file: str) -> tuple[YamlDocument | None, list[Manifest
     """Parse ``text``; returns the document (``None`` on a syntax error) and any issues found."""
     try:
         root = yaml.compose(text, Loader=_Loader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, column = _position(text, mark.line, mark.column) if mark else (None, None)
-        return None, [
-            ManifestIssue(
-                f"YAML syntax error: {exc.problem or exc}",
-                file=file, line=line, column=column,
-                hint="check indentation and quoting around this position",
-                code="yaml.syntax",
-            )
-        ]
-    except yaml.reader.ReaderError as exc:
-        before = text[: exc.position]
-        line, column = _position(text, len(_BREAK.findall(before)), len(_BREAK.split(before)[-1]))
-        return None, [
-            ManifestIssue(
-                f"YAML cannot read this file: {exc.reason} ({_codepoint(exc.character)})",
-                file=file, line=line, column=column,
-                hint="remove the control character, or save the file as UTF-8 text",
-                code="yaml.syntax",
-            )
-        ]
     except yaml.YAMLError as exc:
-        return None, [ManifestIssue(f"YAML error: {exc}", file=file, code="yaml.syntax")]
+        return None, [_syntax_issue(exc, text, file)]
     if root is None:
         return YamlDocument(file, None, None), []
     issues = _duplicate_keys(root, file)
     if any(issue.code == "yaml.recursive" for issue in issues):
         return None, issues
     try:
-        data = _Constructor().construct_document(root)
+        data = SafeConstructor().construct_document(root)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         issues.append(
@@ -128,7 +107,28 @@ def parse_yaml(text: str, file: str) -> tuple[YamlDocument | None, list[Manifest
             )
         )
         return None, issues
+    except Exception as exc:  # a constructor's error about the user's value, whatever its type: located below
+        return None, [*issues, _value_issue(exc, root, file)]
     return YamlDocument(file, data, root), issues
+
+
+def _syntax_issue(exc: yaml.YAMLError, text: str, file: str) -> ManifestIssue:
+    """The located issue of a text that does not parse (a syntax error, or a character YAML refuses)."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        line, column = _position(text, mark.line, mark.column) if mark else (None, None)
+        return ManifestIssue(
+            f"YAML syntax error: {exc.problem or exc}", file=file, line=line, column=column,
+            hint="check indentation and quoting around this position", code="yaml.syntax",
+        )
+    if isinstance(exc, yaml.reader.ReaderError):
+        before = text[: exc.position]
+        line, column = _position(text, len(_BREAK.findall(before)), len(_BREAK.split(before)[-1]))
+        return ManifestIssue(
+            f"YAML cannot read this file: {exc.reason} ({_codepoint(exc.character)})", file=file, line=line,
+            column=column, hint="remove the control character, or save the file as UTF-8 text", code="yaml.syntax",
+        )
+    return ManifestIssue(f"YAML error: {exc}", file=file, code="yaml.syntax")
 
 
 _BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
@@ -151,22 +151,33 @@ def _codepoint(character: int | str) -> str:
     return f"U+{code:04X}"
 
 
-class _Constructor(SafeConstructor):
-    """PyYAML's safe constructor, with a bad value (``!!int x``, ``2001-13-45``) reported at its position.
+def _value_issue(exc: Exception, root: Node, file: str) -> ManifestIssue:
+    """The located issue of a value PyYAML cannot construct (``!!int x``, the date ``2001-13-45``).
 
-    The stock constructor lets the ``ValueError`` of ``int()``, ``datetime.date()`` and the like escape
-    without a mark, and the loader would crash instead of reporting a located issue.
+    PyYAML lets the ``ValueError`` of ``int()`` or ``datetime.date()`` escape without a mark; rather than pay for
+    a wrapper around every value of every load, the failing scalar is looked for only once a load has failed.
     """
-
-    def construct_object(self, node: Node, deep: bool = False) -> Any:
-        try:
-            return super().construct_object(node, deep)
-        except yaml.MarkedYAMLError:
-            raise
-        except Exception as exc:  # a constructor's own error about the user's value, whatever its type
-            what = repr(node.value) if isinstance(node, ScalarNode) else "this value"
-            raise ConstructorError(None, None, f"cannot read {what} as {node.tag}: {type(exc).__name__}: {exc}",
-                                   node.start_mark) from None
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, MappingNode):
+            stack.extend(n for pair in reversed(node.value) for n in reversed(pair))
+        elif isinstance(node, SequenceNode):
+            stack.extend(reversed(node.value))
+        else:
+            try:
+                SafeConstructor().construct_object(node)
+            except Exception as problem:  # a constructor's own error about the user's value, whatever its type
+                return ManifestIssue(
+                    f"YAML value error: cannot read {node.value!r} as {node.tag}: {type(problem).__name__}: {problem}",
+                    file=file, line=node.start_mark.line + 1, column=node.start_mark.column + 1,
+                    hint="quote the value to keep it a string, or fix it", code="yaml.syntax",
+                )
+    return ManifestIssue(f"YAML value error: {type(exc).__name__}: {exc}", file=file, code="yaml.syntax")
 
 
 def _duplicate_keys(root: Node, file: str) -> list[ManifestIssue]:
@@ -216,8 +227,11 @@ def _duplicate_keys(root: Node, file: str) -> list[ManifestIssue]:
                             )
                         )
                     seen.add(key.value)
-                stack.append((key, False, key.start_mark))
-                stack.append((value, False, key.start_mark))
+                # scalars can neither repeat a key nor contain an alias: only collections are walked
+                if not isinstance(key, ScalarNode):
+                    stack.append((key, False, key.start_mark))
+                if not isinstance(value, ScalarNode):
+                    stack.append((value, False, key.start_mark))
         elif isinstance(node, SequenceNode):
-            stack.extend((item, False, item.start_mark) for item in node.value)
+            stack.extend((item, False, item.start_mark) for item in node.value if not isinstance(item, ScalarNode))
     return issues

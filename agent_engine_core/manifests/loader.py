@@ -246,10 +246,8 @@ def _validate(
                 )
             )
             continue
-        if content is None:
-            content = {}
         try:
-            models[stem] = model.model_validate(content)
+            models[stem] = model.model_validate({} if content is None else content)
         except ValidationError as exc:
             issues.extend(_pydantic_issues(exc, model, content, source))
     return Project(
@@ -301,7 +299,7 @@ def _pydantic_issues(
 
 def _blame(content: Any, loc: tuple[Any, ...]) -> tuple[str | None, str | None]:
     """The node or edge id that an error location points into, read from the raw data."""
-    if len(loc) < 2 or not isinstance(content, dict) or not isinstance(loc[1], int):
+    if not isinstance(content, dict) or len(loc) < len(("nodes", 0)) or not isinstance(loc[1], int):
         return None, None
     items = content.get(loc[0])
     if not isinstance(items, list) or loc[1] >= len(items) or not isinstance(items[loc[1]], dict):

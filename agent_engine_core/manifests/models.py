@@ -121,7 +121,7 @@ class SchedulerSpec(_Manifest):
 class SchedulerManifest(_Manifest):
     """scheduler.yaml."""
 
-    scheduler: SchedulerSpec = Field(default_factory=SchedulerSpec)  # type: ignore[arg-type]
+    scheduler: SchedulerSpec = Field(default_factory=SchedulerSpec)
 
 
 class PluginEntry(_Manifest):
