@@ -103,7 +103,7 @@ def load(manifest: dict[str, Any]) -> Engine:
     return Engine.from_dict({"workflow": manifest}, handlers=HANDLERS)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(workflows())
 def test_order_is_a_topological_order_of_every_node(manifest: dict[str, Any]) -> None:
     dag = load(manifest).dag
@@ -115,7 +115,7 @@ def test_order_is_a_topological_order_of_every_node(manifest: dict[str, Any]) ->
         assert position[edge["from"]] < position[edge["to"]], edge
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(workflows())
 def test_nodes_keep_their_edges_in_declaration_order(manifest: dict[str, Any]) -> None:
     dag = load(manifest).dag

@@ -63,7 +63,8 @@ def test_from_dict_imports_handlers_and_schemas_from_base_dir(write_project: Wri
     engine = Engine.from_dict({"workflow": chain("base_dir_handlers:double", schema_in="number")}, base_dir=base)
     assert engine.run(21).output == 42
     assert engine.run("21").status == "failure"
-    assert engine.metadata["schemas"]["number"] == hashlib.sha256((base / "schemas/number.json").read_bytes()).hexdigest()
+    digest = hashlib.sha256((base / "schemas/number.json").read_bytes()).hexdigest()
+    assert engine.metadata["schemas"]["number"] == digest
 
 
 def test_from_dict_issues_name_the_manifest_and_the_node() -> None:

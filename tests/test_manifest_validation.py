@@ -10,6 +10,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -89,8 +90,18 @@ def test_a_valid_project_loads(write_project: WriteProject) -> None:
     assert set(engine.dag.order) == {"a", "d", "work", "z", "z2"}
 
 
+class Rule(NamedTuple):
+    """A workflow breaking one rule: the issue expected at its ``#!`` line, and every code the load reports."""
+
+    workflow: str
+    code: str
+    node_id: str | None
+    edge_id: str | None
+    codes: set[str]
+
+
 STRUCTURE = [
-    pytest.param(
+    pytest.param(Rule(
         """\
         version: "1.0"
         nodes:
@@ -109,9 +120,9 @@ STRUCTURE = [
           - {from: d, to: a9, label: done}
           - {from: c, to: m}
         """,
-        "dag.cycle", "b", None, {"dag.cycle"}, id="cycle",
-    ),
-    pytest.param(
+        "dag.cycle", "b", None, {"dag.cycle"}
+    ), id="cycle"),
+    pytest.param(Rule(
         """\
         version: "1.0"
         nodes:
@@ -123,9 +134,9 @@ STRUCTURE = [
           - {from: a, to: z}
           - {from: orphan, to: z}
         """,
-        "dag.unreachable", "orphan", None, {"dag.unreachable", "dag.degree"}, id="unreachable",
-    ),
-    pytest.param(
+        "dag.unreachable", "orphan", None, {"dag.unreachable", "dag.degree"}
+    ), id="unreachable"),
+    pytest.param(Rule(
         """\
         version: "1.0"
         nodes:
@@ -138,9 +149,9 @@ STRUCTURE = [
           - {from: a, to: z}
           - {from: b, to: loose}
         """,
-        "dag.dead_end", "b", None, {"dag.dead_end", "dag.degree"}, id="start-reaches-no-exit",
-    ),
-    pytest.param(
+        "dag.dead_end", "b", None, {"dag.dead_end", "dag.degree"}
+    ), id="start-reaches-no-exit"),
+    pytest.param(Rule(
         """\
         version: "1.0"
         nodes:
@@ -152,9 +163,9 @@ STRUCTURE = [
           - {from: a, to: b}
           - {from: b, to: z}
         """,
-        "dag.degree", "b", None, {"dag.degree"}, id="start-with-in-edge",
-    ),
-    pytest.param(
+        "dag.degree", "b", None, {"dag.degree"}
+    ), id="start-with-in-edge"),
+    pytest.param(Rule(
         """\
         version: "1.0"
         nodes:
@@ -166,9 +177,9 @@ STRUCTURE = [
           - {from: a, to: z1}
           - {from: a, to: z2}
         """,
-        "dag.degree", "a", None, {"dag.degree"}, id="start-with-two-out-edges",
-    ),
-    pytest.param(
+        "dag.degree", "a", None, {"dag.degree"}
+    ), id="start-with-two-out-edges"),
+    pytest.param(Rule(
         """\
         version: "1.0"
         nodes:
@@ -180,9 +191,9 @@ STRUCTURE = [
         edges:
           - {from: a, to: z}
         """,
-        "dag.role_kind", "a", None, {"dag.role_kind"}, id="start-is-an-agent",
-    ),
-    pytest.param(
+        "dag.role_kind", "a", None, {"dag.role_kind"}
+    ), id="start-is-an-agent"),
+    pytest.param(Rule(
         """\
         version: "1.0"
         nodes:
@@ -194,9 +205,9 @@ STRUCTURE = [
           - {from: a, to: z}
           - {from: z, to: y}
         """,
-        "dag.degree", "z", None, {"dag.degree"}, id="exit-with-out-edge",
-    ),
-    pytest.param(
+        "dag.degree", "z", None, {"dag.degree"}
+    ), id="exit-with-out-edge"),
+    pytest.param(Rule(
         """\
         version: "1.0"
         nodes:
@@ -207,9 +218,9 @@ STRUCTURE = [
         edges:
           - {from: a, to: z}
         """,
-        "dag.degree", "z2", None, {"dag.degree", "dag.unreachable"}, id="exit-without-in-edge",
-    ),
-    pytest.param(
+        "dag.degree", "z2", None, {"dag.degree", "dag.unreachable"}
+    ), id="exit-without-in-edge"),
+    pytest.param(Rule(
         """\
         version: "1.0"
         nodes:
@@ -221,9 +232,9 @@ STRUCTURE = [
         edges:
           - {from: a, to: z}
         """,
-        "dag.role_kind", "z", None, {"dag.role_kind"}, id="exit-is-an-agent",
-    ),
-    pytest.param(
+        "dag.role_kind", "z", None, {"dag.role_kind"}
+    ), id="exit-is-an-agent"),
+    pytest.param(Rule(
         """\
         version: "1.0"
         nodes:
@@ -234,9 +245,9 @@ STRUCTURE = [
         edges:
           - {from: a, to: z}
         """,
-        "dag.role_field", "z", None, {"dag.role_field", "dag.unknown_tool"}, id="exit-with-tools",
-    ),
-    pytest.param(
+        "dag.role_field", "z", None, {"dag.role_field", "dag.unknown_tool"}
+    ), id="exit-with-tools"),
+    pytest.param(Rule(
         """\
         version: "1.0"
         nodes:
@@ -250,9 +261,9 @@ STRUCTURE = [
           - {from: b, to: z1}
           - {from: b, to: z2}
         """,
-        "dag.degree", "b", None, {"dag.degree"}, id="linear-with-two-out-edges",
-    ),
-    pytest.param(
+        "dag.degree", "b", None, {"dag.degree"}
+    ), id="linear-with-two-out-edges"),
+    pytest.param(Rule(
         """\
         version: "1.0"
         nodes:
@@ -271,9 +282,9 @@ STRUCTURE = [
           - {from: y, to: join}
           - {from: join, to: z}
         """,
-        "dag.degree", "join", None, {"dag.degree"}, id="linear-with-two-in-edges",
-    ),
-    pytest.param(
+        "dag.degree", "join", None, {"dag.degree"}
+    ), id="linear-with-two-in-edges"),
+    pytest.param(Rule(
         """\
         version: "1.0"
         nodes:
@@ -286,9 +297,9 @@ STRUCTURE = [
           - {from: a, to: d}
           - {from: d, to: z, label: "yes"}
         """,
-        "dag.degree", "d", None, {"dag.degree"}, id="decision-with-one-out-edge",
-    ),
-    pytest.param(
+        "dag.degree", "d", None, {"dag.degree"}
+    ), id="decision-with-one-out-edge"),
+    pytest.param(Rule(
         """\
         version: "1.0"
         nodes:
@@ -310,9 +321,9 @@ STRUCTURE = [
           - {from: d, to: z1, label: "yes"}
           - {from: d, to: z2, label: "no"}
         """,
-        "dag.degree", "d", None, {"dag.degree"}, id="decision-with-two-in-edges",
-    ),
-    pytest.param(
+        "dag.degree", "d", None, {"dag.degree"}
+    ), id="decision-with-two-in-edges"),
+    pytest.param(Rule(
         """\
         version: "1.0"
         nodes:
@@ -325,9 +336,9 @@ STRUCTURE = [
           - {from: d, to: z1, label: "yes"}
           - {from: d, to: z2}  #!
         """,
-        "dag.decision_label", "d", "d->z2", {"dag.decision_label"}, id="decision-edge-without-label",
-    ),
-    pytest.param(
+        "dag.decision_label", "d", "d->z2", {"dag.decision_label"}
+    ), id="decision-edge-without-label"),
+    pytest.param(Rule(
         """\
         version: "1.0"
         nodes:
@@ -342,9 +353,9 @@ STRUCTURE = [
             to: z2
             label: "yes"  #!
         """,
-        "dag.decision_label", "d", "d->z2", {"dag.decision_label"}, id="decision-labels-not-unique",
-    ),
-    pytest.param(
+        "dag.decision_label", "d", "d->z2", {"dag.decision_label"}
+    ), id="decision-labels-not-unique"),
+    pytest.param(Rule(
         """\
         version: "1.0"
         nodes:
@@ -358,9 +369,9 @@ STRUCTURE = [
           - {from: d, to: z1, label: "yes"}
           - {from: d, to: z2, label: "no"}
         """,
-        "dag.decision_handler", "d", None, {"dag.decision_handler"}, id="deterministic-decision-without-handler",
-    ),
-    pytest.param(
+        "dag.decision_handler", "d", None, {"dag.decision_handler"}
+    ), id="deterministic-decision-without-handler"),
+    pytest.param(Rule(
         """\
         version: "1.0"
         nodes:
@@ -372,9 +383,9 @@ STRUCTURE = [
           - {from: a, to: fan}
           - {from: fan, to: z}
         """,
-        "dag.degree", "fan", None, {"dag.degree"}, id="branch-with-one-out-edge",
-    ),
-    pytest.param(
+        "dag.degree", "fan", None, {"dag.degree"}
+    ), id="branch-with-one-out-edge"),
+    pytest.param(Rule(
         """\
         version: "1.0"
         nodes:
@@ -395,9 +406,9 @@ STRUCTURE = [
           - {from: b2, to: z1}
           - {from: b2, to: z2}
         """,
-        "dag.degree", "b2", None, {"dag.degree"}, id="branch-with-two-in-edges",
-    ),
-    pytest.param(
+        "dag.degree", "b2", None, {"dag.degree"}
+    ), id="branch-with-two-in-edges"),
+    pytest.param(Rule(
         """\
         version: "1.0"
         nodes:
@@ -411,9 +422,9 @@ STRUCTURE = [
           - {from: fan, to: s}
           - {from: fan, to: z}
         """,
-        "dag.degree", "s", None, {"dag.degree"}, id="split-without-out-edge",
-    ),
-    pytest.param(
+        "dag.degree", "s", None, {"dag.degree"}
+    ), id="split-without-out-edge"),
+    pytest.param(Rule(
         """\
         version: "1.0"
         nodes:
@@ -432,9 +443,9 @@ STRUCTURE = [
           - {from: y, to: s}
           - {from: s, to: z}
         """,
-        "dag.degree", "s", None, {"dag.degree"}, id="split-with-two-in-edges",
-    ),
-    pytest.param(
+        "dag.degree", "s", None, {"dag.degree"}
+    ), id="split-with-two-in-edges"),
+    pytest.param(Rule(
         """\
         version: "1.0"
         nodes:
@@ -446,9 +457,9 @@ STRUCTURE = [
           - {from: a, to: m}
           - {from: m, to: z}
         """,
-        "dag.degree", "m", None, {"dag.degree"}, id="merge-with-one-in-edge-and-no-split",
-    ),
-    pytest.param(
+        "dag.degree", "m", None, {"dag.degree"}
+    ), id="merge-with-one-in-edge-and-no-split"),
+    pytest.param(Rule(
         """\
         version: "1.0"
         nodes:
@@ -467,9 +478,9 @@ STRUCTURE = [
           - {from: m, to: z1}
           - {from: m, to: z2}
         """,
-        "dag.degree", "m", None, {"dag.degree"}, id="merge-with-two-out-edges",
-    ),
-    pytest.param(
+        "dag.degree", "m", None, {"dag.degree"}
+    ), id="merge-with-two-out-edges"),
+    pytest.param(Rule(
         """\
         version: "1.0"
         nodes:
@@ -482,9 +493,9 @@ STRUCTURE = [
           - {from: a, to: b}
           - {from: b, to: z}
         """,
-        "dag.duplicate_id", "b", None, {"dag.duplicate_id"}, id="duplicate-node-id",
-    ),
-    pytest.param(
+        "dag.duplicate_id", "b", None, {"dag.duplicate_id"}
+    ), id="duplicate-node-id"),
+    pytest.param(Rule(
         """\
         version: "1.0"
         nodes:
@@ -494,9 +505,9 @@ STRUCTURE = [
           - {from: a, to: z}
           - {from: a, to: z}  #!
         """,
-        "dag.duplicate_edge", None, "a->z", {"dag.duplicate_edge"}, id="duplicate-edge",
-    ),
-    pytest.param(
+        "dag.duplicate_edge", None, "a->z", {"dag.duplicate_edge"}
+    ), id="duplicate-edge"),
+    pytest.param(Rule(
         """\
         version: "1.0"
         nodes:
@@ -508,9 +519,9 @@ STRUCTURE = [
           - from: bb  #!
             to: z
         """,
-        "dag.unknown_node", None, "bb->z", {"dag.unknown_node", "dag.degree", "dag.dead_end"}, id="unknown-from",
-    ),
-    pytest.param(
+        "dag.unknown_node", None, "bb->z", {"dag.unknown_node", "dag.degree", "dag.dead_end"}
+    ), id="unknown-from"),
+    pytest.param(Rule(
         """\
         version: "1.0"
         nodes:
@@ -521,9 +532,9 @@ STRUCTURE = [
             to: zz  #!
         """,
         "dag.unknown_node", None, "a->zz",
-        {"dag.unknown_node", "dag.degree", "dag.unreachable", "dag.dead_end"}, id="unknown-to",
-    ),
-    pytest.param(
+        {"dag.unknown_node", "dag.degree", "dag.unreachable", "dag.dead_end"}
+    ), id="unknown-to"),
+    pytest.param(Rule(
         """\
         version: "1.0"
         nodes:
@@ -537,9 +548,9 @@ STRUCTURE = [
           - {from: a, to: work}
           - {from: work, to: z}
         """,
-        "dag.unknown_agent", "work", None, {"dag.unknown_agent"}, id="unknown-agent",
-    ),
-    pytest.param(
+        "dag.unknown_agent", "work", None, {"dag.unknown_agent"}
+    ), id="unknown-agent"),
+    pytest.param(Rule(
         """\
         version: "1.0"
         nodes:
@@ -552,9 +563,9 @@ STRUCTURE = [
           - {from: a, to: work}
           - {from: work, to: z}
         """,
-        "dag.agent_missing", "work", None, {"dag.agent_missing"}, id="agent-without-agent-id",
-    ),
-    pytest.param(
+        "dag.agent_missing", "work", None, {"dag.agent_missing"}
+    ), id="agent-without-agent-id"),
+    pytest.param(Rule(
         """\
         version: "1.0"
         nodes:
@@ -569,9 +580,9 @@ STRUCTURE = [
           - {from: a, to: work}
           - {from: work, to: z}
         """,
-        "dag.kind_field", "work", None, {"dag.kind_field"}, id="agent-with-handler",
-    ),
-    pytest.param(
+        "dag.kind_field", "work", None, {"dag.kind_field"}
+    ), id="agent-with-handler"),
+    pytest.param(Rule(
         """\
         version: "1.0"
         nodes:
@@ -584,9 +595,9 @@ STRUCTURE = [
           - {from: a, to: work}
           - {from: work, to: z}
         """,
-        "dag.kind_field", "work", None, {"dag.kind_field"}, id="deterministic-with-agent-id",
-    ),
-    pytest.param(
+        "dag.kind_field", "work", None, {"dag.kind_field"}
+    ), id="deterministic-with-agent-id"),
+    pytest.param(Rule(
         """\
         version: "1.0"
         nodes:
@@ -597,9 +608,9 @@ STRUCTURE = [
         edges:
           - {from: a, to: z}
         """,
-        "dag.unknown_schema", "a", None, {"dag.unknown_schema"}, id="unknown-schema",
-    ),
-    pytest.param(
+        "dag.unknown_schema", "a", None, {"dag.unknown_schema"}
+    ), id="unknown-schema"),
+    pytest.param(Rule(
         """\
         version: "1.0"
         nodes:
@@ -612,9 +623,9 @@ STRUCTURE = [
           - {from: a, to: work}
           - {from: work, to: z}
         """,
-        "dag.unknown_context", "work", None, {"dag.unknown_context"}, id="unknown-context-profile",
-    ),
-    pytest.param(
+        "dag.unknown_context", "work", None, {"dag.unknown_context"}
+    ), id="unknown-context-profile"),
+    pytest.param(Rule(
         """\
         version: "1.0"
         nodes:
@@ -628,9 +639,9 @@ STRUCTURE = [
           - {from: a, to: work}
           - {from: work, to: z}
         """,
-        "dag.unknown_tool", "work", None, {"dag.unknown_tool"}, id="unknown-tool",
-    ),
-    pytest.param(
+        "dag.unknown_tool", "work", None, {"dag.unknown_tool"}
+    ), id="unknown-tool"),
+    pytest.param(Rule(
         """\
         version: "1.0"
         nodes:
@@ -640,9 +651,9 @@ STRUCTURE = [
         edges:
           - {from: a, to: z}
         """,
-        "dag.no_start", "a", None, {"dag.no_start", "dag.degree", "dag.unreachable"}, id="no-start-node",
-    ),
-    pytest.param(
+        "dag.no_start", "a", None, {"dag.no_start", "dag.degree", "dag.unreachable"}
+    ), id="no-start-node"),
+    pytest.param(Rule(
         """\
         version: "1.0"
         nodes:
@@ -659,9 +670,9 @@ STRUCTURE = [
           - {from: c, to: z}
           - {from: z, to: y}
         """,
-        "dag.default_start", "c", None, {"dag.default_start"}, id="several-starts-without-default",
-    ),
-    pytest.param(
+        "dag.default_start", "c", None, {"dag.default_start"}
+    ), id="several-starts-without-default"),
+    pytest.param(Rule(
         """\
         version: "1.0"
         nodes:
@@ -674,35 +685,35 @@ STRUCTURE = [
           - {from: a, to: work}
           - {from: work, to: z}
         """,
-        "dag.role_field", "work", None, {"dag.role_field"}, id="default-start-on-a-non-start",
-    ),
+        "dag.role_field", "work", None, {"dag.role_field"}
+    ), id="default-start-on-a-non-start"),
 ]
 
 
-@pytest.mark.parametrize(("workflow", "code", "node_id", "edge_id", "codes"), STRUCTURE)
-def test_structural_rule(
-    write_project: WriteProject, workflow: str, code: str, node_id: str | None, edge_id: str | None,
-    codes: set[str],
-) -> None:
-    issues = load_issues(project(write_project, workflow))
-    issue = the(issues, code, line=line_of(workflow))
+@pytest.mark.parametrize("rule", STRUCTURE)
+def test_structural_rule(write_project: WriteProject, rule: Rule) -> None:
+    issues = load_issues(project(write_project, rule.workflow))
+    issue = the(issues, rule.code, line=line_of(rule.workflow))
     assert issue.file is not None
     assert issue.file.endswith("workflow.yaml")
-    assert issue.node_id == node_id
-    assert issue.edge_id == edge_id
+    assert issue.node_id == rule.node_id
+    assert issue.edge_id == rule.edge_id
     assert issue.hint
-    assert {i.code for i in issues} == codes
+    assert {i.code for i in issues} == rule.codes
+
+
+def structure(case_id: str) -> Rule:
+    rule: Rule = next(p.values[0] for p in STRUCTURE if p.id == case_id)
+    return rule
 
 
 def test_a_cycle_is_named_node_by_node(write_project: WriteProject) -> None:
-    workflow = STRUCTURE[0].values[0]
-    issue = the(load_issues(project(write_project, workflow)), "dag.cycle")
+    issue = the(load_issues(project(write_project, structure("cycle").workflow)), "dag.cycle")
     assert "b -> d -> c -> m -> b" in issue.message
 
 
 def test_every_start_without_default_is_blamed(write_project: WriteProject) -> None:
-    workflow = next(p.values[0] for p in STRUCTURE if p.id == "several-starts-without-default")
-    issues = load_issues(project(write_project, workflow))
+    issues = load_issues(project(write_project, structure("several-starts-without-default").workflow))
     assert sorted(i.node_id or "" for i in issues if i.code == "dag.default_start") == ["a", "b", "c"]
 
 

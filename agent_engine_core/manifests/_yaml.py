@@ -2,7 +2,9 @@
 
 The document is composed once (by libyaml's C composer when present) and constructed from the node tree, which
 is kept so that an error found later, by pydantic or the DAG validator, can be pointed at a line and column.
-Duplicate mapping keys, which PyYAML would silently resolve to the last one, are reported.
+Duplicate mapping keys, which PyYAML would silently resolve to the last one, are reported (and locations point
+at the last one, the one the data holds); so are aliases that contain themselves, which would never end, and
+values PyYAML cannot construct. Every problem is a located ``ManifestIssue``, never an exception.
 """
 
 from __future__ import annotations
