@@ -71,8 +71,10 @@ def register_memory_backends(register: Register) -> None:
 def register_telemetry_sinks(register: Register) -> None:
     """Register telemetry sinks: ``register(name, factory)``; a sink is switched on by plugins.yaml.
 
-    ``factory(config)`` receives the entry's ``config`` mapping and returns an object implementing observer
-    hooks (most sinks implement only ``on_event``).
+    ``factory(config, project_dir)`` receives the plugins.yaml entry's ``config`` mapping and the config dir
+    (``None`` for in-memory manifests) and returns an object implementing observer hooks (most sinks implement
+    only ``on_event``). Raising (``ValueError`` for a bad config) is a located load-time error. When the engine
+    closes, the sink's ``close()`` is called if it has one.
     """
 
 

@@ -1,7 +1,9 @@
 """YAML parsing that remembers where every value came from.
 
-The document is composed once (by libyaml's C composer when present) and constructed from the node tree, which
-is kept so that an error found later, by pydantic or the DAG validator, can be pointed at a line and column.
+Plain manifests (the common case) are read by ``_yaml_fast`` straight from libyaml's events; their node tree
+is composed only if an error has to be located. Anything else is composed (by libyaml's C composer when
+present) and constructed from the node tree, which is kept so that an error found later, by pydantic or the
+DAG validator, can be pointed at a line and column.
 Duplicate mapping keys, which PyYAML would silently resolve to the last one, are reported (and locations point
 at the last one, the one the data holds); so are aliases that contain themselves, which would never end, and
 values PyYAML cannot construct. Every problem is a located ``ManifestIssue``, never an exception.
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
@@ -20,6 +22,7 @@ from yaml.error import Mark
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from agent_engine_core.errors import ManifestIssue
+from agent_engine_core.manifests._yaml_fast import fast_load
 
 __all__ = ["YamlDocument", "parse_yaml"]
 
@@ -30,11 +33,19 @@ Path_ = Sequence[str | int]
 
 @dataclass(frozen=True, slots=True)
 class YamlDocument:
-    """Parsed data plus the node tree it was built from."""
+    """Parsed data plus the text it came from; the node tree is composed on the first ``locate``."""
 
     file: str
     data: Any
-    root: Node | None
+    text: str
+    _nodes: dict[str, Node | None] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def root(self) -> Node | None:
+        """The document's node tree (composed once, when first needed)."""
+        if "root" not in self._nodes:
+            self._nodes["root"] = yaml.compose(self.text, Loader=_Loader)
+        return self._nodes["root"]
 
     def locate(self, path: Path_) -> tuple[int | None, int | None]:
         """1-based (line, column) of the value at ``path``, or of its nearest existing ancestor."""
@@ -86,12 +97,15 @@ def _child(node: Node, step: str | int) -> Node | None:
 
 def parse_yaml(text: str, file: str) -> tuple[YamlDocument | None, list[ManifestIssue]]:
     """Parse ``text``; returns the document (``None`` on a syntax error) and any issues found."""
+    plain, data = fast_load(text)
+    if plain:
+        return YamlDocument(file, data, text), []
     try:
         root = yaml.compose(text, Loader=_Loader)
     except yaml.YAMLError as exc:
         return None, [_syntax_issue(exc, text, file)]
     if root is None:
-        return YamlDocument(file, None, None), []
+        return YamlDocument(file, None, text, {"root": None}), []
     issues = _duplicate_keys(root, file)
     if any(issue.code == "yaml.recursive" for issue in issues):
         return None, issues
@@ -111,7 +125,7 @@ def parse_yaml(text: str, file: str) -> tuple[YamlDocument | None, list[Manifest
         return None, issues
     except Exception as exc:  # a constructor's error about the user's value, whatever its type: located below
         return None, [*issues, _value_issue(exc, root, file)]
-    return YamlDocument(file, data, root), issues
+    return YamlDocument(file, data, text, {"root": root}), issues
 
 
 def _syntax_issue(exc: yaml.YAMLError, text: str, file: str) -> ManifestIssue:

@@ -19,9 +19,10 @@ from yaml.resolver import Resolver
 __all__ = ["fast_load"]
 
 try:
-    from yaml._yaml import CParser
+    from yaml._yaml import CParser as _CParser
 except ImportError:  # PyYAML without libyaml: the composer path is the only one
-    CParser = None
+    _CParser = None
+CParser: Any = _CParser
 
 _STR = "tag:yaml.org,2002:str"
 _IMPLICIT = Resolver.yaml_implicit_resolvers
@@ -55,11 +56,11 @@ def fast_load(text: str) -> tuple[bool, Any]:
         return False, None
     try:
         return True, _build(CParser(text))
-    except (_Unsupported, yaml.YAMLError):
+    except Exception:  # anything unusual (features, syntax, unbuildable values) is the composer's to report
         return False, None
 
 
-def _build(parser: Any) -> Any:  # noqa: C901, PLR0912 - one flat dispatch over event types reads best
+def _build(parser: Any) -> Any:  # noqa: C901, PLR0912, PLR0915 - one flat dispatch over event types reads best
     stack: list[Any] = []
     keys: list[Any] = []
     root: Any = None
