@@ -4,8 +4,11 @@ Install the distribution and switch the sink on in plugins.yaml (``plugins: [{id
 in the project dir chooses what is collected. See README.md for the metric names and the exposure options.
 """
 
-from agent_engine_metrics._config import DEFAULT_BUCKETS, FAMILIES, Settings, resolve_settings
-from agent_engine_metrics._sink import MetricsSink
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from agent_engine_metrics._version import __version__
 
 __all__ = [
@@ -16,3 +19,19 @@ __all__ = [
     "__version__",
     "resolve_settings",
 ]
+
+_LAZY = {
+    "DEFAULT_BUCKETS": "agent_engine_metrics._config",
+    "FAMILIES": "agent_engine_metrics._config",
+    "Settings": "agent_engine_metrics._config",
+    "resolve_settings": "agent_engine_metrics._config",
+    "MetricsSink": "agent_engine_metrics._sink",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the public names on first access, so that plugin discovery imports no prometheus_client."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'agent_engine_metrics' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -2,10 +2,14 @@
 
 Operators switch the sink on in plugins.yaml (``plugins: [{id: otel, config: {endpoint: ...}}]``); embedders
 who configure OpenTelemetry themselves leave ``endpoint`` out, or hand providers in with ``use_providers``.
+The names below are imported on first access, so that discovering the plugin does not import OpenTelemetry.
 """
 
-from agent_engine_otel._config import force_flush, shutdown, use_providers
-from agent_engine_otel._sink import OtelSink
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from agent_engine_otel._version import __version__
 
 __all__ = [
@@ -15,3 +19,17 @@ __all__ = [
     "shutdown",
     "use_providers",
 ]
+
+_LAZY = {
+    "OtelSink": "agent_engine_otel._sink",
+    "force_flush": "agent_engine_otel._config",
+    "shutdown": "agent_engine_otel._config",
+    "use_providers": "agent_engine_otel._config",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'agent_engine_otel' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
