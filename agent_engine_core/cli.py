@@ -73,7 +73,9 @@ def _guarded(command: F) -> F:
 def main(debug: bool, verbose: int, log_json: bool) -> None:
     """Agent Engine: run LLM-agent workflows declared as a YAML DAG."""
     level = logging.DEBUG if debug or verbose > 1 else logging.INFO if verbose else logging.WARNING
-    renderer: Any = structlog.processors.JSONRenderer() if log_json else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if log_json else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -203,22 +205,22 @@ def graph(config_dir: Path) -> None:
 def plugins(as_json: bool) -> None:
     """List installed plugins: distribution, version, hooks, components, and those that failed to load."""
     found = load_plugins(Components())
-    loaded = [
-        {"name": p.name, "distribution": p.distribution, "version": p.version, "source": p.source,
-         "hooks": list(p.hooks), "components": list(p.components)}
-        for p in found.loaded
-    ]
-    failed = [{"name": f.name, "distribution": f.distribution, "reason": f.reason} for f in found.failed]
     if as_json:
+        loaded = [
+            {"name": p.name, "distribution": p.distribution, "version": p.version, "source": p.source,
+             "hooks": list(p.hooks), "components": list(p.components)}
+            for p in found.loaded
+        ]
+        failed = [{"name": f.name, "distribution": f.distribution, "reason": f.reason} for f in found.failed]
         click.echo(json.dumps({"loaded": loaded, "failed": failed}, indent=2))
         return
-    for item in loaded:
-        version = f" {item['version']}" if item["version"] else ""
-        click.echo(f"{item['distribution']}{version}  [{item['name']}, {item['source']}]")
-        click.echo(f"    hooks:      {', '.join(item['hooks']) or '-'}")
-        click.echo(f"    components: {', '.join(item['components']) or '-'}")
-    for item in failed:
-        click.echo(f"FAILED {item['distribution'] or '?'}  [{item['name']}]: {item['reason']}")
+    for plugin in found.loaded:
+        version = f" {plugin.version}" if plugin.version else ""
+        click.echo(f"{plugin.distribution}{version}  [{plugin.name}, {plugin.source}]")
+        click.echo(f"    hooks:      {', '.join(plugin.hooks) or '-'}")
+        click.echo(f"    components: {', '.join(plugin.components) or '-'}")
+    for failure in found.failed:
+        click.echo(f"FAILED {failure.distribution or '?'}  [{failure.name}]: {failure.reason}")
 
 
 @main.command()

@@ -16,10 +16,10 @@ from types import MappingProxyType
 from typing import Any, cast
 
 from agent_engine_core._build import Built, build
+from agent_engine_core._json import JSONValueError, dumps
 from agent_engine_core._observe import ObserverRun, Observers
 from agent_engine_core._plugin_config import apply_plugin_config
 from agent_engine_core._plugins import load_plugins
-from agent_engine_core._json import JSONValueError, dumps
 from agent_engine_core._router import Finished, RunState, first_failure, ordered, walk
 from agent_engine_core._stage import TaskState
 from agent_engine_core.components import Components

@@ -89,8 +89,10 @@ class TaskStarted(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TaskFinished(Event):
-    """``task_finished``: a task ended (``status`` success, failure or partial; a child waiting at a merge
-    reports its provisional status and ``waiting_at``)."""
+    """``task_finished``: a task ended with ``status`` success, failure or partial.
+
+    A child that waits at a merge reports its provisional status and the merge node in ``waiting_at``.
+    """
 
     status: str
     output_json: str

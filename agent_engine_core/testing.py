@@ -159,4 +159,4 @@ class _FakeDistribution:
 
 
 def _with_dist(point: importlib.metadata.EntryPoint, distribution: str) -> importlib.metadata.EntryPoint:
-    return point._for(_FakeDistribution(distribution))  # type: ignore[attr-defined, arg-type, no-any-return]
+    return point._for(_FakeDistribution(distribution))  # type: ignore[attr-defined, no-any-return]

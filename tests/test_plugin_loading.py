@@ -199,7 +199,7 @@ def test_a_plugin_cannot_take_a_built_in_name(site):
         def register_llm_providers(register):
             register("scripted", object)
     """)
-    with pytest.raises(PluginError, match="agent-engine-core.*agent-engine-impostor"):
+    with pytest.raises(PluginError, match=r"agent-engine-core.*agent-engine-impostor"):
         Engine.from_dict({"workflow": WORKFLOW})
 
 

@@ -95,7 +95,7 @@ def _child(node: Node, step: str | int) -> Node | None:
     return None
 
 
-def parse_yaml(text: str, file: str) -> tuple[YamlDocument | None, list[ManifestIssue]]:
+def parse_yaml(text: str, file: str) -> tuple[YamlDocument | None, list[ManifestIssue]]:  # noqa: PLR0911 - one exit per outcome
     """Parse ``text``; returns the document (``None`` on a syntax error) and any issues found."""
     plain, data = fast_load(text)
     if plain:

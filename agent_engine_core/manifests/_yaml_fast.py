@@ -18,11 +18,17 @@ from yaml.resolver import Resolver
 
 __all__ = ["fast_load"]
 
-try:
-    from yaml._yaml import CParser as _CParser
-except ImportError:  # PyYAML without libyaml: the composer path is the only one
-    _CParser = None
-CParser: Any = _CParser
+
+
+def _c_parser() -> Any:
+    try:
+        from yaml._yaml import CParser  # noqa: PLC0415 - optional: PyYAML may be built without libyaml
+    except ImportError:  # then the composer path is the only one
+        return None
+    return CParser
+
+
+CParser = _c_parser()
 
 _STR = "tag:yaml.org,2002:str"
 _IMPLICIT = Resolver.yaml_implicit_resolvers
