@@ -17,7 +17,6 @@ from types import MappingProxyType
 from typing import Any
 
 import pluggy
-import structlog
 
 from agent_engine_core.events import Event
 from agent_engine_core.hookspecs import OBSERVER_HOOKS
@@ -27,7 +26,13 @@ __all__ = ["MAX_FAILURES", "Dispatch", "ObserverRun", "Observers"]
 MAX_FAILURES = 3
 """Failures in one run after which an observer is switched off for the rest of that run."""
 
-log = structlog.get_logger(__name__)
+
+
+def _log() -> Any:
+    """The module's structlog logger, imported only when an observer misbehaves."""
+    import structlog  # noqa: PLC0415 - kept off the import path of every engine
+
+    return structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +67,7 @@ class _Background:
                 function(event)
             except Exception as exc:  # an observer's bug is its own: logged and counted, never raised
                 self.failures += 1
-                log.warning("observer failed", plugin=self.plugin, event_type=event.type, error=repr(exc))
+                _log().warning("observer failed", plugin=self.plugin, event_type=event.type, error=repr(exc))
 
     def close(self, timeout: float) -> None:
         try:
@@ -156,10 +161,10 @@ class ObserverRun:
 
     def _failed(self, plugin: str, event: Event, exc: Exception) -> None:
         count = self.failures[plugin] = self.failures.get(plugin, 0) + 1
-        log.warning("observer failed", plugin=plugin, event_type=event.type, error=repr(exc), failures=count)
+        _log().warning("observer failed", plugin=plugin, event_type=event.type, error=repr(exc), failures=count)
         if count >= MAX_FAILURES:
             self.disabled.add(plugin)
-            log.warning("observer switched off for the rest of the run", plugin=plugin, failures=count)
+            _log().warning("observer switched off for the rest of the run", plugin=plugin, failures=count)
 
     def report(self) -> Mapping[str, Any]:
         """What went wrong with observers in this run (empty when nothing did)."""

@@ -14,9 +14,7 @@ from collections.abc import Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
-
-import jsonschema
+from typing import TYPE_CHECKING, Any
 
 from agent_engine_core._json import JSONValueError, dumps, loads
 from agent_engine_core.context import NodeContext, NodeFailure, ToolBox, ToolMisuse
@@ -26,6 +24,9 @@ from agent_engine_core.llm import LlmProvider, LlmRequest
 from agent_engine_core.manifests.models import AgentSpec
 from agent_engine_core.records import AgentCall, ErrorKind, Lineage, StageError, StageRecord, Status
 from agent_engine_core.schemas import SchemaSet
+
+if TYPE_CHECKING:
+    import jsonschema
 
 __all__ = ["AgentBinding", "Plan", "StageOutcome", "TaskState", "run_stage"]
 

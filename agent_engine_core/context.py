@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import structlog
-
 from agent_engine_core._json import dumps
 from agent_engine_core.records import Lineage
 
@@ -85,6 +83,8 @@ class NodeContext:
     def log(self) -> Any:
         """A structlog logger bound to ``run_id``, ``task_id`` and ``node_id`` (created on first use)."""
         if self._log is None:
+            import structlog  # noqa: PLC0415 - most handlers never log; structlog is not worth importing up front
+
             bound = structlog.get_logger("agent_engine.handler").bind(
                 run_id=self.run_id, task_id=self.task_id, node_id=self.node_id
             )

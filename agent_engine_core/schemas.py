@@ -1,17 +1,18 @@
 """JSON Schema validation of node inputs and outputs (``schema_in`` / ``schema_out``).
 
 Schema files may refer to each other with ``$ref: "<stem>.json"``; every file is registered under its file
-name. Validators are compiled once, when the engine is built.
+name. Validators are compiled once, when the engine is built. jsonschema is imported on first use: a project
+without schemas never pays for it, and neither does ``import agent_engine_core``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012, UnknownDialect, specification_with
+if TYPE_CHECKING:
+    import jsonschema
+    from referencing import Registry
 
 __all__ = ["SchemaSet", "Violation", "schema_problem"]
 
@@ -29,6 +30,9 @@ def schema_problem(schema: Any) -> str | None:
     ``DeprecationWarning`` for a dialect it does not know, and fails with an unrelated error for one that is
     not a string; a manifest deserves a located issue for both.
     """
+    import jsonschema  # noqa: PLC0415 - see the module docstring
+    from referencing.jsonschema import UnknownDialect, specification_with  # noqa: PLC0415
+
     if not isinstance(schema, dict | bool):
         return "a JSON Schema must be an object (or true/false)"
     if isinstance(schema, dict) and "$schema" in schema:
@@ -53,9 +57,7 @@ class SchemaSet:
 
     def __init__(self, schemas: Mapping[str, Any]) -> None:
         self._schemas = dict(schemas)
-        resources = [(f"{stem}.json", Resource.from_contents(s, default_specification=DRAFT202012))
-                     for stem, s in self._schemas.items()]
-        self._registry: Registry[Any] = Registry().with_resources(resources)
+        self._registry: Registry[Any] | None = None
         self._compiled: dict[str, jsonschema.protocols.Validator] = {}
 
     def validator(self, ref: str | Mapping[str, Any]) -> jsonschema.protocols.Validator:
@@ -69,6 +71,15 @@ class SchemaSet:
         return self._compile(dict(ref))
 
     def _compile(self, schema: Any) -> jsonschema.protocols.Validator:
+        import jsonschema  # noqa: PLC0415 - see the module docstring
+        from referencing import Registry, Resource  # noqa: PLC0415
+        from referencing.jsonschema import DRAFT202012  # noqa: PLC0415
+
+        if self._registry is None:
+            self._registry = Registry().with_resources(
+                (f"{stem}.json", Resource.from_contents(s, default_specification=DRAFT202012))
+                for stem, s in self._schemas.items()
+            )
         cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
         return cls(schema, registry=self._registry)
 
