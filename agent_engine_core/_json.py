@@ -22,6 +22,9 @@ class JSONValueError(ValueError):
 def dumps(value: Any) -> str:
     """Compact JSON text of ``value``; raises ``JSONValueError`` for anything JSON cannot represent."""
     try:
-        return _encoder.encode(value)
-    except (TypeError, ValueError) as exc:
+        text = _encoder.encode(value)
+        if not text.isascii():
+            text.encode()  # a lone surrogate would make the canonical trace unencodable: refuse it here
+    except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
         raise JSONValueError(str(exc)) from None
+    return text

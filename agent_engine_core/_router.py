@@ -183,7 +183,7 @@ async def _fan_out(
     ]
     if run.observers is not None:
         for child, (target, _) in zip(children, outcome.children, strict=True):
-            _emit(run, parent, ChildCreated, f"{kind}_created", node_id=node_id, child_id=child.id,
+            _emit(run, parent, ChildCreated, f"{kind}_created", node_id=node_id, stage=record.seq, child_id=child.id,
                   index=child.lineage.index, target=target)
     limit = asyncio.Semaphore(run.fanout_concurrency)
     run.active += len(children)

@@ -159,9 +159,14 @@ class RoutingDecision(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ChildCreated(Event):
-    """``clone_created`` or ``subtask_created``: a branch/split created child ``child_id`` (``index``)."""
+    """``clone_created`` or ``subtask_created``: a branch/split created child ``child_id`` (``index``).
+
+    ``stage`` is the creating stage's position in the parent's history (it orders the children of successive
+    fan-outs of one parent, as ``LineageStep.stage`` does).
+    """
 
     node_id: str
+    stage: int
     child_id: str
     index: int
     target: str

@@ -344,3 +344,22 @@ def test_failed_stage_records_route_nowhere_and_later_nodes_never_run():
     result = eng.run(1, run_id="r")
     assert stage(result, "bad").route == ()
     assert stages(result, "x1") == stages(result, "other") == []
+
+
+def test_text_that_utf_8_cannot_encode_is_refused_not_recorded():
+    from agent_engine_core import Engine, InvalidInput
+
+    eng = Engine.from_dict(
+        {"workflow": {"version": "1.0",
+                      "nodes": [{"id": "s", "role": "start"}, {"id": "bad", "role": "linear", "handler": "lone"},
+                                {"id": "e", "role": "exit"}],
+                      "edges": [{"from": "s", "to": "bad"}, {"from": "bad", "to": "e"}]}},
+        handlers={"lone": lambda payload, ctx: {"text": "\ud800"}},
+    )
+    with pytest.raises(InvalidInput, match="surrogates"):
+        eng.run("\udfff")
+    result = eng.run("fine")
+    assert result.status == "failure"
+    assert result.error["kind"] == "handler"
+    assert "not JSON" in result.error["message"]
+    assert len(result.trace.digest) == 64  # the trace stays encodable

@@ -72,7 +72,13 @@ def read_trace(path_or_dir: str | os.PathLike[str], run_id: str | None = None) -
         selected = [_run_of(path)]
     else:
         raise FileNotFoundError(f"no trace file or folder at {path}")
-    events = [event for files in selected for event in _read_run(files)]
+    events: Events = []
+    torn: list[str] = []
+    for files in selected:
+        for position, file in enumerate(files):
+            events.extend(_read_file(file, last=position == len(files) - 1, torn=torn))
+    for message in torn:
+        warnings.warn(message, TornLineWarning, stacklevel=2)
     if run_id is not None:
         events = [event for event in events if event.get("run_id") == run_id]
     return events
@@ -101,12 +107,8 @@ def _run_of(file: Path) -> list[Path]:
     return _runs_in(file.parent)[parsed[0]]
 
 
-def _read_run(files: list[Path]) -> Iterator[dict[str, Any]]:
-    for position, file in enumerate(files):
-        yield from _read_file(file, last=position == len(files) - 1)
-
-
-def _read_file(file: Path, *, last: bool) -> Iterator[dict[str, Any]]:
+def _read_file(file: Path, *, last: bool, torn: list[str]) -> Iterator[dict[str, Any]]:
+    """The events of one file; a torn final line of a run's ``last`` file is skipped and noted in ``torn``."""
     with file.open("rb") as handle:
         lines = list(handle)
     for number, raw in enumerate(lines, start=1):
@@ -116,8 +118,7 @@ def _read_file(file: Path, *, last: bool) -> Iterator[dict[str, Any]]:
             event = json.loads(raw)
         except ValueError as exc:
             if last and number == len(lines) and not raw.endswith(b"\n"):
-                warnings.warn(f"{file}:{number}: skipped a torn last line ({len(raw)} bytes)", TornLineWarning,
-                              stacklevel=4)
+                torn.append(f"{file}:{number}: skipped a torn last line ({len(raw)} bytes)")
                 return
             raise ValueError(f"{file}:{number}: not a JSON event: {exc}") from None
         if not isinstance(event, dict) or not isinstance(event.get("type"), str):

@@ -187,7 +187,9 @@ class _RunFile:
         try:
             while view:
                 written = self._file.write(view)
-                view = view[written or 0:]
+                if not written:
+                    raise OSError(f"nothing could be written to {self.path}")
+                view = view[written:]
         except OSError:
             os.ftruncate(self._file.fileno(), self.size)  # no fragment for the next line to glue onto
             raise
