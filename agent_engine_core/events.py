@@ -1,18 +1,19 @@
 """Events: the frozen snapshots observers receive (the catalog with every field is docs/EVENTS.md).
 
-Every event is a frozen, slotted dataclass built fresh from immutable parts: strings (JSON payloads are kept as
-JSON text and decoded into a fresh copy on access), numbers, tuples, frozen records and read-only mappings
-over private copies. Assigning to any field raises, and no event refers to a live engine object, so one
-observer cannot change what another sees or what the engine does. ``seq`` is per task and strictly
-increasing; ``(task_id, seq)`` is unique within a run.
+Every event is an immutable record (a ``NamedTuple`` with the ``Event`` mixin) built fresh from immutable
+parts: strings (JSON payloads stay JSON text and decode into a fresh copy on access), numbers, tuples, frozen
+records and read-only mappings over private copies. Assigning to any field raises ``AttributeError``, and no
+event refers to a live engine object, so one observer cannot change what another sees or what the engine does.
+Tuples are used rather than frozen dataclasses because an event is built for every stage while observers are
+attached, and a tuple is built four to eight times faster. ``seq`` is per task and strictly increasing;
+``(task_id, seq)`` is unique within a run.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
 from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from agent_engine_core._json import loads
 from agent_engine_core.records import Lineage, StageError
@@ -31,23 +32,23 @@ __all__ = [
     "ToolInvoked",
 ]
 
-
-def _frozen_map() -> Mapping[str, Any]:
-    return MappingProxyType({})
+_EMPTY: Mapping[str, int] = MappingProxyType({})
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class Event:
-    """Fields every event has."""
+    """What every event offers; every event class also has the fields ``type``, ``run_id``, ``task_id``,
+    ``seq`` (per task, from 1) and ``timestamp`` (``time.time()`` when it was built).
+    """
+
+    __slots__ = ()
+    hook: ClassVar[str | None] = None
+    """The specific observer hook this event class is also delivered to (besides ``on_event``)."""
 
     type: str
     run_id: str
     task_id: str
     seq: int
     timestamp: float
-
-    hook: ClassVar[str | None] = None
-    """The specific observer hook this event class is also delivered to (besides ``on_event``)."""
 
     @property
     def event_id(self) -> str:
@@ -57,74 +58,103 @@ class Event:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-compatible form (``*_json`` fields decoded under their name without the suffix)."""
         data: dict[str, Any] = {}
-        for item in fields(self):
-            value = getattr(self, item.name)
-            if item.name.endswith("_json"):
-                data[item.name[:-5]] = loads(value)
+        for name in self._fields:  # type: ignore[attr-defined]
+            value = getattr(self, name)
+            if name.endswith("_json"):
+                data[name[:-5]] = loads(value)
             elif isinstance(value, Lineage | StageError):
-                data[item.name] = value.to_dict()
+                data[name] = value.to_dict()
             elif isinstance(value, Mapping):
-                data[item.name] = dict(value)
+                data[name] = dict(value)
             elif isinstance(value, tuple):
-                data[item.name] = list(value)
+                data[name] = list(value)
             else:
-                data[item.name] = value
+                data[name] = value
         return data
 
+    def _decoded(self, name: str) -> Any:
+        return loads(getattr(self, name))
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TaskStarted(Event):
-    """``task_started``: a root task, clone or subtask began."""
 
+class _TaskStarted(NamedTuple):
+    type: str
+    run_id: str
+    task_id: str
+    seq: int
+    timestamp: float
     lineage: Lineage
     start_node: str
     input_json: str
-    hook: ClassVar[str | None] = "on_task_started"
+
+
+class TaskStarted(_TaskStarted, Event):
+    """``task_started``: a root task, clone or subtask began at ``start_node``."""
+
+    __slots__ = ()
+    hook = "on_task_started"
 
     @property
     def input(self) -> Any:
         """A fresh copy of the task's input."""
-        return loads(self.input_json)
+        return self._decoded("input_json")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TaskFinished(Event):
+class _TaskFinished(NamedTuple):
+    type: str
+    run_id: str
+    task_id: str
+    seq: int
+    timestamp: float
+    status: str
+    output_json: str
+    error: StageError | None = None
+    waiting_at: str | None = None
+
+
+class TaskFinished(_TaskFinished, Event):
     """``task_finished``: a task ended with ``status`` success, failure or partial.
 
     A child that waits at a merge reports its provisional status and the merge node in ``waiting_at``.
     """
 
-    status: str
-    output_json: str
-    error: StageError | None = None
-    waiting_at: str | None = None
-    hook: ClassVar[str | None] = "on_task_finished"
+    __slots__ = ()
+    hook = "on_task_finished"
 
     @property
     def output(self) -> Any:
         """A fresh copy of the task's final output."""
-        return loads(self.output_json)
+        return self._decoded("output_json")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class NodeStarted(Event):
-    """``node_started``: a stage begins; ``stage`` is its position in the task's history."""
-
+class _NodeStarted(NamedTuple):
+    type: str
+    run_id: str
+    task_id: str
+    seq: int
+    timestamp: float
     node_id: str
     stage: int
     input_json: str
-    hook: ClassVar[str | None] = "on_node_started"
+
+
+class NodeStarted(_NodeStarted, Event):
+    """``node_started``: a stage begins; ``stage`` is its position in the task's history."""
+
+    __slots__ = ()
+    hook = "on_node_started"
 
     @property
     def input(self) -> Any:
         """A fresh copy of the stage's input."""
-        return loads(self.input_json)
+        return self._decoded("input_json")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class NodeFinished(Event):
-    """``node_finished`` or ``node_failed``: a stage ended; the fields are those of its history record."""
-
+class _NodeFinished(NamedTuple):
+    type: str
+    run_id: str
+    task_id: str
+    seq: int
+    timestamp: float
     node_id: str
     stage: int
     status: str
@@ -133,38 +163,51 @@ class NodeFinished(Event):
     error: StageError | None
     route: tuple[str, ...]
     duration_s: float
-    hook: ClassVar[str | None] = "on_node_finished"
+
+
+class NodeFinished(_NodeFinished, Event):
+    """``node_finished`` or ``node_failed``: a stage ended; the fields are those of its history record."""
+
+    __slots__ = ()
+    hook = "on_node_finished"
 
     @property
     def input(self) -> Any:
         """A fresh copy of the stage's input."""
-        return loads(self.input_json)
+        return self._decoded("input_json")
 
     @property
     def output(self) -> Any:
         """A fresh copy of the stage's output."""
-        return loads(self.output_json)
+        return self._decoded("output_json")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RoutingDecision(Event):
-    """``routing_decision``: where a task went after a stage (``kind``: edge, clones or subtasks)."""
-
+class _RoutingDecision(NamedTuple):
+    type: str
+    run_id: str
+    task_id: str
+    seq: int
+    timestamp: float
     node_id: str
     kind: str
     targets: tuple[str, ...]
     label: str | None = None
-    hook: ClassVar[str | None] = "on_routing_decision"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ChildCreated(Event):
-    """``clone_created`` or ``subtask_created``: a branch/split created child ``child_id`` (``index``).
+class RoutingDecision(_RoutingDecision, Event):
+    """``routing_decision``: a decision chose an edge (``kind`` edge, with its ``label``), or a branch/split
+    created children (``kind`` clones or subtasks)."""
 
-    ``stage`` is the creating stage's position in the parent's history (it orders the children of successive
-    fan-outs of one parent, as ``LineageStep.stage`` does).
-    """
+    __slots__ = ()
+    hook = "on_routing_decision"
 
+
+class _ChildCreated(NamedTuple):
+    type: str
+    run_id: str
+    task_id: str
+    seq: int
+    timestamp: float
     node_id: str
     stage: int
     child_id: str
@@ -172,10 +215,22 @@ class ChildCreated(Event):
     target: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MergeFired(Event):
-    """``merge_fired``: a fan-out group merged at ``node_id``; ``inputs`` are the merged children by index."""
+class ChildCreated(_ChildCreated, Event):
+    """``clone_created`` or ``subtask_created``: a branch/split created child ``child_id`` (``index``).
 
+    ``stage`` is the creating stage's position in the parent's history (it orders the children of successive
+    fan-outs of one parent, as ``LineageStep.stage`` does).
+    """
+
+    __slots__ = ()
+
+
+class _MergeFired(NamedTuple):
+    type: str
+    run_id: str
+    task_id: str
+    seq: int
+    timestamp: float
     node_id: str
     fan_out_node: str
     inputs: tuple[str, ...]
@@ -183,30 +238,52 @@ class MergeFired(Event):
     on_failure: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AgentCallEvent(Event):
-    """``agent_call``: a provider answered an agent node."""
+class MergeFired(_MergeFired, Event):
+    """``merge_fired``: a fan-out group merged at ``node_id``; ``inputs`` are the merged children by index."""
 
+    __slots__ = ()
+
+
+class _AgentCall(NamedTuple):
+    type: str
+    run_id: str
+    task_id: str
+    seq: int
+    timestamp: float
     node_id: str
     provider: str
     model: str
     request_json: str
     reply_json: str
-    usage: Mapping[str, int] = field(default_factory=_frozen_map)
+    usage: Mapping[str, int] = _EMPTY
     latency_s: float = 0.0
-    hook: ClassVar[str | None] = "on_agent_call"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ToolInvoked(Event):
-    """``tool_invoked``: a node invoked a tool."""
+class AgentCallEvent(_AgentCall, Event):
+    """``agent_call``: a provider answered an agent node."""
 
+    __slots__ = ()
+    hook = "on_agent_call"
+
+
+class _ToolInvoked(NamedTuple):
+    type: str
+    run_id: str
+    task_id: str
+    seq: int
+    timestamp: float
     node_id: str
     tool_id: str
     arguments_json: str
     status: str
     result_json: str
-    hook: ClassVar[str | None] = "on_tool_invoked"
+
+
+class ToolInvoked(_ToolInvoked, Event):
+    """``tool_invoked``: a node invoked a tool."""
+
+    __slots__ = ()
+    hook = "on_tool_invoked"
 
 
 EVENT_TYPES: Mapping[str, type[Event]] = MappingProxyType({

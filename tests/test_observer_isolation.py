@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 
@@ -47,10 +46,10 @@ class Mutator:
 
     @hookimpl
     def on_event(self, event):
-        for name in [f.name for f in dataclasses.fields(event)]:
+        for name in event._fields:
             try:
                 setattr(event, name, None)
-            except dataclasses.FrozenInstanceError:
+            except AttributeError:
                 self.blocked += 1
         data = event.to_dict()
         data.clear()
@@ -210,5 +209,5 @@ def test_snapshots_cannot_be_changed_through_anything_they_return(payload):
             if isinstance(decoded, dict | list):
                 decoded.clear()
         assert event.to_dict() == before
-        with pytest.raises(dataclasses.FrozenInstanceError):
+        with pytest.raises(AttributeError):
             event.task_id = "changed"  # type: ignore[misc]

@@ -54,8 +54,8 @@ def test_event_recorder_and_trace_helpers(make_engine, event_recorder):
     engine = make_engine({"workflow": WORKFLOW}, handlers=HANDLERS, plugins=[event_recorder])
     first = engine.run(1, run_id="same")
     assert [e.type for e in event_recorder.for_task("same")] == [
-        "task_started", "node_started", "node_finished", "routing_decision", "node_started", "node_finished",
-        "routing_decision", "node_started", "node_finished", "task_finished",
+        "task_started", "node_started", "node_finished", "node_started", "node_finished",
+        "node_started", "node_finished", "task_finished",
     ]
     second = engine.run(1, run_id="same")
     assert_same_trace(first, second)
