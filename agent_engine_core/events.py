@@ -36,8 +36,10 @@ _EMPTY: Mapping[str, int] = MappingProxyType({})
 
 
 class Event:
-    """What every event offers; every event class also has the fields ``type``, ``run_id``, ``task_id``,
-    ``seq`` (per task, from 1) and ``timestamp`` (``time.time()`` when it was built).
+    """What every event offers.
+
+    Every event class also has the fields ``type``, ``run_id``, ``task_id``, ``seq`` (per task, from 1) and
+    ``timestamp`` (``time.time()`` when it was built).
     """
 
     __slots__ = ()
@@ -195,8 +197,10 @@ class _RoutingDecision(NamedTuple):
 
 
 class RoutingDecision(_RoutingDecision, Event):
-    """``routing_decision``: a decision chose an edge (``kind`` edge, with its ``label``), or a branch/split
-    created children (``kind`` clones or subtasks)."""
+    """``routing_decision``: where a decision, branch or split sent the task.
+
+    ``kind`` is ``edge`` for a decision (with the chosen ``label``), ``clones`` or ``subtasks`` for a fan-out.
+    """
 
     __slots__ = ()
     hook = "on_routing_decision"
@@ -211,12 +215,12 @@ class _ChildCreated(NamedTuple):
     node_id: str
     stage: int
     child_id: str
-    index: int
+    child_index: int
     target: str
 
 
 class ChildCreated(_ChildCreated, Event):
-    """``clone_created`` or ``subtask_created``: a branch/split created child ``child_id`` (``index``).
+    """``clone_created`` or ``subtask_created``: a branch/split created child ``child_id`` (``child_index``).
 
     ``stage`` is the creating stage's position in the parent's history (it orders the children of successive
     fan-outs of one parent, as ``LineageStep.stage`` does).
