@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 import pluggy
 
@@ -77,8 +77,7 @@ class _Background:
         self._thread.join(timeout)
 
 
-@dataclass(frozen=True, slots=True)
-class _Target:
+class _Target(NamedTuple):
     plugin: str
     function: Callable[[Event], Any]
     background: _Background | None
@@ -99,7 +98,10 @@ class Observers:
             impls = [i for i in getattr(manager.hook, hook).get_hookimpls() if i.plugin_name not in off]
             impls.sort(key=lambda i: rank.get(i.plugin_name, len(rank)))
             self._by_hook[hook] = tuple(self._target(i.plugin_name, i.function, dispatch) for i in impls)
-        self._cache: dict[str | None, tuple[_Target, ...]] = {}
+        every = self._by_hook["on_event"]
+        self._by_event: dict[str | None, tuple[_Target, ...]] = {
+            hook: every + (self._by_hook[hook] if hook else ()) for hook in (None, *OBSERVER_HOOKS)
+        }
 
     def _target(self, plugin: str, function: Callable[[Event], Any], dispatch: Mapping[str, Dispatch]) -> _Target:
         settings = dispatch.get(plugin, Dispatch())
@@ -115,13 +117,10 @@ class Observers:
         """True when any observer is registered (a run without observers builds no events)."""
         return any(self._by_hook.values())
 
-    def targets(self, hook: str | None) -> tuple[_Target, ...]:
-        """``on_event`` implementations followed by those of the event's own hook."""
-        found = self._cache.get(hook)
-        if found is None:
-            found = self._by_hook["on_event"] + (self._by_hook[hook] if hook else ())
-            self._cache[hook] = found
-        return found
+    @property
+    def by_event(self) -> Mapping[str | None, tuple[_Target, ...]]:
+        """Per event class hook: ``on_event`` implementations followed by those of the event's own hook."""
+        return self._by_event
 
     def run(self) -> ObserverRun:
         """Per-run delivery state (failure counts, switched-off plugins)."""
@@ -145,19 +144,24 @@ class ObserverRun:
     observers: Observers
     failures: dict[str, int] = field(default_factory=dict)
     disabled: set[str] = field(default_factory=set)
+    _targets: Mapping[str | None, tuple[_Target, ...]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._targets = self.observers.by_event
 
     def emit(self, event: Event) -> None:
         """Deliver ``event`` to every interested observer, none of which can affect the run."""
-        for target in self.observers.targets(event.hook):
-            if target.plugin in self.disabled:
+        disabled = self.disabled
+        for plugin, function, background in self._targets[event.hook]:
+            if disabled and plugin in disabled:
                 continue
-            if target.background is not None:
-                target.background.offer(target.function, event)
-                continue
-            try:
-                target.function(event)
-            except Exception as exc:  # an observer's bug is its own: logged and counted, never raised
-                self._failed(target.plugin, event, exc)
+            if background is None:
+                try:
+                    function(event)
+                except Exception as exc:  # an observer's bug is its own: logged and counted, never raised
+                    self._failed(plugin, event, exc)
+            else:
+                background.offer(function, event)
 
     def _failed(self, plugin: str, event: Event, exc: Exception) -> None:
         count = self.failures[plugin] = self.failures.get(plugin, 0) + 1

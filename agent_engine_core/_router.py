@@ -107,7 +107,8 @@ def _emit(run: RunState, task: TaskState, event_class: type[Event], name: str, *
     run with observers, and keyword construction of a tuple costs twice as much).
     """
     assert run.observers is not None
-    run.observers.emit(event_class(name, run.run_id, task.id, task.next_event(), time.time(), *fields))  # type: ignore[call-arg]
+    task.events += 1
+    run.observers.emit(event_class(name, run.run_id, task.id, task.events, time.time(), *fields))  # type: ignore[call-arg]
 
 
 def _emit_stage(run: RunState, task: TaskState, node: DagNode, outcome: StageOutcome, record: StageRecord) -> None:
@@ -115,8 +116,13 @@ def _emit_stage(run: RunState, task: TaskState, node: DagNode, outcome: StageOut
     for call in record.agent_calls:
         _emit(run, task, AgentCallEvent, "agent_call", node.id, call.provider, call.model, call.request_json,
               call.reply_json, call.usage, call.latency_s)
-    _emit(run, task, NodeFinished, "node_failed" if outcome.failed else "node_finished", node.id, record.seq,
-          str(record.status), record.input_json, record.output_json, record.error, record.route, record.duration_s)
+    assert run.observers is not None
+    task.events += 1
+    run.observers.emit(NodeFinished(
+        "node_failed" if outcome.failed else "node_finished", run.run_id, task.id, task.events, time.time(),
+        node.id, record.seq, record.status.value, record.input_json, record.output_json, record.error, record.route,
+        record.duration_s,
+    ))
     if outcome.children:
         kind = "clones" if node.role is Role.BRANCH else "subtasks"
         _emit(run, task, RoutingDecision, "routing_decision", node.id, kind, record.route, None)
@@ -138,7 +144,9 @@ async def _walk(run: RunState, task: TaskState, node_id: str, input_json: str) -
         forced = merging if isinstance(merging, StageError) else None
         merging = False
         if run.observers is not None:
-            _emit(run, task, NodeStarted, "node_started", node_id, task.seq, input_json)
+            task.events += 1  # inlined _emit: this and node_finished are the per-stage events
+            run.observers.emit(NodeStarted("node_started", run.run_id, task.id, task.events, time.time(), node_id,
+                                           task.seq, input_json))
         outcome = await run_stage(plan, task, input_json, executor=run.handler_executor(), forced=forced)
         record = outcome.record
         if node.role is Role.MERGE and task.lineage.depth > node.merge_out_depth and record.route:

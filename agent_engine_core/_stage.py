@@ -66,11 +66,7 @@ class TaskState:
     seq: int = 0
     first_error: StageError | None = None
     events: int = 0
-
-    def next_event(self) -> int:
-        """The next per-task event sequence number (1, 2, ...)."""
-        self.events += 1
-        return self.events
+    """Events emitted for this task so far: the last event's ``seq``."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ import bench_chain
 import bench_fanout_sleep
 import bench_import
 import bench_load_large
+import bench_observers
 import bench_sequential_runs
 from _harness import ERRORS, Row, Settings, machine, table
 
@@ -32,6 +33,7 @@ WORKLOADS = {
     "sequential": bench_sequential_runs,
     "load": bench_load_large,
     "import": bench_import,
+    "observers": bench_observers,
 }
 
 
