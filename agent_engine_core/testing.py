@@ -17,8 +17,7 @@ from __future__ import annotations
 import importlib.metadata
 import sys
 import types
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -66,37 +65,33 @@ def assert_same_trace(first: TaskResult, second: TaskResult) -> None:
     assert len(a) == len(b), f"traces differ in length: {len(a)} vs {len(b)} lines"
 
 
-@pytest.fixture
-def make_engine() -> Iterator[Callable[..., Engine]]:
-    """Build engines from in-memory manifests; they are closed after the test."""
+def _closing(build: Callable[..., Engine]) -> Iterator[Callable[..., Engine]]:
+    """A fixture body: hand out ``build`` and close every engine it built when the test ends."""
     built: list[Engine] = []
 
-    def make(
-        manifests: Mapping[str, Any], *, handlers: Mapping[str, Callable[..., Any]] | None = None,
-        plugins: Sequence[object] = (), base_dir: str | Path | None = None,
-    ) -> Engine:
-        engine = Engine.from_dict(manifests, handlers=handlers, plugins=plugins, base_dir=base_dir)
+    def make(*args: Any, **kwargs: Any) -> Engine:
+        engine = build(*args, **kwargs)
         built.append(engine)
         return engine
 
     yield make
     for engine in built:
         engine.close()
+
+
+@pytest.fixture
+def make_engine() -> Iterator[Callable[..., Engine]]:
+    """Engines from in-memory manifests, closed after the test.
+
+    Call it as ``make_engine(manifests, *, handlers=None, plugins=(), base_dir=None)`` (``Engine.from_dict``).
+    """
+    yield from _closing(Engine.from_dict)
 
 
 @pytest.fixture
 def engine_from_dir() -> Iterator[Callable[..., Engine]]:
-    """Build engines from config dirs; they are closed after the test."""
-    built: list[Engine] = []
-
-    def make(path: str | Path, *, plugins: Sequence[object] = ()) -> Engine:
-        engine = Engine.from_config_dir(path, plugins=plugins)
-        built.append(engine)
-        return engine
-
-    yield make
-    for engine in built:
-        engine.close()
+    """Engines from config dirs, closed after the test: ``engine_from_dir(path, *, plugins=())``."""
+    yield from _closing(Engine.from_config_dir)
 
 
 @pytest.fixture

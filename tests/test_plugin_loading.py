@@ -114,10 +114,14 @@ def test_cli_plugins_lists_the_distribution_and_the_broken_one(site):
     assert "Traceback" not in human.stdout + human.stderr
 
 
-def test_a_broken_entry_point_leaves_the_engine_working(site):
+def test_a_broken_entry_point_leaves_the_engine_working(site, monkeypatch):
+    monkeypatch.setenv("AGENT_ENGINE_DISABLE_PLUGIN_AUTOLOAD", "1")
+    clean = Engine.from_dict({"workflow": WORKFLOW}).run(7, run_id="r")
+    monkeypatch.delenv("AGENT_ENGINE_DISABLE_PLUGIN_AUTOLOAD")
     write_distribution(site, "broken", "raise RuntimeError('boom at import')\n")
     engine = Engine.from_dict({"workflow": WORKFLOW})
-    assert engine.run(7).output == 7
+    result = engine.run(7, run_id="r")
+    assert (result.status, result.output, result.trace.digest) == (clean.status, clean.output, clean.trace.digest)
     failure = next(f for f in engine.plugins.failed if f.distribution == "agent-engine-broken")
     assert "boom at import" in failure.reason
 
