@@ -120,7 +120,7 @@ def _emit_stage(run: RunState, task: TaskState, node: DagNode, outcome: StageOut
     task.events += 1
     run.observers.emit(NodeFinished(
         "node_failed" if outcome.failed else "node_finished", run.run_id, task.id, task.events, time.time(),
-        node.id, record.seq, record.status.value, record.input_json, record.output_json, record.error, record.route,
+        node.id, record.seq, record.status, record.input_json, record.output_json, record.error, record.route,
         record.duration_s,
     ))
     if outcome.children:
