@@ -30,6 +30,7 @@ class Built:
     dag: Dag
     plans: Mapping[str, Plan]
     fanout_concurrency: int
+    inline_fast_handlers: bool
     metadata: Mapping[str, Any]
 
 
@@ -91,7 +92,8 @@ def build(
         ))
     if issues or dag is None:
         raise ManifestError(_in_file_order(issues))
-    return Built(dag, MappingProxyType(plans), scheduler.fanout_concurrency, _metadata(project, agents))
+    return Built(dag, MappingProxyType(plans), scheduler.fanout_concurrency, scheduler.inline_fast_handlers,
+                 _metadata(project, agents))
 
 
 def _in_file_order(issues: list[ManifestIssue]) -> list[ManifestIssue]:

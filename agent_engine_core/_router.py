@@ -44,22 +44,50 @@ from agent_engine_core.records import (
 __all__ = ["Finished", "RunState", "walk"]
 
 
+FAST_HANDLER_S = 0.0005
+"""A sync handler measured to take less than this runs inline even beside siblings."""
+
+
 @dataclass(slots=True)
 class RunState:
-    """Shared by all tasks of one run: the collected records and how many tasks are in flight."""
+    """Shared by all tasks of one run: the collected records and how many tasks are in flight.
+
+    ``timings`` (node id -> its sync handler's measured run time, see ``learn``) belongs to the engine and
+    outlives the run: it is how the engine learns which handlers are cheap enough to run on the event loop.
+    """
 
     run_id: str
     plans: Mapping[str, Plan]
     fanout_concurrency: int
     executor: Executor | None
+    timings: dict[str, float] | None = None
     records: list[StageRecord] = field(default_factory=list)
     summaries: list[TaskSummary] = field(default_factory=list)
     active: int = 1
     observers: ObserverRun | None = None
 
-    def handler_executor(self) -> Executor | None:
-        """Threads for sync handlers only while siblings could run beside them; inline otherwise."""
-        return self.executor if self.active > 1 else None
+    def handler_executor(self, node_id: str) -> Executor | None:
+        """Where a sync handler runs.
+
+        Inline while its task is alone, or when its node has been measured fast; in a worker thread while
+        siblings are in flight, so that blocking handlers really run concurrently.
+        """
+        if self.active <= 1:
+            return None
+        if self.timings is not None and self.timings.get(node_id, FAST_HANDLER_S) < FAST_HANDLER_S:
+            return None
+        return self.executor
+
+    def learn(self, node_id: str, seconds: float, *, inline: bool) -> None:
+        """Record a sync handler's run time.
+
+        A call on the loop's thread is timed exactly and replaces what was known (so a handler that turns slow
+        goes back to threads at once); a call in a worker may be stretched by waiting for the GIL, so only the
+        fastest such call counts.
+        """
+        if self.timings is not None:
+            known = self.timings.get(node_id)
+            self.timings[node_id] = seconds if inline or known is None else min(known, seconds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,18 +171,7 @@ async def _walk(run: RunState, task: TaskState, node_id: str, input_json: str) -
             input_json = _merge_input([_entry(task, from_node, _provisional(task), input_json)])
         forced = merging if isinstance(merging, StageError) else None
         merging = False
-        if run.observers is not None:
-            task.events += 1  # inlined _emit: this and node_finished are the per-stage events
-            run.observers.emit(NodeStarted("node_started", run.run_id, task.id, task.events, time.time(), node_id,
-                                           task.seq, input_json))
-        outcome = await run_stage(plan, task, input_json, executor=run.handler_executor(), forced=forced)
-        record = outcome.record
-        if node.role is Role.MERGE and task.lineage.depth > node.merge_out_depth and record.route:
-            # an inner group's parent waits at this same merge for its own group: it goes nowhere yet
-            record = dataclasses.replace(record, route=())
-        run.records.append(record)
-        if run.observers is not None:
-            _emit_stage(run, task, node, outcome, record)
+        outcome, record = await _stage(run, task, plan, input_json, forced)
         if outcome.failed:
             goes_on = outcome.next_node is not None or outcome.children or node.role is Role.EXIT
             if not (node.spec.continue_on_failure and goes_on) or node.spec.always_fail:
@@ -177,6 +194,30 @@ async def _walk(run: RunState, task: TaskState, node_id: str, input_json: str) -
         from_node, node_id, input_json = node_id, outcome.next_node, passed_on
 
 
+async def _stage(
+    run: RunState, task: TaskState, plan: Plan, input_json: str, forced: StageError | None
+) -> tuple[StageOutcome, StageRecord]:
+    """Run one stage of ``task`` and record it: events around it, where its handler ran and how long it took."""
+    node = plan.node
+    if run.observers is not None:
+        task.events += 1  # inlined _emit: this and node_finished are the per-stage events
+        run.observers.emit(NodeStarted("node_started", run.run_id, task.id, task.events, time.time(), node.id,
+                                       task.seq, input_json))
+    executor = run.handler_executor(node.id)
+    outcome = await run_stage(plan, task, input_json, executor=executor, forced=forced)
+    record = outcome.record
+    if task.handler_s is not None:
+        run.learn(node.id, task.handler_s, inline=executor is None)
+        task.handler_s = None
+    if node.role is Role.MERGE and task.lineage.depth > node.merge_out_depth and record.route:
+        # an inner group's parent waits at this same merge for its own group: it goes nowhere yet
+        record = dataclasses.replace(record, route=())
+    run.records.append(record)
+    if run.observers is not None:
+        _emit_stage(run, task, node, outcome, record)
+    return outcome, record
+
+
 async def _fan_out(
     run: RunState, parent: TaskState, node_id: str, record: StageRecord, outcome: StageOutcome
 ) -> Finished | tuple[str, str, StageError | None]:
@@ -194,11 +235,13 @@ async def _fan_out(
         for child, (target, _) in zip(children, outcome.children, strict=True):
             _emit(run, parent, ChildCreated, f"{kind}_created", node_id, record.seq, child.id, child.lineage.index,
                   target)
-    limit = asyncio.Semaphore(run.fanout_concurrency)
+    limit = asyncio.Semaphore(run.fanout_concurrency) if len(children) > run.fanout_concurrency else None
     run.active += len(children)
 
     async def one(child: TaskState, target: str, input_json: str) -> Finished | Arrived:
         try:
+            if limit is None:
+                return await walk(run, child, target, input_json)
             async with limit:
                 return await walk(run, child, target, input_json)
         finally:

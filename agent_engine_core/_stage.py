@@ -10,7 +10,7 @@ import asyncio
 import copy
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -67,6 +67,8 @@ class TaskState:
     first_error: StageError | None = None
     events: int = 0
     """Events emitted for this task so far: the last event's ``seq``."""
+    handler_s: float | None = None
+    """How long the last sync handler call took, wherever it ran (the engine learns from it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,8 +188,10 @@ async def _call_handler(
         if handler.is_async:
             return await handler.function(payload, ctx)
         if executor is None:
-            return handler.function(payload, ctx)
-        return await asyncio.get_running_loop().run_in_executor(executor, handler.function, payload, ctx)
+            return _timed(handler.function, payload, ctx, task)
+        return await asyncio.get_running_loop().run_in_executor(
+            executor, _timed, handler.function, payload, ctx, task
+        )
     except NodeFailure as exc:
         raise _Failed(ErrorKind.HANDLER, exc.reason, exc.data) from None
     except ToolMisuse as exc:
@@ -195,6 +199,15 @@ async def _call_handler(
     except Exception as exc:  # a handler's own bug fails its node, with the traceback kept in the history
         raise _Failed(ErrorKind.HANDLER, f"{type(exc).__name__}: {exc}", {"exception": type(exc).__name__},
                       traceback.format_exc()) from None
+
+
+def _timed(function: Callable[[Any, NodeContext], Any], payload: Any, ctx: NodeContext, task: TaskState) -> Any:
+    """Call a sync handler and leave its own run time (not the thread hop) in ``task.handler_s``."""
+    started = time.perf_counter()
+    try:
+        return function(payload, ctx)
+    finally:
+        task.handler_s = time.perf_counter() - started
 
 
 async def _call_agent(

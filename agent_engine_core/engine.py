@@ -103,6 +103,7 @@ class Engine:
             plan.node.role in FAN_OUT or plan.agent is not None or (plan.handler is not None and plan.handler.is_async)
             for plan in self._built.plans.values()
         )
+        self._handler_timings: dict[str, float] = {}
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
 
@@ -166,7 +167,8 @@ class Engine:
             raise InvalidInput(f"the input is not JSON: {exc}") from None
         rid = RunId(run_id) if run_id is not None else new_run_id()
         observers = self._observers.run() if self._observers.active else None
-        run = RunState(rid, built.plans, built.fanout_concurrency, self._executor(), observers=observers)
+        timings = self._handler_timings if built.inline_fast_handlers else None
+        run = RunState(rid, built.plans, built.fanout_concurrency, self._executor(), timings, observers=observers)
         root = TaskState(id=rid, lineage=Lineage(), run_id=rid)
         finished = await walk(run, root, start_node, input_json)
         assert isinstance(finished, Finished)  # only children wait at merges; the root always finishes

@@ -116,6 +116,11 @@ class SchedulerSpec(_Manifest):
     queue_policy: Literal["fifo"] = "fifo"
     max_queue_size: int | None = Field(100, ge=1, description="null = unbounded.")
     executor: Identifier = Field("local", description="local or any registered executor.")
+    inline_fast_handlers: bool = Field(
+        True,
+        description="Run a fan-out child's sync handler on the event loop once its node has been measured "
+        "fast (under 0.5 ms); false: always in a worker thread while siblings are in flight.",
+    )
 
 
 class SchedulerManifest(_Manifest):
