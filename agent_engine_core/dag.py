@@ -14,7 +14,6 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any
 
 from agent_engine_core.errors import ManifestIssue
 from agent_engine_core.manifests.models import NodeSpec, WorkflowManifest
@@ -502,19 +501,13 @@ def _merge_out_depth(depths: frozenset[int]) -> int:
     return max(min(depths, default=0) - 1, 0)
 
 
-def node_positions(workflow: WorkflowManifest) -> dict[str, int]:
-    """Index of each node id in workflow.yaml's ``nodes`` list (first occurrence)."""
+def blame_node(workflow: WorkflowManifest, locate: Locate, file: str) -> Callable[..., ManifestIssue]:
+    """A factory of issues located at a node's field, for passes outside this module (handlers, agents)."""
     positions: dict[str, int] = {}
     for position, spec in enumerate(workflow.nodes):
         positions.setdefault(spec.id, position)
-    return positions
 
-
-def blame_node(workflow: WorkflowManifest, locate: Locate, file: str) -> Callable[..., ManifestIssue]:
-    """A factory of issues located at a node's field, for passes outside this module (handlers, agents)."""
-    positions = node_positions(workflow)
-
-    def issue(node_id: str, field: str, code: str, message: str, hint: str | None = None, **_: Any) -> ManifestIssue:
+    def issue(node_id: str, field: str, code: str, message: str, hint: str | None = None) -> ManifestIssue:
         line, column = locate(["nodes", positions[node_id], field])
         return ManifestIssue(message, file=file, line=line, column=column, node_id=node_id, hint=hint, code=code)
 
