@@ -57,6 +57,15 @@ class PluginSet:
     failed: list[PluginFailure] = field(default_factory=list)
     sinks: list[object] = field(default_factory=list)
 
+    def skip(self, failure: PluginFailure) -> None:
+        """Record a plugin that could not load, and warn: an operator must see that it is not active."""
+        import structlog  # noqa: PLC0415 - imported only when something is wrong (see DECISIONS.md, Imports)
+
+        self.failed.append(failure)
+        structlog.get_logger(__name__).warning(
+            "plugin skipped", plugin=failure.name, distribution=failure.distribution, reason=failure.reason
+        )
+
     def close_sinks(self) -> None:
         """Call ``close()`` on every started telemetry sink that has one (files, servers, exporters)."""
         for sink in self.sinks:
@@ -84,7 +93,7 @@ def load_plugins(components: Components, explicit: Sequence[object] = ()) -> Plu
         try:
             plugin = entry_point.load()
         except Exception as exc:  # any import-time error of third-party code is reported, never fatal
-            plugins.failed.append(PluginFailure(entry_point.name, distribution, f"import failed: {exc!r}"))
+            plugins.skip(PluginFailure(entry_point.name, distribution, f"import failed: {exc!r}"))
             continue
         _register(plugins, components, plugin, entry_point.name, distribution, version, "entry point")
     for index, plugin in enumerate(explicit):
@@ -114,13 +123,13 @@ def _register(
     try:
         manager.register(plugin, name=name)
     except (ValueError, pluggy.PluginValidationError) as exc:  # a name clash, or arguments no hookspec has
-        plugins.failed.append(PluginFailure(name, distribution, f"does not match the hookspecs: {exc}"))
+        plugins.skip(PluginFailure(name, distribution, f"does not match the hookspecs: {exc}"))
         return
     callers = manager.get_hookcallers(plugin) or []
     unknown = sorted(caller.name for caller in callers if caller.spec is None)
     if unknown:
         manager.unregister(plugin)
-        plugins.failed.append(PluginFailure(name, distribution, f"implements unknown hooks: {', '.join(unknown)}"))
+        plugins.skip(PluginFailure(name, distribution, f"implements unknown hooks: {', '.join(unknown)}"))
         return
     registered: list[str] = []
     try:
@@ -135,7 +144,7 @@ def _register(
     except Exception as exc:  # a registration hook that crashes takes only its own plugin down
         manager.unregister(plugin)
         components.forget(registered)
-        plugins.failed.append(PluginFailure(name, distribution, f"registration failed: {exc!r}"))
+        plugins.skip(PluginFailure(name, distribution, f"registration failed: {exc!r}"))
         return
     hooks = tuple(sorted(caller.name for caller in callers))
     plugins.loaded.append(LoadedPlugin(name, distribution, version, hooks, source, tuple(registered)))
