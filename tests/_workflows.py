@@ -158,3 +158,24 @@ def stage(result: Any, node_id: str, task_id: str | None = None) -> Any:
 def stages(result: Any, node_id: str) -> list[Any]:
     """Every stage record of ``node_id``, in canonical order."""
     return [r for r in result.trace.records if r.node_id == node_id]
+
+
+def branch_merge(handler: str) -> dict[str, Any]:
+    """Manifests of start -> branch -> two clones running ``handler`` -> merge -> exit."""
+    return {
+        "workflow": {
+            "version": "1.0",
+            "nodes": [
+                {"id": "s", "role": "start"},
+                {"id": "fan", "role": "branch"},
+                {"id": "a", "role": "linear", "handler": handler},
+                {"id": "b", "role": "linear", "handler": handler},
+                {"id": "join", "role": "merge"},
+                {"id": "e", "role": "exit"},
+            ],
+            "edges": [
+                {"from": "s", "to": "fan"}, {"from": "fan", "to": "a"}, {"from": "fan", "to": "b"},
+                {"from": "a", "to": "join"}, {"from": "b", "to": "join"}, {"from": "join", "to": "e"},
+            ],
+        },
+    }

@@ -4,29 +4,15 @@ from __future__ import annotations
 
 import gc
 
+from _workflows import branch_merge
+
 from agent_engine_core import Engine, hookimpl
 from agent_engine_core._stage import TaskState
 from agent_engine_core.events import Event
 from agent_engine_core.records import StageRecord, TaskResult
 from agent_engine_core.testing import EventRecorder
 
-MANIFESTS = {
-    "workflow": {
-        "version": "1.0",
-        "nodes": [
-            {"id": "s", "role": "start"},
-            {"id": "fan", "role": "branch"},
-            {"id": "a", "role": "linear", "handler": "inc"},
-            {"id": "b", "role": "linear", "handler": "inc"},
-            {"id": "join", "role": "merge"},
-            {"id": "e", "role": "exit"},
-        ],
-        "edges": [
-            {"from": "s", "to": "fan"}, {"from": "fan", "to": "a"}, {"from": "fan", "to": "b"},
-            {"from": "a", "to": "join"}, {"from": "b", "to": "join"}, {"from": "join", "to": "e"},
-        ],
-    },
-}
+MANIFESTS = branch_merge("inc")
 
 
 def live(kind: type) -> int:

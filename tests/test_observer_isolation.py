@@ -6,6 +6,7 @@ import threading
 import time
 
 import pytest
+from _workflows import branch_merge
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,27 +15,7 @@ from agent_engine_core._observe import MAX_FAILURES
 from agent_engine_core.events import EVENT_TYPES
 from agent_engine_core.testing import EventRecorder, assert_same_trace
 
-BRANCH_MERGE = {
-    "workflow": {
-        "version": "1.0",
-        "nodes": [
-            {"id": "s", "role": "start"},
-            {"id": "fan", "role": "branch"},
-            {"id": "a", "role": "linear", "handler": "double"},
-            {"id": "b", "role": "linear", "handler": "double"},
-            {"id": "join", "role": "merge"},
-            {"id": "e", "role": "exit"},
-        ],
-        "edges": [
-            {"from": "s", "to": "fan"},
-            {"from": "fan", "to": "a"},
-            {"from": "fan", "to": "b"},
-            {"from": "a", "to": "join"},
-            {"from": "b", "to": "join"},
-            {"from": "join", "to": "e"},
-        ],
-    },
-}
+BRANCH_MERGE = branch_merge("double")
 HANDLERS = {"double": lambda payload, ctx: {"items": payload["items"] * 2}}
 
 
