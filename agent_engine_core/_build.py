@@ -5,20 +5,27 @@ Every pass adds located issues to one list; the build fails with all of them tog
 
 from __future__ import annotations
 
+import difflib
+import importlib.metadata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
-from agent_engine_core._stage import AgentBinding, Plan
+from agent_engine_core._agent import AgentBinding, AgentLimits
+from agent_engine_core._stage import Plan
 from agent_engine_core._version import __version__
 from agent_engine_core.components import Components, distribution_hint
+from agent_engine_core.credentials import resolve_credential
 from agent_engine_core.dag import Dag, References, Role, blame_node, build_dag
-from agent_engine_core.errors import ManifestError, ManifestIssue, ProviderError
+from agent_engine_core.errors import ManifestError, ManifestIssue, ProviderError, ToolError
 from agent_engine_core.handlers import HandlerError, resolve_handler
+from agent_engine_core.llm import Credential, LlmProvider, ProviderSetup
 from agent_engine_core.manifests.loader import Project
 from agent_engine_core.manifests.models import AgentSpec, NodeSpec, WorkflowManifest
 from agent_engine_core.schemas import SchemaSet, schema_problem
+from agent_engine_core.tools import BoundTool, Tool, ToolSetup
 
 __all__ = ["Built", "build"]
 
@@ -53,11 +60,12 @@ def build(
             issues.append(issue_at(spec.id, "context", "feature.unsupported",
                                    "context assembly (memory) is not implemented in this version",
                                    "use context: none"))
+    tools = _bind_tools(project, components, issues)
     refs = References(
         agents={a.id for a in project.agents.agents},
         schemas=set(project.schemas),
         context_profiles=("none", "global"),
-        tools=(),
+        tools={t.id for t in project.tools.tools},
     )
     if any(s.kind == "agent" for s in workflow.nodes) and "agents" not in project.sources:
         issues.append(ManifestIssue("the workflow has agent nodes but agents.yaml is missing",
@@ -82,6 +90,7 @@ def build(
                 schema_in=_validator(schemas, spec, "schema_in", issue_at, issues),
                 schema_out=_validator(schemas, spec, "schema_out", issue_at, issues),
                 agent=_agent_binding(agents, spec, node.labels, project) if node.is_agent else None,
+                tools=MappingProxyType({t: tools[t] for t in spec.tools if t in tools}),
             )
     scheduler = project.scheduler.scheduler
     if scheduler.executor != "local":
@@ -120,51 +129,170 @@ def _validator(
     return schemas.validator(ref)
 
 
+@dataclass(frozen=True, slots=True)
+class _Agent:
+    """An agent some node uses, with its provider and where the provider came from."""
+
+    spec: AgentSpec
+    provider: LlmProvider
+    distribution: str
+    model: str
+    limits: AgentLimits
+    credential: Credential | None
+
+
 def _bind_agents(
     project: Project, workflow: WorkflowManifest, components: Components, issues: list[ManifestIssue]
-) -> dict[str, tuple[AgentSpec, Any, str]]:
+) -> dict[str, _Agent]:
     """Build one provider per agent that some node uses; report unknown providers and unanswerable nodes."""
     source = project.source("agents")
     users: dict[str, list[str]] = {}
     for spec in workflow.nodes:
         if spec.kind == "agent" and spec.agent_id is not None:
             users.setdefault(spec.agent_id, []).append(spec.id)
-    bound: dict[str, tuple[AgentSpec, Any, str]] = {}
+    credentials = _Credentials(project, issues)
+    bound: dict[str, _Agent] = {}
     for position, agent in enumerate(project.agents.agents):
         if agent.id not in users:
             continue
-        provider_name = agent.llm.partition("/")[0]
-        line, column = source.locate(["agents", position, "llm"])
+        provider_name, _, model = agent.llm.partition("/")
+
+        def issue(message: str, code: str, field: str = "llm", hint: str | None = None, *, at: int = position) -> None:
+            line, column = source.locate(["agents", at, field])
+            issues.append(ManifestIssue(message, file=source.file, line=line, column=column, hint=hint, code=code))
+
         registration = components.llm_providers.get(provider_name)
         if registration is None:
-            issues.append(ManifestIssue(
-                f"agent '{agent.id}' uses LLM provider '{provider_name}', which is not installed",
-                file=source.file, line=line, column=column,
-                hint=distribution_hint("llm_provider", provider_name), code="agents.unknown_provider",
-            ))
+            issue(f"agent '{agent.id}' uses LLM provider '{provider_name}', which is not installed",
+                  "agents.unknown_provider", hint=distribution_hint("llm_provider", provider_name))
             continue
+        found = credentials.for_agent(agent, provider_name, issue)
+        if found is False:
+            continue
+        credential = found or None
+        if model == "default":
+            if credential is None or credential.default_model is None:
+                issue(f"agent '{agent.id}' asks for the default model, but no credential of provider "
+                      f"'{provider_name}' sets config.default_model", "agents.provider_config",
+                      hint="name the model in llm:, or set default_model in provider_credentials.yaml")
+                continue
+            model = credential.default_model
         try:
-            provider = registration.factory(agent)
+            limits = AgentLimits.from_config(agent.config)
+            provider = registration.factory(ProviderSetup(agent, model, credential, project.base_dir))
         except ProviderError as exc:
-            issues.append(ManifestIssue(str(exc), file=source.file, line=line, column=column,
-                                        code="agents.provider_config"))
+            issue(f"agent '{agent.id}': {exc}", "agents.provider_config", "config" if agent.config else "llm")
             continue
-        config_line, config_column = source.locate(["agents", position, "config"])
         for problem in provider.check(users[agent.id]):
-            issues.append(ManifestIssue(f"agent '{agent.id}': {problem}", file=source.file, line=config_line,
-                                        column=config_column, code="agents.provider_config"))
-        bound[agent.id] = (agent, provider, registration.distribution)
+            issue(f"agent '{agent.id}': {problem}", "agents.provider_config", "config" if agent.config else "llm")
+        bound[agent.id] = _Agent(agent, provider, registration.distribution, model, limits, credential)
+    return bound
+
+
+class _Credentials:
+    """provider_credentials.yaml entries, each resolved (its secret read) at most once and only when used."""
+
+    def __init__(self, project: Project, issues: list[ManifestIssue]) -> None:
+        self._project = project
+        self._source = project.source("provider_credentials")
+        self._issues = issues
+        self._resolved: dict[str, Credential | None] = {}
+        self._positions: dict[str, int] = {}
+        for position, spec in enumerate(project.credentials.credentials):
+            if spec.id in self._positions:
+                line, column = self._source.locate(["credentials", position, "id"])
+                issues.append(ManifestIssue(f"credential id '{spec.id}' is used twice", file=self._source.file,
+                                            line=line, column=column, code="credentials.duplicate_id"))
+            else:
+                self._positions[spec.id] = position
+
+    def for_agent(
+        self, agent: AgentSpec, provider: str, issue: Callable[..., None]
+    ) -> Credential | Literal[False] | None:
+        """The agent's credential: the one it names, else the only one of its provider; False after an issue."""
+        specs = self._project.credentials.credentials
+        if agent.credential is not None:
+            position = self._positions.get(agent.credential)
+            if position is None:
+                close = difflib.get_close_matches(agent.credential, list(self._positions), n=1, cutoff=0.6)
+                issue(f"agent '{agent.id}' names credential '{agent.credential}', which "
+                      f"{self._source.file} does not define", "agents.unknown_credential", "credential",
+                      hint=f"did you mean '{close[0]}'?" if close else "add it to provider_credentials.yaml")
+                return False
+            if specs[position].provider != provider:
+                issue(f"agent '{agent.id}' uses provider '{provider}' but credential '{agent.credential}' is for "
+                      f"'{specs[position].provider}'", "agents.unknown_credential", "credential")
+                return False
+            return self._resolve(position)
+        candidates = [p for p in self._positions.values() if specs[p].provider == provider]
+        if len(candidates) > 1:
+            names = ", ".join(specs[p].id for p in candidates)
+            issue(f"agent '{agent.id}': provider '{provider}' has several credentials ({names})",
+                  "agents.unknown_credential", hint="name one with credential: <id>")
+            return False
+        return self._resolve(candidates[0]) if candidates else None
+
+    def _resolve(self, position: int) -> Credential | Literal[False]:
+        spec = self._project.credentials.credentials[position]
+        if spec.id not in self._resolved:
+            found = resolve_credential(spec, position, base_dir=self._project.base_dir, file=self._source.file,
+                                       locate=self._source.locate)
+            if isinstance(found, ManifestIssue):
+                self._issues.append(found)
+                self._resolved[spec.id] = None
+            else:
+                self._resolved[spec.id] = found
+        return self._resolved[spec.id] or False
+
+
+def _bind_tools(project: Project, components: Components, issues: list[ManifestIssue]) -> dict[str, BoundTool]:
+    """Instantiate every tools.yaml entry through its registered type; report unknown types and bad configs."""
+    source = project.source("tools")
+    schemas = SchemaSet({})
+    bound: dict[str, BoundTool] = {}
+    for position, spec in enumerate(project.tools.tools):
+
+        def issue(message: str, code: str, field: str, hint: str | None = None, *, at: int = position) -> None:
+            line, column = source.locate(["tools", at, field])
+            issues.append(ManifestIssue(message, file=source.file, line=line, column=column, hint=hint, code=code))
+
+        if spec.id in bound:
+            issue(f"tool id '{spec.id}' is used twice", "tools.duplicate_id", "id")
+            continue
+        registration = components.of("tool").get(spec.type)
+        if registration is None:
+            issue(f"tool '{spec.id}' has type '{spec.type}', which no installed distribution registers",
+                  "tools.unknown_type", "type", distribution_hint("tool", spec.type))
+            continue
+        root = None
+        if spec.root is not None:
+            root = Path(spec.root).expanduser()
+            root = (project.base_dir / root if project.base_dir and not root.is_absolute() else root).resolve()
+            if not root.is_dir():
+                issue(f"tool '{spec.id}': root {root} is not a directory", "tools.bad_root", "root",
+                      "create it, or fix the path (relative paths start at the config dir)")
+                continue
+        try:
+            tool = registration.factory(ToolSetup(spec, root, project.base_dir))
+        except (ToolError, ValueError, TypeError) as exc:
+            issue(f"tool '{spec.id}': {exc}", "tools.bad_config", "config")
+            continue
+        problem = schema_problem(dict(getattr(tool, "parameters", {}) or {}))
+        if not isinstance(tool, Tool) or problem is not None:
+            issue(f"tool type '{spec.type}' built an unusable tool: "
+                  f"{problem or 'it needs description, parameters and invoke()'}", "tools.bad_type", "type")
+            continue
+        bound[spec.id] = BoundTool(spec.id, tool, schemas.validator(dict(tool.parameters)),
+                                   spec.description or tool.description)
     return bound
 
 
 def _agent_binding(
-    agents: Mapping[str, tuple[AgentSpec, Any, str]], spec: NodeSpec, labels: tuple[str, ...], project: Project
+    agents: Mapping[str, _Agent], spec: NodeSpec, labels: tuple[str, ...], project: Project
 ) -> AgentBinding | None:
     found = agents.get(spec.agent_id or "")
     if found is None:
         return None
-    agent, provider, _ = found
-    provider_name, _, model = agent.llm.partition("/")
     schema: Any = spec.schema_out
     if isinstance(schema, str):
         schema = project.schemas[schema]
@@ -174,16 +302,32 @@ def _agent_binding(
             "properties": {"selected_edge": {"enum": list(labels)}},
             "required": ["selected_edge"],
         }
-    return AgentBinding(agent, provider, provider_name, model, schema)
+    secrets = (found.credential.api_key,) if found.credential else ()
+    return AgentBinding(found.spec, found.provider, found.spec.llm.partition("/")[0], found.model, schema,
+                        found.limits, secrets)
 
 
-def _metadata(project: Project, agents: Mapping[str, tuple[AgentSpec, Any, str]]) -> Mapping[str, Any]:
+def _metadata(project: Project, agents: Mapping[str, _Agent]) -> Mapping[str, Any]:
     manifests = {stem: s.sha256 for stem, s in sorted(project.sources.items()) if not stem.startswith("schemas/")}
     schemas = {stem[8:]: s.sha256 for stem, s in sorted(project.sources.items()) if stem.startswith("schemas/")}
-    providers = {agent.llm.partition("/")[0]: dist for agent, _, dist in agents.values()}
+    providers = {agent.spec.llm.partition("/")[0]: agent.distribution for agent in agents.values()}
     return MappingProxyType({
         "engine_version": __version__,
         "manifests": MappingProxyType(manifests),
         "schemas": MappingProxyType(schemas),
         "providers": MappingProxyType(dict(sorted(providers.items()))),
+        "agents": MappingProxyType({agent_id: _describe(agents[agent_id]) for agent_id in sorted(agents)}),
     })
+
+
+def _describe(agent: _Agent) -> Mapping[str, str]:
+    """Provider, model, distribution and version, plus what the provider says of itself (SDK and version)."""
+    distribution = agent.distribution
+    try:
+        version = importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        version = "unknown"
+    described = getattr(agent.provider, "describe", None)
+    extra = {str(k): str(v) for k, v in (described() if callable(described) else {}).items()}
+    return MappingProxyType({**extra, "provider": agent.spec.llm.partition("/")[0], "model": agent.model,
+                             "distribution": distribution, "version": version})

@@ -29,6 +29,7 @@ from agent_engine_core.events import (
     RoutingDecision,
     TaskFinished,
     TaskStarted,
+    ToolInvoked,
 )
 from agent_engine_core.ids import child_task_id
 from agent_engine_core.records import (
@@ -140,10 +141,13 @@ def _emit(run: RunState, task: TaskState, event_class: type[Event], name: str, *
 
 
 def _emit_stage(run: RunState, task: TaskState, node: DagNode, outcome: StageOutcome, record: StageRecord) -> None:
-    """The events that follow a stage: its end, its agent calls, and where the task goes."""
+    """The events that follow a stage: its agent calls, its tool calls, its end, and where the task goes."""
     for call in record.agent_calls:
         _emit(run, task, AgentCallEvent, "agent_call", node.id, call.provider, call.model, call.request_json,
-              call.reply_json, call.usage, call.latency_s)
+              call.reply_json, call.usage, call.latency_s, call.error, len(call.attempts) + 1)
+    for invocation in record.tool_calls:
+        _emit(run, task, ToolInvoked, "tool_invoked", node.id, invocation.tool_id, invocation.arguments_json,
+              str(invocation.status), dumps(invocation.result.to_dict()), invocation.call_id)
     assert run.observers is not None
     task.events += 1
     run.observers.emit(NodeFinished(

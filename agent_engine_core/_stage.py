@@ -7,7 +7,6 @@ A stage never raises for anything a node does: every failure becomes a ``StageEr
 from __future__ import annotations
 
 import asyncio
-import copy
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -16,32 +15,22 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from agent_engine_core._agent import AgentBinding, call_agent
+from agent_engine_core._failure import StageFailed
 from agent_engine_core._json import JSONValueError, dumps, loads
 from agent_engine_core.context import NodeContext, NodeFailure, ToolBox, ToolMisuse
 from agent_engine_core.dag import DagNode, Role
 from agent_engine_core.handlers import Handler
-from agent_engine_core.llm import LlmProvider, LlmRequest
-from agent_engine_core.manifests.models import AgentSpec
 from agent_engine_core.records import AgentCall, ErrorKind, Lineage, StageError, StageRecord, Status
 from agent_engine_core.schemas import SchemaSet
+from agent_engine_core.tools import BoundTool, ToolInvocation
 
 if TYPE_CHECKING:
     import jsonschema
 
-__all__ = ["AgentBinding", "Plan", "StageOutcome", "TaskState", "run_stage"]
+__all__ = ["Plan", "StageOutcome", "TaskState", "run_stage"]
 
 _NO_TOOLS: Mapping[str, Any] = MappingProxyType({})
-
-
-@dataclass(frozen=True, slots=True)
-class AgentBinding:
-    """The agent an agent node calls, its provider instance and the response schema it requires."""
-
-    spec: AgentSpec
-    provider: LlmProvider
-    provider_name: str
-    model: str
-    response_schema: Mapping[str, Any] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +42,8 @@ class Plan:
     schema_in: jsonschema.protocols.Validator | None = None
     schema_out: jsonschema.protocols.Validator | None = None
     agent: AgentBinding | None = None
+    tools: Mapping[str, BoundTool] = field(default_factory=lambda: _NO_TOOLS)
+    """The node's allowed tools, in the order its ``tools:`` lists them."""
 
 
 @dataclass(slots=True)
@@ -85,12 +76,6 @@ class StageOutcome:
         return self.record.status is Status.FAILURE
 
 
-class _Failed(Exception):  # internal control flow, never escapes a stage
-    def __init__(self, kind: ErrorKind, message: str, details: Any = None, tb: str | None = None) -> None:
-        self.error = (kind, message, details, tb)
-        super().__init__(message)
-
-
 async def run_stage(
     plan: Plan, task: TaskState, input_json: str, *, executor: Executor | None,
     forced: StageError | None = None,
@@ -103,12 +88,13 @@ async def run_stage(
     started_at = time.time()
     clock = time.perf_counter()
     calls: list[AgentCall] = []
+    tool_calls: list[ToolInvocation] = []
     error: StageError | None = forced
     output_json = input_json
     if error is None:
         try:
-            output_json = await _execute(plan, task, input_json, executor, calls)
-        except _Failed as failed:
+            output_json = await _execute(plan, task, input_json, executor, calls, tool_calls)
+        except StageFailed as failed:
             kind, message, details, tb = failed.error
             error = _error(node.id, kind, message, details, tb)
     next_node: str | None = None
@@ -118,7 +104,7 @@ async def run_stage(
     elif error is None or node.spec.continue_on_failure:
         try:
             next_node, children = _route(node, output_json)
-        except _Failed as failed:
+        except StageFailed as failed:
             kind, message, details, _ = failed.error
             error = error or _error(node.id, kind, message, details, None)
             next_node, children = None, ()
@@ -130,7 +116,7 @@ async def run_stage(
     route = (next_node,) if next_node else tuple(target for target, _ in children)
     record = StageRecord(
         task_id=task.id, node_id=node.id, seq=task.seq, status=status, input_json=input_json,
-        output_json=output_json, error=error, route=route, agent_calls=tuple(calls),
+        output_json=output_json, error=error, route=route, agent_calls=tuple(calls), tool_calls=tuple(tool_calls),
         started_at=started_at, duration_s=time.perf_counter() - clock,
     )
     task.seq += 1
@@ -148,7 +134,8 @@ def _error(node_id: str, kind: ErrorKind, message: str, details: Any, tb: str | 
 
 
 async def _execute(
-    plan: Plan, task: TaskState, input_json: str, executor: Executor | None, calls: list[AgentCall]
+    plan: Plan, task: TaskState, input_json: str, executor: Executor | None, calls: list[AgentCall],
+    tool_calls: list[ToolInvocation],
 ) -> str:
     node = plan.node
     if plan.handler is None and plan.agent is None and plan.schema_in is None and plan.schema_out is None:
@@ -157,9 +144,10 @@ async def _execute(
     if plan.schema_in is not None:
         _validate(plan.schema_in, payload, ErrorKind.SCHEMA_IN, "input")
     if plan.agent is not None:
-        output = await _call_agent(plan, plan.agent, task, payload, calls)
+        output = await call_agent(plan.agent, node.id, task.id, task.lineage.index or 0, payload, plan.tools,
+                                  executor, calls, tool_calls)
     elif plan.handler is not None:
-        output = await _call_handler(plan.handler, node, task, payload, executor)
+        output = await _call_handler(plan, task, payload, executor, tool_calls)
     else:
         output = payload
     if plan.schema_out is not None:
@@ -167,7 +155,7 @@ async def _execute(
     try:
         return dumps(output)
     except JSONValueError as exc:
-        raise _Failed(ErrorKind.HANDLER, f"handler returned a value that is not JSON: {exc}",
+        raise StageFailed(ErrorKind.HANDLER, f"handler returned a value that is not JSON: {exc}",
                       {"type": type(output).__name__}) from None
 
 
@@ -175,30 +163,39 @@ def _validate(validator: jsonschema.protocols.Validator, value: Any, kind: Error
     violations = SchemaSet.violations(validator, value)
     if violations:
         first = violations[0]
-        raise _Failed(kind, f"{what} does not match its schema at {first['path']}: {first['message']}",
+        raise StageFailed(kind, f"{what} does not match its schema at {first['path']}: {first['message']}",
                       {"violations": violations})
 
 
 async def _call_handler(
-    handler: Handler, node: DagNode, task: TaskState, payload: Any, executor: Executor | None
+    plan: Plan, task: TaskState, payload: Any, executor: Executor | None, tool_calls: list[ToolInvocation]
 ) -> Any:
-    ctx = NodeContext(node_id=node.id, task_id=task.id, run_id=task.run_id, lineage=task.lineage,
-                      tools=ToolBox(node.id, _NO_TOOLS))
+    handler = plan.handler
+    assert handler is not None
+    toolbox = ToolBox(plan.node.id, plan.tools)
+    ctx = NodeContext(node_id=plan.node.id, task_id=task.id, run_id=task.run_id, lineage=task.lineage,
+                      tools=toolbox)
     try:
         if handler.is_async:
-            return await handler.function(payload, ctx)
-        if executor is None:
-            return _timed(handler.function, payload, ctx, task)
-        return await asyncio.get_running_loop().run_in_executor(
-            executor, _timed, handler.function, payload, ctx, task
-        )
+            output = await handler.function(payload, ctx)
+        elif executor is None:
+            output = _timed(handler.function, payload, ctx, task)
+        else:
+            output = await asyncio.get_running_loop().run_in_executor(
+                executor, _timed, handler.function, payload, ctx, task
+            )
     except NodeFailure as exc:
-        raise _Failed(ErrorKind.HANDLER, exc.reason, exc.data) from None
+        raise StageFailed(ErrorKind.HANDLER, exc.reason, exc.data) from None
     except ToolMisuse as exc:
-        raise _Failed(ErrorKind.TOOL_MISUSE, str(exc)) from None
+        raise StageFailed(ErrorKind.TOOL_MISUSE, str(exc)) from None
     except Exception as exc:  # a handler's own bug fails its node, with the traceback kept in the history
-        raise _Failed(ErrorKind.HANDLER, f"{type(exc).__name__}: {exc}", {"exception": type(exc).__name__},
-                      traceback.format_exc()) from None
+        raise StageFailed(ErrorKind.HANDLER, f"{type(exc).__name__}: {exc}", {"exception": type(exc).__name__},
+                          traceback.format_exc()) from None
+    finally:
+        tool_calls.extend(toolbox.calls)
+    if toolbox.misuse is not None:  # the handler caught ToolMisuse; the node fails all the same
+        raise StageFailed(ErrorKind.TOOL_MISUSE, toolbox.misuse)
+    return output
 
 
 def _timed(function: Callable[[Any, NodeContext], Any], payload: Any, ctx: NodeContext, task: TaskState) -> Any:
@@ -208,38 +205,6 @@ def _timed(function: Callable[[Any, NodeContext], Any], payload: Any, ctx: NodeC
         return function(payload, ctx)
     finally:
         task.handler_s = time.perf_counter() - started
-
-
-async def _call_agent(
-    plan: Plan, agent: AgentBinding, task: TaskState, payload: Any, calls: list[AgentCall]
-) -> Any:
-    node = plan.node
-    # the provider gets its own copies of the schema and config: a provider that adjusts them (strict-mode
-    # schemas, defaults) must change neither the engine's validators nor what the history says was sent
-    request = LlmRequest(
-        agent_id=agent.spec.id, model=agent.model, node_id=node.id, task_id=task.id,
-        sibling_index=task.lineage.index or 0, system=agent.spec.prompt,
-        messages=(MappingProxyType({"role": "user", "content": dumps({"node": node.id, "input": payload})}),),
-        response_schema=copy.deepcopy(agent.response_schema),
-        config=MappingProxyType(copy.deepcopy(agent.spec.config)),
-    )
-    request_json = dumps(request.to_dict())  # recorded as sent, before the provider can touch it
-    clock = time.perf_counter()
-    try:
-        reply = await agent.provider.complete(request)
-    except Exception as exc:  # provider failures fail the node; the provider names what went wrong
-        raise _Failed(ErrorKind.AGENT, f"provider '{agent.provider_name}' failed: {exc}",
-                      {"provider": agent.provider_name, "exception": type(exc).__name__}) from None
-    calls.append(AgentCall(
-        provider=agent.provider_name, model=reply.model, request_json=request_json,
-        reply_json=dumps(reply.to_dict()), usage=MappingProxyType(dict(reply.usage)),
-        latency_s=time.perf_counter() - clock,
-    ))
-    try:
-        return loads(reply.content)
-    except ValueError as exc:
-        raise _Failed(ErrorKind.AGENT, f"the agent's reply is not JSON: {exc}",
-                      {"content": reply.content[:2000]}) from None
 
 
 def _route(node: DagNode, output_json: str) -> tuple[str | None, tuple[tuple[str, str], ...]]:
@@ -260,12 +225,12 @@ def _route(node: DagNode, output_json: str) -> tuple[str | None, tuple[tuple[str
 def _decide(node: DagNode, answer: Any) -> str:
     label = answer.get("selected_edge") if isinstance(answer, dict) else answer
     if not isinstance(label, str):
-        raise _Failed(ErrorKind.ROUTING,
+        raise StageFailed(ErrorKind.ROUTING,
                       "a decision must output an edge label (a string or an object with 'selected_edge')",
                       {"labels": list(node.labels)})
     target = node.target_of(label)
     if target is None:
-        raise _Failed(ErrorKind.ROUTING, f"decision chose '{label}', which labels none of its edges",
+        raise StageFailed(ErrorKind.ROUTING, f"decision chose '{label}', which labels none of its edges",
                       {"selected_edge": label, "labels": list(node.labels)})
     return target
 
@@ -273,9 +238,9 @@ def _decide(node: DagNode, answer: Any) -> str:
 def _split_items(node: DagNode, output: Any) -> list[Any]:
     items = output.get("subtask_inputs") if isinstance(output, dict) else output
     if not isinstance(items, list):
-        raise _Failed(ErrorKind.ROUTING,
+        raise StageFailed(ErrorKind.ROUTING,
                       "a split must output a list, or an object with a 'subtask_inputs' list",
                       {"type": type(output).__name__})
     if not items:
-        raise _Failed(ErrorKind.ROUTING, "a split produced no subtasks (empty list)", {})
+        raise StageFailed(ErrorKind.ROUTING, "a split produced no subtasks (empty list)", {})
     return items

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, NoReturn
 
 from agent_engine_core._json import dumps
 from agent_engine_core.records import Lineage
+from agent_engine_core.tools import BoundTool, ToolInvocation, ToolResult, ToolStatus
 
 __all__ = ["NodeContext", "NodeFailure", "ToolBox", "ToolMisuse"]
 
@@ -25,24 +26,42 @@ class ToolMisuse(Exception):  # not *Error: it is a verdict on the call, not an 
 
 
 class ToolBox:
-    """The tools a node may call, as attributes: ``ctx.tools.read_file(path=...)``. Nothing else resolves."""
+    """The tools a node may call, as attributes: ``ctx.tools.read_file(path=...)``. Nothing else resolves.
 
-    __slots__ = ("_node_id", "_tools")
+    A call returns the tool's ``ToolResult``; every call is recorded in ``calls``. Misuse (a tool not on the
+    node's list, bad arguments, a path outside the root) raises ``ToolMisuse`` and is remembered in
+    ``misuse``, so the node fails with kind ``tool_misuse`` even when its handler catches the exception.
+    """
 
-    def __init__(self, node_id: str, tools: Mapping[str, Any]) -> None:
+    __slots__ = ("_node_id", "_tools", "calls", "misuse")
+
+    def __init__(self, node_id: str, tools: Mapping[str, BoundTool]) -> None:
         self._node_id = node_id
         self._tools = tools
+        self.calls: list[ToolInvocation] = []
+        self.misuse: str | None = None
 
-    def __getattr__(self, name: str) -> Any:
+    def __getattr__(self, name: str) -> Callable[..., ToolResult]:
         if name.startswith("_"):  # Python's own protocol lookups (copy, pickle, hasattr probes) are not tools
             raise AttributeError(name)
-        try:
-            return self._tools[name]
-        except KeyError:
+        tool = self._tools.get(name)
+        if tool is None:
             allowed = ", ".join(sorted(self._tools)) or "none"
-            raise ToolMisuse(
-                f"node '{self._node_id}' may not use tool '{name}' (allowed: {allowed})"
-            ) from None
+            self._misused(f"node '{self._node_id}' may not use tool '{name}' (allowed: {allowed})")
+
+        def call(**arguments: Any) -> ToolResult:
+            invocation = tool.invoke(arguments)
+            self.calls.append(invocation)
+            if invocation.status is ToolStatus.FAILURE:
+                self._misused(invocation.error or f"tool '{name}' refused the call")
+            return invocation.result
+
+        return call
+
+    def _misused(self, message: str) -> NoReturn:
+        if self.misuse is None:
+            self.misuse = message
+        raise ToolMisuse(message)
 
     def __contains__(self, name: object) -> bool:
         return name in self._tools

@@ -117,10 +117,21 @@ class PluginError(AgentEngineError):
 
 
 class ProviderError(AgentEngineError):
-    """An LLM provider is unknown, misconfigured, or failed after its retries."""
+    """An LLM provider is unknown, misconfigured, or a call to it failed.
 
-    def __init__(self, message: str, *, provider: str | None = None) -> None:
+    Providers raise it for a failed call with ``retryable=True`` for what another attempt may cure (transport
+    errors, timeouts, HTTP 429 and 5xx), ``status`` for the HTTP status and ``retry_after`` (seconds) when the
+    server said how long to wait; the engine does the retrying, so that every attempt is recorded.
+    """
+
+    def __init__(
+        self, message: str, *, provider: str | None = None, retryable: bool = False, status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         self.provider = provider
+        self.retryable = retryable
+        self.status = status
+        self.retry_after = retry_after
         super().__init__(message)
 
 
@@ -146,11 +157,14 @@ class QueueFullError(AgentEngineError):
 
 
 class ReplayMismatch(AgentEngineError):
-    """A replayed run diverged from its recording at ``stage`` (the first differing stage)."""
+    """A replayed run diverged from its recording; ``task_id``/``node_id``/``seq`` name the first differing stage."""
 
-    def __init__(self, message: str, *, task_id: str | None = None, node_id: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, task_id: str | None = None, node_id: str | None = None, seq: int | None = None
+    ) -> None:
         self.task_id = task_id
         self.node_id = node_id
+        self.seq = seq
         super().__init__(message)
 
 

@@ -261,10 +261,15 @@ class _AgentCall(NamedTuple):
     reply_json: str
     usage: Mapping[str, int] = _EMPTY
     latency_s: float = 0.0
+    error: str | None = None
+    attempts: int = 1
 
 
 class AgentCallEvent(_AgentCall, Event):
-    """``agent_call``: a provider answered an agent node."""
+    """``agent_call``: a provider answered an agent node, in ``attempts`` tries.
+
+    When every attempt failed, ``error`` says why and ``reply_json`` is ``null``.
+    """
 
     __slots__ = ()
     hook = "on_agent_call"
@@ -281,10 +286,11 @@ class _ToolInvoked(NamedTuple):
     arguments_json: str
     status: str
     result_json: str
+    call_id: str | None = None
 
 
 class ToolInvoked(_ToolInvoked, Event):
-    """``tool_invoked``: a node invoked a tool."""
+    """``tool_invoked``: a node invoked a tool (``call_id`` is the model's id for an agent's tool call)."""
 
     __slots__ = ()
     hook = "on_tool_invoked"
@@ -301,5 +307,6 @@ EVENT_TYPES: Mapping[str, type[Event]] = MappingProxyType({
     "subtask_created": ChildCreated,
     "merge_fired": MergeFired,
     "agent_call": AgentCallEvent,
+    "tool_invoked": ToolInvoked,
 })
 """Every event type the engine emits today, and its class."""

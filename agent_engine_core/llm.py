@@ -1,20 +1,93 @@
 """The provider contract: what an agent node sends an LLM provider and what it gets back.
 
 Providers are registered by name (the part of ``llm: "<provider>/<model>"`` before the slash) with a factory
-that builds one provider instance per agent. The engine never substitutes one provider for another: a name
-that no installed distribution registers is a load-time error.
+that builds one provider instance per agent from a ``ProviderSetup``. The engine never substitutes one provider
+for another: a name that no installed distribution registers is a load-time error.
+
+Messages are normalised so that adapters translate one shape to their wire format:
+
+- ``{"role": "user", "content": str}`` -- the node's input (and context), as JSON text;
+- ``{"role": "assistant", "content": str, "tool_calls": [{"id", "name", "arguments"}]}`` -- a model turn
+  that asked for tools;
+- ``{"role": "tool", "tool_call_id": str, "name": str, "content": str}`` -- a tool's result, as JSON text.
+
+The engine owns retries and timeouts (so every attempt is recorded, whatever the provider): adapters switch
+their SDK's own retries off and raise ``ProviderError(retryable=..., status=..., retry_after=...)``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 
 from agent_engine_core.manifests.models import AgentSpec
+from agent_engine_core.secrets import Secret
 
-__all__ = ["LlmProvider", "LlmReply", "LlmRequest", "ProviderFactory"]
+__all__ = [
+    "ENGINE_CONFIG_KEYS",
+    "OFFLINE_CONFIG_KEYS",
+    "Credential",
+    "LlmProvider",
+    "LlmReply",
+    "LlmRequest",
+    "ProviderFactory",
+    "ProviderSetup",
+    "ToolCall",
+]
+
+ENGINE_CONFIG_KEYS = frozenset({"max_tool_rounds", "timeout_s", "max_attempts", "retry_backoff_s"})
+"""Agent config keys the engine itself reads (tool rounds, per-attempt timeout, retries); never sent on."""
+
+OFFLINE_CONFIG_KEYS = frozenset({"responses"})
+"""Agent config keys of the offline providers; live providers ignore them, so switching ``llm:`` is one line."""
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """A resolved ``provider_credentials.yaml`` entry; ``api_key`` is a redacting ``Secret``."""
+
+    id: str
+    provider: str
+    api_key: Secret
+    base_url: str | None = None
+    default_model: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSetup:
+    """What a provider factory builds one agent's provider from."""
+
+    agent: AgentSpec
+    model: str
+    credential: Credential | None = None
+    project_dir: Path | None = None
+
+    @property
+    def provider(self) -> str:
+        """The provider name, as ``llm:`` writes it before the slash."""
+        return self.agent.llm.partition("/")[0]
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """A copy of the agent config without the engine's and the offline providers' keys."""
+        skip = ENGINE_CONFIG_KEYS | OFFLINE_CONFIG_KEYS
+        return {key: value for key, value in self.agent.config.items() if key not in skip}
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A tool call the model asked for; ``arguments`` is the decoded JSON object it sent."""
+
+    id: str
+    name: str
+    arguments: Mapping[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form, as messages and the history carry it."""
+        return {"id": self.id, "name": self.name, "arguments": dict(self.arguments)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +107,10 @@ class LlmRequest:
     messages: tuple[Mapping[str, Any], ...]
     response_schema: Mapping[str, Any] | None
     tools: tuple[Mapping[str, Any], ...] = ()
+    """Tool definitions ``{"name", "description", "parameters"}``, ``parameters`` being a JSON Schema."""
     config: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    timeout_s: float | None = None
+    """How long this attempt may take; adapters pass it to their HTTP client."""
 
     def to_dict(self) -> dict[str, Any]:
         """What the history records of the request (the agent config is not repeated)."""
@@ -50,14 +126,18 @@ class LlmRequest:
 
 @dataclass(frozen=True, slots=True)
 class LlmReply:
-    """A normalised reply; ``content`` is the model's text, expected to be JSON."""
+    """A normalised reply from one provider call.
+
+    ``content`` is the model's text (JSON for a final answer), ``tool_calls`` what the model asked the engine to
+    run first, ``usage`` has ``input_tokens`` and ``output_tokens``.
+    """
 
     content: str
     model: str
     usage: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     finish_reason: str | None = None
     response_id: str | None = None
-    tool_calls: tuple[Mapping[str, Any], ...] = ()
+    tool_calls: tuple[ToolCall, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """What the history records of the reply."""
@@ -66,16 +146,21 @@ class LlmReply:
             "model": self.model,
             "finish_reason": self.finish_reason,
             "response_id": self.response_id,
-            "tool_calls": [dict(c) for c in self.tool_calls],
+            "tool_calls": [c.to_dict() for c in self.tool_calls],
         }
 
 
 @runtime_checkable
 class LlmProvider(Protocol):
-    """One provider instance per agent."""
+    """One provider instance per agent.
 
-    async def complete(self, request: LlmRequest) -> LlmReply:
-        """Answer ``request``; raise ``ProviderError`` (or any exception) to fail the node with kind ``agent``."""
+    ``complete`` may be ``async def`` (awaited on the engine's loop) or a plain ``def`` (run in a worker thread).
+    A provider may also define ``describe() -> Mapping[str, str]`` (SDK name and version, endpoint), which the
+    engine adds to ``TaskResult.metadata``, and ``aclose()``/``close()``, called when the engine closes.
+    """
+
+    def complete(self, request: LlmRequest) -> LlmReply | Awaitable[LlmReply]:
+        """Answer ``request``; raise ``ProviderError`` (or any exception) to fail the attempt."""
         ...
 
     def check(self, node_ids: Sequence[str]) -> list[str]:
@@ -83,5 +168,5 @@ class LlmProvider(Protocol):
         ...
 
 
-ProviderFactory = Callable[[AgentSpec], LlmProvider]
+ProviderFactory = Callable[[ProviderSetup], LlmProvider]
 """Builds the provider of one agent; raises ``ProviderError`` when the agent's config is unusable."""

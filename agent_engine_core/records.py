@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 from agent_engine_core._json import dumps, loads
+from agent_engine_core.tools import ToolInvocation
 
 __all__ = [
     "AgentCall",
@@ -135,7 +136,12 @@ class StageError:
 
 @dataclass(frozen=True, slots=True)
 class AgentCall:
-    """One request to an LLM provider and its reply, as the history keeps it."""
+    """One request to an LLM provider and its reply (``"null"`` with ``error`` set when every attempt failed).
+
+    ``attempts`` lists the failed attempts before the last one (``{"error", "status", "retry_after_s",
+    "waited_s"}``); like ``latency_s`` they describe the network, not the run, so the canonical trace leaves
+    them out and a replay, which makes no attempts, has the same digest.
+    """
 
     provider: str
     model: str
@@ -143,18 +149,22 @@ class AgentCall:
     reply_json: str
     usage: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     latency_s: float = 0.0
+    error: str | None = None
+    attempts: tuple[Mapping[str, Any], ...] = ()
 
     def to_dict(self, *, with_timing: bool = True) -> dict[str, Any]:
-        """JSON form; latency is left out of the canonical trace."""
+        """JSON form; latency and retried attempts are left out of the canonical trace."""
         data = {
             "provider": self.provider,
             "model": self.model,
             "request": loads(self.request_json),
             "reply": loads(self.reply_json),
             "usage": dict(self.usage),
+            "error": self.error,
         }
         if with_timing:
             data["latency_s"] = self.latency_s
+            data["attempts"] = [dict(a) for a in self.attempts]
         return data
 
 
@@ -175,6 +185,7 @@ class StageRecord:
     error: StageError | None = None
     route: tuple[str, ...] = ()
     agent_calls: tuple[AgentCall, ...] = ()
+    tool_calls: tuple[ToolInvocation, ...] = ()
     started_at: float = 0.0
     duration_s: float = 0.0
 
@@ -192,10 +203,11 @@ class StageRecord:
         """The record's line in the canonical trace: no timestamps, durations or tracebacks."""
         error = "null" if self.error is None else dumps(self.error.to_dict(with_traceback=False))
         calls = dumps([call.to_dict(with_timing=False) for call in self.agent_calls])
+        tools = dumps([call.to_dict() for call in self.tool_calls])
         return (
             f'{{"task":{dumps(self.task_id)},"seq":{self.seq},"node":{dumps(self.node_id)},'
             f'"status":"{self.status}","input":{self.input_json},"output":{self.output_json},'
-            f'"error":{error},"route":{dumps(list(self.route))},"agent_calls":{calls}}}'
+            f'"error":{error},"route":{dumps(list(self.route))},"agent_calls":{calls},"tool_calls":{tools}}}'
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -210,6 +222,7 @@ class StageRecord:
             "error": None if self.error is None else self.error.to_dict(),
             "route": list(self.route),
             "agent_calls": [call.to_dict() for call in self.agent_calls],
+            "tool_calls": [call.to_dict() for call in self.tool_calls],
             "started_at": self.started_at,
             "duration_s": self.duration_s,
         }

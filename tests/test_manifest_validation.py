@@ -1015,10 +1015,10 @@ def test_a_manifest_this_version_does_not_implement_is_refused(write_project: Wr
           - {id: z, role: exit}
         edges:
           - {from: a, to: z}
-        """, **{"tools.yaml": "tools: []\n"})
+        """, **{"memory.yaml": "memory: {}\n"})
     issue = the(load_issues(root), "manifest.unsupported")
     assert issue.file is not None
-    assert issue.file.endswith("tools.yaml")
+    assert issue.file.endswith("memory.yaml")
     assert issue.hint
 
 

@@ -38,8 +38,8 @@ OBSERVER_AND_PROVIDER = """
     SEEN = []
 
     class EchoProvider:
-        def __init__(self, agent):
-            self.model = agent.llm.partition("/")[2]
+        def __init__(self, setup):
+            self.model = setup.model
         def check(self, node_ids):
             return []
         async def complete(self, request):

@@ -28,7 +28,9 @@ from agent_engine_core.manifests.models import (
     MANIFEST_MODELS,
     AgentsManifest,
     PluginsManifest,
+    ProviderCredentialsManifest,
     SchedulerManifest,
+    ToolsManifest,
     WorkflowManifest,
 )
 from agent_engine_core.schemas import schema_problem
@@ -73,6 +75,8 @@ class Project:
     agents: AgentsManifest
     scheduler: SchedulerManifest
     plugins: PluginsManifest
+    tools: ToolsManifest
+    credentials: ProviderCredentialsManifest
     schemas: Mapping[str, Any]
     sources: Mapping[str, Source]
     base_dir: Path | None
@@ -196,7 +200,8 @@ def _digest(content: Any) -> str:
 
 
 def _empty(base_dir: Path | None, issue: ManifestIssue) -> Project:
-    return Project(None, AgentsManifest(), SchedulerManifest(), PluginsManifest(), {}, {}, base_dir, (issue,))
+    return Project(None, AgentsManifest(), SchedulerManifest(), PluginsManifest(), ToolsManifest(),
+                   ProviderCredentialsManifest(), {}, {}, base_dir, (issue,))
 
 
 def _load_schema_dir(folder: Path, sources: dict[str, Source], issues: list[ManifestIssue]) -> dict[str, Any]:
@@ -255,6 +260,10 @@ def _validate(
         agents=typing.cast(AgentsManifest, models.get("agents") or AgentsManifest()),
         scheduler=typing.cast(SchedulerManifest, models.get("scheduler") or SchedulerManifest()),
         plugins=typing.cast(PluginsManifest, models.get("plugins") or PluginsManifest()),
+        tools=typing.cast(ToolsManifest, models.get("tools") or ToolsManifest()),
+        credentials=typing.cast(
+            ProviderCredentialsManifest, models.get("provider_credentials") or ProviderCredentialsManifest()
+        ),
         schemas=types.MappingProxyType(schemas),
         sources=types.MappingProxyType(sources),
         base_dir=base_dir,

@@ -15,13 +15,19 @@ __all__ = [
     "MANIFEST_MODELS",
     "AgentSpec",
     "AgentsManifest",
+    "AuthSpec",
+    "CredentialSpec",
+    "CredentialsConfig",
     "EdgeSpec",
     "MergeOptions",
     "NodeSpec",
     "PluginEntry",
     "PluginsManifest",
+    "ProviderCredentialsManifest",
     "SchedulerManifest",
     "SchedulerSpec",
+    "ToolSpec",
+    "ToolsManifest",
     "WorkflowManifest",
 ]
 
@@ -147,10 +153,65 @@ class PluginsManifest(_Manifest):
     plugins: list[PluginEntry] = Field(default_factory=list)
 
 
+class ToolSpec(_Manifest):
+    """A tool a node may be allowed to use: an instance of a registered tool type with its permissions."""
+
+    id: Identifier = Field(description="The name nodes list in tools: and handlers call as ctx.tools.<id>.")
+    type: Identifier = Field(description="A tool type registered by an installed distribution, e.g. fs.read_file.")
+    description: str | None = Field(None, description="Shown to models instead of the tool type's description.")
+    root: str | None = Field(None, description="Confines every path argument; relative to the config dir.")
+    allow_network: bool = Field(False, description="The tool may open network connections.")
+    allow_shell: bool = Field(False, description="The tool may start processes.")
+    timeout_s: float = Field(30.0, gt=0, description="How long one invocation may take.")
+    config: dict[str, Any] = Field(default_factory=dict, description="Passed to the tool type's factory.")
+
+
+class ToolsManifest(_Manifest):
+    """tools.yaml."""
+
+    tools: list[ToolSpec] = Field(default_factory=list)
+
+
+class AuthSpec(_Manifest):
+    """Where an API key comes from: an environment variable or a file (text, or a key of a JSON/YAML file)."""
+
+    type: Literal["api_key"] = "api_key"
+    source: Literal["env", "file"] = Field(description="env: read env_var; file: read file_path.")
+    env_var: str | None = Field(None, description="source: env -- the variable holding the key.")
+    file_path: str | None = Field(None, description="source: file -- the key file, relative to the config dir.")
+    file_key: str | None = Field(
+        None, description="source: file -- for a JSON or YAML file, the (dotted) key holding the value."
+    )
+
+
+class CredentialsConfig(_Manifest):
+    """Where and with which default model the provider is reached."""
+
+    base_url: str | None = Field(None, description="The API endpoint, e.g. an OpenAI-compatible server.")
+    default_model: str | None = Field(None, description='The model of agents that write llm: "<provider>/default".')
+
+
+class CredentialSpec(_Manifest):
+    """One credential: a provider, how its API key is found, and its endpoint settings."""
+
+    id: Identifier
+    provider: Identifier = Field(description="The LLM provider this credential is for.")
+    auth: AuthSpec
+    config: CredentialsConfig = Field(default_factory=CredentialsConfig)
+
+
+class ProviderCredentialsManifest(_Manifest):
+    """provider_credentials.yaml."""
+
+    credentials: list[CredentialSpec] = Field(default_factory=list)
+
+
 MANIFEST_MODELS: dict[str, type[BaseModel]] = {
     "workflow": WorkflowManifest,
     "agents": AgentsManifest,
+    "tools": ToolsManifest,
     "scheduler": SchedulerManifest,
     "plugins": PluginsManifest,
+    "provider_credentials": ProviderCredentialsManifest,
 }
 """The manifest files this version understands, by file stem."""

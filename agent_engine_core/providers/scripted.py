@@ -15,8 +15,7 @@ from typing import Any
 
 from agent_engine_core._json import JSONValueError, dumps
 from agent_engine_core.errors import ProviderError
-from agent_engine_core.llm import LlmReply, LlmRequest
-from agent_engine_core.manifests.models import AgentSpec
+from agent_engine_core.llm import LlmReply, LlmRequest, ProviderSetup
 
 __all__ = ["ScriptedProvider"]
 
@@ -24,20 +23,21 @@ __all__ = ["ScriptedProvider"]
 class ScriptedProvider:
     """Answers each agent node from ``config.responses[node_id]``."""
 
-    def __init__(self, agent: AgentSpec) -> None:
+    def __init__(self, setup: ProviderSetup) -> None:
+        agent = setup.agent
         responses = agent.config.get("responses")
         if not isinstance(responses, Mapping):
             raise ProviderError(
-                f"agent '{agent.id}' uses the scripted provider but its config has no 'responses' mapping "
+                "the scripted provider needs a 'responses' mapping in the agent's config "
                 "(node id -> answer)",
                 provider="scripted",
             )
         try:
             self._answers = {node: self._encode(answer) for node, answer in responses.items()}
         except JSONValueError as exc:
-            raise ProviderError(f"agent '{agent.id}': scripted responses must be JSON: {exc}",
+            raise ProviderError(f"scripted responses must be JSON: {exc}",
                                 provider="scripted") from None
-        self._model = agent.llm.partition("/")[2]
+        self._model = setup.model
 
     @staticmethod
     def _encode(answer: Any) -> tuple[str, ...]:

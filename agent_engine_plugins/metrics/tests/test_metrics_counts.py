@@ -62,8 +62,8 @@ AGENT_SPECS = {"agents": [
 class CountingProvider:
     """An offline provider that reports token usage (the scripted one reports zeros)."""
 
-    def __init__(self, agent):
-        self.model = agent.llm.partition("/")[2]
+    def __init__(self, setup):
+        self.model = setup.model
 
     def check(self, node_ids):
         return []

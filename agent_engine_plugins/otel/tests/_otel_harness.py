@@ -13,8 +13,7 @@ from types import MappingProxyType
 from typing import Any
 
 from agent_engine_core import hookimpl
-from agent_engine_core.llm import LlmReply, LlmRequest
-from agent_engine_core.manifests.models import AgentSpec
+from agent_engine_core.llm import LlmReply, LlmRequest, ProviderSetup
 from agent_engine_core.providers.scripted import ScriptedProvider
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import HistogramDataPoint, InMemoryMetricReader
@@ -215,8 +214,8 @@ class CountingProvider:
     INPUT_TOKENS = 120
     OUTPUT_TOKENS = 7
 
-    def __init__(self, agent: AgentSpec) -> None:
-        self._scripted = ScriptedProvider(agent)
+    def __init__(self, setup: ProviderSetup) -> None:
+        self._scripted = ScriptedProvider(setup)
 
     def check(self, node_ids: Sequence[str]) -> list[str]:
         return self._scripted.check(node_ids)

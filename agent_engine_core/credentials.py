@@ -1,0 +1,119 @@
+"""Resolve ``provider_credentials.yaml`` entries into ``Credential`` objects holding redacting ``Secret`` keys.
+
+Only the credentials that some agent in use is bound to are resolved, so an operator can keep entries for
+providers a project does not use without setting their variables. Every problem names the variable, file or
+key that is missing -- never a value, and never a parser message that could quote the file's content.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from agent_engine_core.errors import ManifestIssue
+from agent_engine_core.llm import Credential
+from agent_engine_core.manifests.models import CredentialSpec
+from agent_engine_core.secrets import Secret
+
+__all__ = ["resolve_credential"]
+
+Locate = Callable[[list[str | int]], tuple[int | None, int | None]]
+
+
+class _Unresolved(Exception):
+    def __init__(self, message: str, field: str, hint: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.hint = hint
+
+
+def resolve_credential(
+    spec: CredentialSpec, position: int, *, base_dir: Path | None, file: str, locate: Locate
+) -> Credential | ManifestIssue:
+    """The credential ``spec`` (entry ``position`` of ``file``), or an issue located at the field at fault."""
+    try:
+        key = _read_key(spec, base_dir)
+    except _Unresolved as exc:
+        line, column = locate(["credentials", position, "auth", exc.field])
+        return ManifestIssue(f"credential '{spec.id}': {exc}", file=file, line=line, column=column,
+                             hint=exc.hint, code="credentials.unresolved")
+    return Credential(spec.id, spec.provider, key, spec.config.base_url, spec.config.default_model)
+
+
+def _read_key(spec: CredentialSpec, base_dir: Path | None) -> Secret:
+    auth = spec.auth
+    if auth.source == "env":
+        if not auth.env_var:
+            raise _Unresolved("source: env needs env_var", "source", "add env_var: NAME_OF_THE_VARIABLE")
+        value = os.environ.get(auth.env_var, "")
+        if not value.strip():
+            raise _Unresolved(f"the environment variable {auth.env_var} is not set or empty", "env_var",
+                              f"export {auth.env_var}=... before starting the engine, or use source: file")
+        return Secret(value.strip(), origin=f"env:{auth.env_var}")
+    if not auth.file_path:
+        raise _Unresolved("source: file needs file_path", "source", "add file_path: path/to/key/file")
+    path = Path(auth.file_path).expanduser()
+    if not path.is_absolute() and base_dir is not None:
+        path = base_dir / path
+    try:
+        text = path.read_text(encoding="utf-8")
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise _Unresolved(f"cannot read the key file {path} ({exc.strerror or type(exc).__name__})", "file_path",
+                          "check the path (relative paths start at the config dir) and its permissions") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        _warn_readable(spec.id, path, mode)
+    origin = f"file:{path}" + (f"#{auth.file_key}" if auth.file_key else "")
+    value = text.strip() if auth.file_key is None else _value_at(_parse(path, text), auth.file_key, path)
+    if not value:
+        raise _Unresolved(f"the key in {origin[5:]} is empty", "file_key" if auth.file_key else "file_path",
+                          "put the API key in the file")
+    return Secret(value, origin=origin)
+
+
+def _parse(path: Path, text: str) -> Any:
+    """A JSON or YAML key file; errors give the position only, since the parsers quote the offending text."""
+    if path.suffix == ".json":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise _Unresolved(f"the key file {path} is not valid JSON (line {exc.lineno}, column {exc.colno})",
+                              "file_path", "fix the file, or drop file_key for a plain-text key file") from None
+    if path.suffix in (".yaml", ".yml"):
+        try:
+            return yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+            raise _Unresolved(f"the key file {path} is not valid YAML{where}", "file_path",
+                              "fix the file, or drop file_key for a plain-text key file") from None
+    raise _Unresolved(f"file_key needs a .json, .yaml or .yml key file, not {path.name}", "file_key",
+                      "drop file_key to read the whole file as the key")
+
+
+def _value_at(data: Any, dotted: str, path: Path) -> str:
+    value = data
+    for part in dotted.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            raise _Unresolved(f"the key file {path} has no key '{dotted}'", "file_key",
+                              "name the (dotted) key that holds the API key")
+        value = value[part]
+    if not isinstance(value, str):
+        raise _Unresolved(f"the value at '{dotted}' in {path} is not a string", "file_key",
+                          "the API key must be a string")
+    return value.strip()
+
+
+def _warn_readable(credential_id: str, path: Path, mode: int) -> None:
+    import structlog  # noqa: PLC0415 - imported only when something is wrong (see DECISIONS.md, Imports)
+
+    structlog.get_logger(__name__).warning(
+        "key file readable by others", credential=credential_id, path=str(path), mode=oct(stat.S_IMODE(mode)),
+        hint=f"chmod 600 {path}",
+    )
