@@ -1,4 +1,4 @@
-"""The ``agent-engine`` command line: run, validate, graph, schema.
+"""The ``agent-engine`` command line: run, replay, validate, graph, plugins, schema.
 
 Exit codes: 0 success, 3 partial, 1 failure, 2 invalid manifests or usage. No traceback reaches the user
 unless ``--debug`` is given.
@@ -9,7 +9,9 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import sys
+import tempfile
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -25,7 +27,7 @@ from agent_engine_core.dag import Dag, DagNode, Role
 from agent_engine_core.engine import Engine
 from agent_engine_core.errors import AgentEngineError, InvalidInput, ManifestError
 from agent_engine_core.manifests.models import MANIFEST_MODELS
-from agent_engine_core.records import Status
+from agent_engine_core.records import Status, TaskResult
 
 __all__ = ["main", "mermaid"]
 
@@ -96,9 +98,11 @@ def main(debug: bool, verbose: int, log_json: bool) -> None:
 @click.option("--start", help="Start node (default: the workflow's default start node).")
 @click.option("--run-id", help="Run id; the same run id reproduces every task id and the trace digest.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the result.")
+@click.option("--record", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also save the result with its full trace to this .json file (replay it with 'replay').")
 @_guarded
 def run(config_dir: Path, input_text: str | None, input_file: Any, start: str | None, run_id: str | None,
-        as_json: bool) -> None:
+        as_json: bool, record: Path | None) -> None:
     """Run the workflow in CONFIG_DIR once and print the result."""
     if input_text is not None and input_file is not None:
         _fail("give --input or --input-file, not both", EXIT_USAGE)
@@ -109,20 +113,59 @@ def run(config_dir: Path, input_text: str | None, input_file: Any, start: str | 
         payload = json.loads(text)
     except json.JSONDecodeError as exc:
         _fail(f"--input is not valid JSON: {exc}", EXIT_USAGE)
-    engine = Engine.from_config_dir(config_dir)
-    result = engine.run(payload, start=start, run_id=run_id)
+    if record is not None and record.suffix != ".json":
+        _fail(f"--record needs a .json file name, not {record.name}", EXIT_USAGE)
+    with Engine.from_config_dir(config_dir) as engine:
+        result = engine.run(payload, start=start, run_id=run_id)
+    if record is not None:
+        _write_atomically(record, json.dumps(result.to_dict(with_trace=True), indent=2, ensure_ascii=False))
+    _show(result, as_json)
+    sys.exit(EXIT_CODES[result.status])
+
+
+def _show(result: TaskResult, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
-    else:
-        click.echo(f"status: {result.status}")
-        click.echo(f"task:   {result.task_id}")
-        click.echo(f"digest: {result.trace.digest}")
-        click.echo("output:")
-        click.echo(json.dumps(result.output, indent=2, ensure_ascii=False))
-        if result.error:
-            error = result.error
-            click.echo(f"error: [{error['kind']}] at node '{error['node_id']}': {error['message']}", err=True)
-    sys.exit(EXIT_CODES[result.status])
+        return
+    click.echo(f"status: {result.status}")
+    click.echo(f"task:   {result.task_id}")
+    click.echo(f"digest: {result.trace.digest}")
+    click.echo("output:")
+    click.echo(json.dumps(result.output, indent=2, ensure_ascii=False))
+    if result.error:
+        error = result.error
+        click.echo(f"error: [{error['kind']}] at node '{error['node_id']}': {error['message']}", err=True)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path`` and rename it: a reader never sees half a file."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.",
+                                         delete=False) as handle:
+            handle.write(text + "\n")
+        os.replace(handle.name, path)
+    except OSError as exc:
+        _fail(f"cannot write {path}: {exc.strerror or exc}", 1)
+
+
+@main.command()
+@click.argument("config_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("recording", type=click.Path(exists=True, path_type=Path))
+@click.option("--run-id", help="The run to replay when RECORDING is a telemetry-jsonl folder of several runs.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the replayed result.")
+@_guarded
+def replay(config_dir: Path, recording: Path, run_id: str | None, as_json: bool) -> None:
+    """Re-run a recorded task with the agents answered from RECORDING; exit 0 when it reproduces the digest.
+
+    RECORDING is a result saved with 'run --record FILE.json', or a telemetry-jsonl trace file or folder. A
+    divergence exits 1 naming the first differing stage.
+    """
+    with Engine.from_config_dir(config_dir) as engine:
+        result = engine.replay(recording, run_id=run_id)
+    _show(result, as_json)
+    if not as_json:
+        click.echo(f"replay: the digest matches the recording of run {result.task_id}")
 
 
 @main.command()

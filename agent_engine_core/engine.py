@@ -7,6 +7,7 @@ loop kept per calling thread (creating a loop per run would dominate a short wor
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 import weakref
 from collections.abc import Callable, Coroutine, Mapping, Sequence
@@ -28,6 +29,7 @@ from agent_engine_core.errors import InvalidInput, TaskFailed
 from agent_engine_core.ids import RunId, new_run_id
 from agent_engine_core.manifests.loader import Project, load_config_dir, load_manifests
 from agent_engine_core.records import Lineage, Status, TaskResult, Trace
+from agent_engine_core.replay import Recording, ReplayProvider, check_replay, load_recording
 
 __all__ = ["Engine"]
 
@@ -154,7 +156,40 @@ class Engine:
         Node failures are results, not exceptions, unless ``raise_on_failure`` is set (then ``TaskFailed``
         is raised for a task that did not succeed). The same ``run_id`` reproduces every task id.
         """
-        built = self._built
+        return await self._execute(self._built, input, start, run_id, raise_on_failure)
+
+    def replay(self, recording: Recording, *, run_id: str | None = None) -> TaskResult:
+        """Re-execute a recorded run with agents answered from the recording (see ``areplay``)."""
+        if asyncio._get_running_loop() is not None:
+            raise RuntimeError("Engine.replay() was called inside a running event loop; use 'await engine.areplay()'")
+        return _loops.get().run_until_complete(self.areplay(recording, run_id=run_id))
+
+    async def areplay(self, recording: Recording, *, run_id: str | None = None) -> TaskResult:
+        """Re-run a recorded task (same start, input and run id) with every agent call answered from the recording.
+
+        ``recording`` is a ``Trace``, a saved result, or a path (see ``agent_engine_core.replay``). Returns the
+        result, whose trace digest equals the recording's; raises ``ReplayMismatch`` naming the first stage that
+        differs (the manifests, handlers, tools or the recording changed).
+        """
+        trace = load_recording(recording, run_id=run_id)
+        root = trace.for_task(trace.run_id)
+        if not root:
+            raise InvalidInput(f"the recording of run '{trace.run_id}' has no stage of its root task")
+        replayer = ReplayProvider(trace)
+        plans = {
+            node_id: plan if plan.agent is None else dataclasses.replace(
+                plan, agent=dataclasses.replace(plan.agent, provider=replayer,
+                                                limits=dataclasses.replace(plan.agent.limits, max_attempts=1)))
+            for node_id, plan in self._built.plans.items()
+        }
+        built = dataclasses.replace(self._built, plans=MappingProxyType(plans))
+        result = await self._execute(built, root[0].input, root[0].node_id, trace.run_id, False)
+        check_replay(trace, result.trace)
+        return result
+
+    async def _execute(
+        self, built: Built, input: Any, start: str | None, run_id: str | None, raise_on_failure: bool
+    ) -> TaskResult:
         try:
             start_node = built.dag.start_node(start)
         except KeyError:
@@ -213,12 +248,17 @@ class Engine:
         return self._pool
 
     def close(self) -> None:
-        """Release the handler threads; the engine must not be used afterwards."""
+        """Release the handler threads and the providers' clients; the engine must not be used afterwards."""
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
         self._observers.close()
         self.plugins.close_sinks()
+        providers = {id(p.agent.provider): p.agent.provider for p in self._built.plans.values() if p.agent}
+        for provider in providers.values():
+            close = getattr(provider, "close", None)
+            if callable(close):
+                close()
 
     def __enter__(self) -> Engine:
         return self

@@ -14,7 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 from agent_engine_core._json import dumps, loads
-from agent_engine_core.tools import ToolInvocation
+from agent_engine_core.tools import ToolInvocation, ToolStatus
 
 __all__ = [
     "AgentCall",
@@ -286,6 +286,24 @@ class Trace:
     def __len__(self) -> int:
         return len(self.records)
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Trace:
+        """The trace that ``to_dict`` produced (a recording); raises ``KeyError``/``ValueError`` if it is not one.
+
+        Lineage steps come back without their creating stage, which only orders tasks and is not part of the
+        canonical form: the rebuilt trace has the recorded canonical bytes and digest.
+        """
+        tasks = tuple(
+            TaskSummary(
+                t["task_id"],
+                Lineage(t["lineage"]["kind"], t["lineage"]["parent_id"],
+                        tuple(LineageStep(s["node_id"], s["index"], 0) for s in t["lineage"]["path"])),
+                Status(t["status"]), dumps(t["output"]), _error_from(t["error"]),
+            )
+            for t in data["tasks"]
+        )
+        return cls(data["run_id"], tasks, tuple(_record_from(r) for r in data["records"]))
+
     def to_dict(self) -> dict[str, Any]:
         """JSON form with timings."""
         return {
@@ -348,9 +366,9 @@ class TaskResult:
         """True when the task ended ``success``."""
         return self.status is Status.SUCCESS
 
-    def to_dict(self) -> dict[str, Any]:
-        """The ``agent-engine run --json`` object."""
-        return {
+    def to_dict(self, *, with_trace: bool = False) -> dict[str, Any]:
+        """The ``agent-engine run --json`` object; ``with_trace`` adds the full trace (a replayable recording)."""
+        data = {
             "task_id": self.task_id,
             "status": str(self.status),
             "output": self.output,
@@ -359,6 +377,36 @@ class TaskResult:
             "metadata": _thaw(self.metadata),
             "usage": dict(self.usage),
         }
+        if with_trace:
+            data["trace"] = self.trace.to_dict()
+        return data
+
+
+def _error_from(data: Mapping[str, Any] | None) -> StageError | None:
+    if data is None:
+        return None
+    return StageError(data["node_id"], ErrorKind(data["kind"]), data["message"], dumps(data["details"]),
+                      data.get("traceback"))
+
+
+def _record_from(data: Mapping[str, Any]) -> StageRecord:
+    return StageRecord(
+        task_id=data["task_id"], node_id=data["node_id"], seq=data["seq"], status=Status(data["status"]),
+        input_json=dumps(data["input"]), output_json=dumps(data["output"]), error=_error_from(data["error"]),
+        route=tuple(data["route"]),
+        agent_calls=tuple(
+            AgentCall(c["provider"], c["model"], dumps(c["request"]), dumps(c["reply"]),
+                      MappingProxyType(dict(c["usage"])), c.get("latency_s", 0.0), c.get("error"),
+                      tuple(MappingProxyType(a) for a in c.get("attempts", ())))
+            for c in data["agent_calls"]
+        ),
+        tool_calls=tuple(
+            ToolInvocation(c["tool_id"], dumps(c["arguments"]), ToolStatus(c["status"]), dumps(c["output"]),
+                           c["error"], c["call_id"])
+            for c in data.get("tool_calls", ())
+        ),
+        started_at=data.get("started_at", 0.0), duration_s=data.get("duration_s", 0.0),
+    )
 
 
 def _thaw(value: Any) -> Any:

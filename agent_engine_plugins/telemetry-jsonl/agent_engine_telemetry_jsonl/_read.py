@@ -32,6 +32,7 @@ from agent_engine_core.records import (
     TaskSummary,
     Trace,
 )
+from agent_engine_core.tools import ToolInvocation, ToolStatus
 
 from agent_engine_telemetry_jsonl._names import parse_file_name, trace_stem
 
@@ -143,6 +144,7 @@ def rebuild_trace(events: Iterable[Mapping[str, Any]]) -> Trace:
     finished: dict[str, Mapping[str, Any]] = {}
     started_at: dict[str, float] = {}
     calls: dict[str, list[AgentCall]] = {}
+    tools: dict[str, list[ToolInvocation]] = {}
     records: list[StageRecord] = []
     for event in run:
         kind, task = event["type"], event["task_id"]
@@ -154,8 +156,11 @@ def rebuild_trace(events: Iterable[Mapping[str, Any]]) -> Trace:
             started_at[task] = event["timestamp"]
         elif kind == "agent_call":
             calls.setdefault(task, []).append(_agent_call(event))
+        elif kind == "tool_invoked":
+            tools.setdefault(task, []).append(_tool_invocation(event))
         elif kind in ("node_finished", "node_failed"):
-            records.append(_stage_record(event, tuple(calls.pop(task, ())), started_at.pop(task, 0.0)))
+            records.append(_stage_record(event, tuple(calls.pop(task, ())), tuple(tools.pop(task, ())),
+                                         started_at.pop(task, 0.0)))
     unfinished = sorted(set(lineages) ^ set(finished))
     if unfinished:
         raise ValueError(f"incomplete trace of run {run_id!r}: no start or no end for {', '.join(unfinished)}")
@@ -222,15 +227,24 @@ def _error(data: Mapping[str, Any] | None) -> StageError | None:
 
 def _agent_call(event: Mapping[str, Any]) -> AgentCall:
     return AgentCall(event["provider"], event["model"], _encoder.encode(event["request"]),
-                     _encoder.encode(event["reply"]), MappingProxyType(dict(event["usage"])), event["latency_s"])
+                     _encoder.encode(event["reply"]), MappingProxyType(dict(event["usage"])), event["latency_s"],
+                     event.get("error"))
 
 
-def _stage_record(event: Mapping[str, Any], calls: tuple[AgentCall, ...], started_at: float) -> StageRecord:
+def _tool_invocation(event: Mapping[str, Any]) -> ToolInvocation:
+    result = event["result"]
+    return ToolInvocation(event["tool_id"], _encoder.encode(event["arguments"]), ToolStatus(event["status"]),
+                          _encoder.encode(result["output"]), result["error"], event.get("call_id"))
+
+
+def _stage_record(
+    event: Mapping[str, Any], calls: tuple[AgentCall, ...], tools: tuple[ToolInvocation, ...], started_at: float
+) -> StageRecord:
     return StageRecord(
         task_id=event["task_id"], node_id=event["node_id"], seq=event["stage"], status=Status(event["status"]),
         input_json=_encoder.encode(event["input"]), output_json=_encoder.encode(event["output"]),
-        error=_error(event["error"]), route=tuple(event["route"]), agent_calls=calls, started_at=started_at,
-        duration_s=event["duration_s"],
+        error=_error(event["error"]), route=tuple(event["route"]), agent_calls=calls, tool_calls=tools,
+        started_at=started_at, duration_s=event["duration_s"],
     )
 
 

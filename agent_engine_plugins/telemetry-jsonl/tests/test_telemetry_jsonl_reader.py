@@ -130,3 +130,13 @@ def test_a_folder_without_run_id_gives_every_run_and_a_rerun_rebuilds_its_last_r
     shutil.rmtree(tmp_path / TRACES)
     with pytest.raises(FileNotFoundError):
         read_trace(tmp_path / TRACES)
+
+
+def test_a_trace_file_is_a_recording_that_replays_to_the_same_digest(make_engine, tmp_path):
+    engine = make_engine(with_sink(BRANCH_MERGE), handlers=HANDLERS, base_dir=tmp_path)
+    result = engine.run({"n": 2}, run_id="recorded")
+    engine.close()
+    (trace_file,) = trace_files(tmp_path / TRACES)
+    replaying = make_engine(BRANCH_MERGE, handlers=HANDLERS, base_dir=tmp_path)
+    assert replaying.replay(trace_file).trace.digest == result.trace.digest
+    assert replaying.replay(tmp_path / TRACES, run_id="recorded").trace.digest == result.trace.digest

@@ -1,0 +1,146 @@
+"""Replay: re-execute a recorded run with every agent answered from the recording, and prove it matches.
+
+A recording is a ``Trace``: the ``trace`` of a result saved with ``agent-engine run --record FILE`` (or
+``result.to_dict(with_trace=True)``), or a telemetry-jsonl trace rebuilt by ``agent-engine-telemetry-jsonl``.
+Handlers and tools run again; only the provider calls are answered from the recording, by task, node and tool
+round. The replayed trace must be byte-identical to the recorded one; the first stage that is not raises
+``ReplayMismatch`` naming it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from agent_engine_core._json import loads
+from agent_engine_core.errors import InvalidInput, ProviderError, ReplayMismatch
+from agent_engine_core.llm import LlmReply, LlmRequest, ProviderSetup, ToolCall
+from agent_engine_core.records import AgentCall, StageRecord, Trace
+
+__all__ = ["ReplayProvider", "check_replay", "load_recording", "replay_provider"]
+
+Recording = Trace | Mapping[str, Any] | str | Path
+
+
+def load_recording(source: Recording, *, run_id: str | None = None) -> Trace:
+    """The recorded trace in ``source``: a ``Trace``, a result or trace mapping, or a file/folder path.
+
+    A ``.json`` file holds a result saved with its trace (or a bare trace); any other path is read as a
+    telemetry-jsonl trace file or folder (``run_id`` picks the run in a folder of several).
+    """
+    if isinstance(source, Trace):
+        return source
+    if isinstance(source, Mapping):
+        return _from_mapping(source, "the recording")
+    path = Path(source)
+    if path.suffix == ".json":
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise InvalidInput(f"cannot read the recording {path}: {exc}") from None
+        return _from_mapping(data, str(path))
+    try:
+        from agent_engine_telemetry_jsonl import read_trace, rebuild_trace  # noqa: PLC0415 - optional distribution
+    except ImportError:
+        raise InvalidInput(f"{path} is not a .json recording; reading a telemetry-jsonl trace needs the "
+                           "agent-engine-telemetry-jsonl distribution (pip install agent-engine-telemetry-jsonl)"
+                           ) from None
+    try:
+        return rebuild_trace(read_trace(path, run_id))
+    except (OSError, ValueError, KeyError) as exc:
+        raise InvalidInput(f"cannot rebuild a trace from {path}: {exc}") from None
+
+
+def _from_mapping(data: Any, where: str) -> Trace:
+    trace = data.get("trace", data) if isinstance(data, Mapping) else None
+    try:
+        return Trace.from_dict(trace)  # type: ignore[arg-type]
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InvalidInput(f"{where} is not a recorded trace (save one with 'agent-engine run --record FILE'): "
+                           f"{type(exc).__name__}: {exc}") from None
+
+
+def _stage_key(task_id: str, node_id: str) -> tuple[str, str]:
+    """Task ids without their run id, so a recording answers runs with any run id."""
+    return task_id.partition("/")[2], node_id
+
+
+class ReplayProvider:
+    """Answers each provider call from the recording: the same task and node, the same tool round.
+
+    Stateless per call (the round is the number of model turns already in the request), so concurrent
+    fan-outs and repeated runs get the same answers. A recorded failure is raised again as ``ProviderError``.
+    """
+
+    def __init__(self, trace: Trace) -> None:
+        self._calls: dict[tuple[str, str], tuple[AgentCall, ...]] = {
+            _stage_key(record.task_id, record.node_id): record.agent_calls for record in trace.records
+            if record.agent_calls
+        }
+
+    def check(self, node_ids: Sequence[str]) -> list[str]:
+        """Agent nodes the recording never called (they could only fail on replay)."""
+        called = {node for _, node in self._calls}
+        return [f"the recording has no answer for node '{n}'" for n in node_ids if n not in called]
+
+    async def complete(self, request: LlmRequest) -> LlmReply:
+        """The recorded reply to this call, or the recorded failure."""
+        round_number = sum(1 for message in request.messages if message.get("role") == "assistant")
+        calls = self._calls.get(_stage_key(request.task_id, request.node_id), ())
+        if round_number >= len(calls):
+            raise ProviderError(f"the recording has no answer for node '{request.node_id}' of task "
+                                f"'{request.task_id}' (call {round_number + 1})", provider="replay")
+        call = calls[round_number]
+        if call.error is not None:
+            raise ProviderError(call.error, provider="replay")
+        reply = loads(call.reply_json)
+        return LlmReply(
+            content=reply["content"], model=reply["model"], usage=MappingProxyType(dict(call.usage)),
+            finish_reason=reply["finish_reason"], response_id=reply["response_id"],
+            tool_calls=tuple(ToolCall(c["id"], c["name"], c["arguments"]) for c in reply["tool_calls"]),
+        )
+
+
+def replay_provider(setup: ProviderSetup) -> ReplayProvider:
+    """The built-in ``replay`` provider: ``llm: replay/<model>``, ``config: {recording: <file>}``."""
+    recording = setup.agent.config.get("recording")
+    if not isinstance(recording, str):
+        raise ProviderError("the replay provider needs config.recording: the path of a recorded run",
+                            provider="replay")
+    path = Path(recording)
+    if not path.is_absolute() and setup.project_dir is not None:
+        path = setup.project_dir / path
+    try:
+        return ReplayProvider(load_recording(path))
+    except InvalidInput as exc:
+        raise ProviderError(str(exc), provider="replay") from None
+
+
+def check_replay(recorded: Trace, replayed: Trace) -> None:
+    """Raise ``ReplayMismatch`` at the first stage (or task outcome) where ``replayed`` differs."""
+    for index, expected in enumerate(recorded.records):
+        actual = replayed.records[index] if index < len(replayed.records) else None
+        if actual is None or actual.canonical() != expected.canonical():
+            raise ReplayMismatch(
+                f"replay diverged at stage {expected.seq} of task '{expected.task_id}' (node "
+                f"'{expected.node_id}'): {_difference(expected, actual)}",
+                task_id=expected.task_id, node_id=expected.node_id, seq=expected.seq,
+            )
+    if len(replayed.records) > len(recorded.records):
+        extra = replayed.records[len(recorded.records)]
+        raise ReplayMismatch(f"replay ran a stage the recording does not have: node '{extra.node_id}' of task "
+                             f"'{extra.task_id}'", task_id=extra.task_id, node_id=extra.node_id, seq=extra.seq)
+    if replayed.digest != recorded.digest:
+        raise ReplayMismatch("replay reproduced every stage but not the task outcomes: "
+                             f"recorded digest {recorded.digest}, replayed {replayed.digest}")
+
+
+def _difference(expected: StageRecord, actual: StageRecord | None) -> str:
+    if actual is None:
+        return "the replay never reached it"
+    recorded, replayed = json.loads(expected.canonical()), json.loads(actual.canonical())
+    fields = [key for key in recorded if recorded[key] != replayed.get(key)]
+    return "differs in " + ", ".join(fields)
