@@ -227,7 +227,8 @@ def test_metadata_names_the_provider_distribution():
 # ---- load-time errors: never a silent fallback ----------------------------------------------------------
 
 
-def test_an_uninstalled_provider_fails_at_load_and_never_falls_back_to_scripted(sent):
+def test_an_uninstalled_provider_fails_at_load_and_never_falls_back_to_scripted(sent, monkeypatch):
+    monkeypatch.setenv("AGENT_ENGINE_DISABLE_PLUGIN_AUTOLOAD", "1")  # as on a machine without agent-engine-openai
     agents = {"agents": [{"id": "clerk", "llm": "openai/gpt-4o-mini", "config": {"responses": {"draft": {}}}}]}
     with pytest.raises(ManifestError) as caught:
         engine([node("s", "start"), agent_node("draft", "linear"), node("x", "exit")],

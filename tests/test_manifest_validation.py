@@ -1076,8 +1076,9 @@ AGENT_WORKFLOW = """\
     ],
 )
 def test_agent_providers_are_checked_at_load(
-    write_project: WriteProject, agents: str, code: str, hint: str | None
+    write_project: WriteProject, agents: str, code: str, hint: str | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("AGENT_ENGINE_DISABLE_PLUGIN_AUTOLOAD", "1")  # only the core's providers are installed
     issues = load_issues(project(write_project, AGENT_WORKFLOW, **{"agents.yaml": agents}))
     issue = the(issues, code)
     assert issue.file is not None
