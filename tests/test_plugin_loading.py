@@ -261,4 +261,4 @@ def test_cli_plugins_runs_in_process_too():
     listing = json.loads(result.output)
     core = listing["loaded"][0]
     assert core["distribution"] == "agent-engine-core"
-    assert core["components"] == ["llm_provider:replay", "llm_provider:scripted"]
+    assert core["components"] == ["llm_provider:scripted", "llm_provider:replay"]
