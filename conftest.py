@@ -68,14 +68,18 @@ def secret_ledger() -> Iterator[SecretLedger]:
     previous = os.environ.get(CANARY_ENV)
     os.environ[CANARY_ENV] = ledger.canary
     handler = _LogLedger(ledger)
-    logging.getLogger().addHandler(handler)
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)  # every library's debug lines (the SDKs', httpx's) are checked too
     config = structlog.get_config()
     structlog.configure(processors=[_structlog_to_ledger(ledger), *config["processors"]])
     try:
         yield ledger
     finally:
         structlog.configure(processors=config["processors"])
-        logging.getLogger().removeHandler(handler)
+        root.removeHandler(handler)
+        root.setLevel(level)
         if previous is None:
             os.environ.pop(CANARY_ENV, None)
         else:
