@@ -6,7 +6,10 @@ Fixtures:
 * ``engine_from_dir(path, *, plugins=())`` builds one from a config dir;
 * ``event_recorder`` is an observer plugin that keeps every event it receives (``.events``, ``.of_type()``);
 * ``fake_entry_points(*plugins)`` makes the next engines discover the given ``(name, object)`` pairs as if
-  distributions had registered them in the ``agent_engine`` entry point group, and nothing else.
+  distributions had registered them in the ``agent_engine`` entry point group, and nothing else;
+* ``secret_ledger`` (session) sets a canary API key in ``AGENT_ENGINE_TEST_API_KEY`` and fails the session if
+  it shows up in a log line, a file under the session's temporary directory, or anything given to
+  ``secret_ledger.add(...)``.
 
 Helpers: ``assert_trace_nodes(result, task_id, [...])`` checks the nodes a task visited, in order;
 ``assert_same_trace(a, b)`` compares two results' canonical traces and shows the first differing line.
@@ -22,12 +25,13 @@ from typing import Any
 
 import pytest
 
+from agent_engine_core._canary import CANARY_ENV, SecretLedger, secret_ledger
 from agent_engine_core.engine import Engine
 from agent_engine_core.events import Event
 from agent_engine_core.hookspecs import hookimpl
 from agent_engine_core.records import TaskResult
 
-__all__ = ["EventRecorder", "assert_same_trace", "assert_trace_nodes"]
+__all__ = ["CANARY_ENV", "EventRecorder", "SecretLedger", "assert_same_trace", "assert_trace_nodes", "secret_ledger"]
 
 
 class EventRecorder:

@@ -7,13 +7,9 @@ from pathlib import Path
 
 def test_no_history_event_log_output_or_file_of_the_session_contains_the_canary(secret_ledger, request,
                                                                                tmp_path_factory):
-    canary = secret_ledger.canary
-    leaks = [text[:200] for text in secret_ledger.texts if canary in text]
-    files = [p for p in Path(tmp_path_factory.getbasetemp()).rglob("*") if p.is_file()]
-    leaks += [str(p) for p in files if canary.encode() in p.read_bytes()]
-    assert leaks == [], f"the canary API key leaked into: {leaks}"
+    assert secret_ledger.leaks(Path(tmp_path_factory.getbasetemp())) == []
     adapters = {item.path.parts[item.path.parts.index("adapters") + 1] for item in request.session.items
                 if "adapters" in item.path.parts}
     # the check above proves something only if the key was really used: each adapter's fake server saw it
     assert secret_ledger.servers_that_saw_it >= adapters
-    assert len(secret_ledger.texts) > 0 or not adapters
+    assert secret_ledger.texts or not adapters

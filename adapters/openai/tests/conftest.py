@@ -1,0 +1,93 @@
+"""Fixtures of the openai adapter's tests: the session's secret ledger, a fake server, providers bound to it.
+
+``secret_ledger`` comes from ``agent_engine_core.testing`` (the pytest plugin): it sets a canary API key in
+``AGENT_ENGINE_TEST_API_KEY`` for the session and fails the session if the key shows up in a log line, a file
+under the session's temporary directory, or anything the tests hand to ``ledger.add(...)``. Run from the
+repository root, ``tests/test_secret_canary.py`` also checks that the fake server really received the key.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import pytest
+from _fake_openai import FakeOpenAI
+from agent_engine_core.errors import ProviderError
+from agent_engine_core.llm import Credential, LlmReply, LlmRequest, ProviderSetup
+from agent_engine_core.manifests.models import AgentSpec
+from agent_engine_core.secrets import Secret
+from agent_engine_core.testing import CANARY_ENV, SecretLedger
+
+from agent_engine_openai import OpenAIProvider, create_provider
+
+
+@pytest.fixture(scope="session")
+def ledger(secret_ledger: SecretLedger) -> SecretLedger:
+    """The session's ``secret_ledger`` (``agent_engine_core.testing``): what it holds must never contain the key."""
+    return secret_ledger
+
+
+@pytest.fixture
+def api_key(ledger: Any) -> str:
+    """The session's canary key (from the environment, as an operator's key would be)."""
+    return os.environ[CANARY_ENV]
+
+
+@pytest.fixture
+def server(ledger: Any, api_key: str) -> Iterator[FakeOpenAI]:
+    """A running fake OpenAI server that accepts the canary key."""
+    with FakeOpenAI(expected_api_key=api_key) as fake:
+        yield fake
+    if fake.accepted_key:
+        ledger.servers_that_saw_it.add("openai")
+
+
+@pytest.fixture
+def credential(server: FakeOpenAI, api_key: str) -> Credential:
+    """A ``provider_credentials.yaml`` entry, resolved, pointing at ``server``."""
+    return Credential(id="openai_test", provider="openai", api_key=Secret(api_key, origin=f"env:{CANARY_ENV}"),
+                      base_url=server.base_url)
+
+
+@pytest.fixture
+def make_provider(credential: Credential) -> Iterator[Callable[..., OpenAIProvider]]:
+    """``make_provider(config=None, *, model="gpt-test", credential=<the fake's>)``: providers closed after the test."""
+    built: list[OpenAIProvider] = []
+
+    def make(config: Mapping[str, Any] | None = None, *, model: str = "gpt-test",
+             credential: Credential | None = credential) -> OpenAIProvider:
+        agent = AgentSpec(id="writer", llm=f"openai/{model}", prompt="You write.", config=dict(config or {}))
+        provider = create_provider(ProviderSetup(agent, model, credential))
+        built.append(provider)
+        return provider
+
+    yield make
+    for provider in built:
+        provider.close()
+
+
+@pytest.fixture
+def ask(ledger: Any) -> Callable[[OpenAIProvider, LlmRequest], LlmReply]:
+    """``ask(provider, request)``: the reply, recorded in the ledger."""
+
+    def call(provider: OpenAIProvider, request: LlmRequest) -> LlmReply:
+        reply = provider.complete(request)
+        ledger.add(reply, reply.to_dict())
+        return reply
+
+    return call
+
+
+@pytest.fixture
+def fail(ledger: Any) -> Callable[[OpenAIProvider, LlmRequest], ProviderError]:
+    """``fail(provider, request)``: the ``ProviderError`` the call raises, recorded in the ledger."""
+
+    def call(provider: OpenAIProvider, request: LlmRequest) -> ProviderError:
+        with pytest.raises(ProviderError) as info:
+            provider.complete(request)
+        ledger.add(info.value, *info.value.args)
+        return info.value
+
+    return call

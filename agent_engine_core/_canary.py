@@ -1,0 +1,94 @@
+"""The ``secret_ledger`` fixture of the pytest plugin: a canary API key and a check that it leaks nowhere.
+
+The fixture sets ``AGENT_ENGINE_TEST_API_KEY`` to a unique canary value for the test session, collects every
+log line (stdlib logging at DEBUG, and structlog) and whatever tests hand to ``secret_ledger.add(...)``
+(results, traces, events, CLI output, exception text), and when the session ends fails it if any of that, or any
+file under the session's temporary directory, contains the canary. Tests that send the key on purpose (to a
+fake provider server) record it in ``servers_that_saw_it``, so a check can prove the key was really used.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+__all__ = ["CANARY_ENV", "SecretLedger", "secret_ledger"]
+
+CANARY_ENV = "AGENT_ENGINE_TEST_API_KEY"
+
+
+@dataclass
+class SecretLedger:
+    """What the session produced that must not contain the canary, and who received the canary on purpose."""
+
+    canary: str
+    texts: list[str] = field(default_factory=list)
+    servers_that_saw_it: set[str] = field(default_factory=set)
+
+    def add(self, *items: Any) -> None:
+        """Keep the text form of each item (objects by ``repr`` and ``str``: both must be clean)."""
+        for item in items:
+            if isinstance(item, bytes):
+                self.texts.append(item.decode("utf-8", "replace"))
+            elif isinstance(item, str):
+                self.texts.append(item)
+            else:
+                self.texts.extend((repr(item), str(item)))
+
+    def leaks(self, folder: Path | None = None) -> list[str]:
+        """Where the canary is: the start of each recorded text holding it, and each file under ``folder``."""
+        found = [text[:120] for text in self.texts if self.canary in text]
+        if folder is not None:
+            needle = self.canary.encode()
+            found += [str(p) for p in folder.rglob("*") if p.is_file() and needle in p.read_bytes()]
+        return found
+
+
+class _LogLedger(logging.Handler):
+    def __init__(self, ledger: SecretLedger) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.ledger = ledger
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.ledger.add(self.format(record))
+
+
+@pytest.fixture(scope="session")
+def secret_ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecretLedger]:
+    """The session's canary API key (set in the environment) and the ledger of everything it must not reach."""
+    import structlog  # noqa: PLC0415 - only sessions that use the fixture configure it
+
+    ledger = SecretLedger(canary=f"sk-canary-{uuid.uuid4().hex}")
+    previous = os.environ.get(CANARY_ENV)
+    os.environ[CANARY_ENV] = ledger.canary
+    handler = _LogLedger(ledger)
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)  # every library's debug lines (the SDKs', httpx's) are checked too
+    processors = structlog.get_config()["processors"]
+
+    def to_ledger(logger: Any, method: str, event: Any) -> Any:
+        ledger.add(repr(event))
+        return event
+
+    structlog.configure(processors=[to_ledger, *processors])
+    try:
+        yield ledger
+    finally:
+        structlog.configure(processors=processors)
+        root.removeHandler(handler)
+        root.setLevel(level)
+        if previous is None:
+            os.environ.pop(CANARY_ENV, None)
+        else:
+            os.environ[CANARY_ENV] = previous
+    leaks = ledger.leaks(tmp_path_factory.getbasetemp())
+    assert leaks == [], f"the canary API key leaked into: {leaks}"
