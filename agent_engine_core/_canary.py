@@ -74,16 +74,25 @@ def secret_ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecretLe
     root.addHandler(handler)
     root.setLevel(logging.DEBUG)  # every library's debug lines (the SDKs', httpx's) are checked too
     processors = structlog.get_config()["processors"]
+    configure = structlog.configure
 
     def to_ledger(logger: Any, method: str, event: Any) -> Any:
         ledger.add(repr(event))
         return event
 
-    structlog.configure(processors=[to_ledger, *processors])
+    def configure_with_ledger(*args: Any, **kwargs: Any) -> None:
+        # the CLI configures structlog on every invocation; the ledger must keep seeing its events
+        if kwargs.get("processors") is not None:
+            kwargs["processors"] = [to_ledger, *(p for p in kwargs["processors"] if p is not to_ledger)]
+        configure(*args, **kwargs)
+
+    structlog.configure = configure_with_ledger
+    configure(processors=[to_ledger, *processors])
     try:
         yield ledger
     finally:
-        structlog.configure(processors=processors)
+        structlog.configure = configure
+        configure(processors=processors)
         root.removeHandler(handler)
         root.setLevel(level)
         if previous is None:

@@ -12,7 +12,9 @@ Fixtures:
   ``secret_ledger.add(...)``.
 
 Helpers: ``assert_trace_nodes(result, task_id, [...])`` checks the nodes a task visited, in order;
-``assert_same_trace(a, b)`` compares two results' canonical traces and shows the first differing line.
+``assert_same_trace(a, b)`` compares two results' canonical traces and shows the first differing line;
+``ToolPack({"demo.add": FunctionTool(description, parameters, function)})`` is a plugin registering tool
+types made from plain functions, which records every call it runs.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from __future__ import annotations
 import importlib.metadata
 import sys
 import types
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -30,8 +32,18 @@ from agent_engine_core.engine import Engine
 from agent_engine_core.events import Event
 from agent_engine_core.hookspecs import hookimpl
 from agent_engine_core.records import TaskResult
+from agent_engine_core.tools import ToolResult
 
-__all__ = ["CANARY_ENV", "EventRecorder", "SecretLedger", "assert_same_trace", "assert_trace_nodes", "secret_ledger"]
+__all__ = [
+    "CANARY_ENV",
+    "EventRecorder",
+    "FunctionTool",
+    "SecretLedger",
+    "ToolPack",
+    "assert_same_trace",
+    "assert_trace_nodes",
+    "secret_ledger",
+]
 
 
 class EventRecorder:
@@ -52,6 +64,36 @@ class EventRecorder:
     def for_task(self, task_id: str) -> list[Event]:
         """The recorded events of one task, in sequence order."""
         return sorted((e for e in self.events if e.task_id == task_id), key=lambda e: e.seq)
+
+
+class FunctionTool:
+    """A tool type made from ``function(arguments) -> output``; every call it runs is kept in ``calls``."""
+
+    def __init__(
+        self, description: str, parameters: Mapping[str, Any], function: Callable[[dict[str, Any]], Any]
+    ) -> None:
+        self.description = description
+        self.parameters = parameters
+        self.function = function
+        self.calls: list[dict[str, Any]] = []
+
+    def invoke(self, arguments: Mapping[str, Any]) -> ToolResult:
+        """The function's return value as a successful result."""
+        self.calls.append(dict(arguments))
+        return ToolResult.ok(self.function(dict(arguments)))
+
+
+class ToolPack:
+    """A plugin registering ``FunctionTool``s by tool type name: pass it in ``plugins=[...]``."""
+
+    def __init__(self, tools: Mapping[str, FunctionTool]) -> None:
+        self.tools = dict(tools)
+
+    @hookimpl
+    def register_tools(self, register: Callable[..., None]) -> None:
+        """Register each tool type; every tools.yaml entry of a type shares its ``FunctionTool``."""
+        for name, tool in self.tools.items():
+            register(name, lambda setup, tool=tool: tool)
 
 
 def assert_trace_nodes(result: TaskResult, task_id: str, expected: Sequence[str]) -> None:
