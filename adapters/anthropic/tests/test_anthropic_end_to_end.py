@@ -7,30 +7,15 @@ adapter's output tool (``final_answer``), tool calls as ``tool_use`` blocks.
 
 from __future__ import annotations
 
-import importlib.util
-import json
 from pathlib import Path
-from types import ModuleType
 
+import desk_kit as desk
 import pytest
 from _fake_anthropic import FakeAnthropic, text, tool_use
-from agent_engine_core import Engine, Status
-from agent_engine_core.testing import EventRecorder, SecretLedger
+from agent_engine_core import Status
+from agent_engine_core.testing import SecretLedger
 
 from agent_engine_anthropic import OUTPUT_TOOL_NAME
-
-REPO = Path(__file__).resolve().parents[3]
-
-
-def load_desk_kit() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("desk_kit", REPO / "tests" / "projects" / "desk" / "desk_kit.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-desk = load_desk_kit()
 
 
 def script_desk(server: FakeAnthropic) -> None:
@@ -45,22 +30,8 @@ def test_a_decision_a_tool_using_agent_and_a_schema_out_agent_run_through_the_an
         tmp_path: Path, server: FakeAnthropic, ledger: SecretLedger) -> None:
     project = desk.live_copy(tmp_path / "desk", "anthropic", server.base_url)
     script_desk(server)
-    tools, recorder = desk.tools(), EventRecorder()
-    with Engine.from_config_dir(project, plugins=[tools, recorder]) as engine:
-        result = engine.run(desk.TICKET, run_id="desk-live")
-    with Engine.from_config_dir(project, plugins=[desk.tools()]) as engine:
-        replayed = engine.replay(result.trace)
-    ledger.add(json.dumps(result.to_dict(with_trace=True)), *(e.to_dict() for e in recorder.events))
+    desk.run_and_check_desk(project, ledger, "anthropic", ("toolu_a", "toolu_s"))
     assert server.problems == []
-    assert result.status is Status.SUCCESS, result.error
-    assert result.output == {"title": "Refund", "words": 2}
-    assert [r.node_id for r in result.trace] == ["intake", "triage", "billing", "summarize", "done"]
-    assert dict(result.usage) == {"agent_calls": 4, "input_tokens": 200, "output_tokens": 33}
-    assert tools.tools["demo.add"].calls == [{"a": 12.5, "b": 7.5}]
-    assert tools.tools["demo.upper"].calls == [{"text": "refund approved"}]
-    billing = next(r for r in result.trace if r.node_id == "billing")
-    assert [(c.tool_id, c.call_id, c.result.output) for c in billing.tool_calls] == [
-        ("add", "toolu_a", 20.0), ("shout", "toolu_s", "REFUND APPROVED")]
     bodies = [r.body for r in server.requests]
     assert len(bodies) == 4
     assert bodies[0]["tool_choice"] == {"type": "tool", "name": OUTPUT_TOOL_NAME}
@@ -70,12 +41,6 @@ def test_a_decision_a_tool_using_agent_and_a_schema_out_agent_run_through_the_an
     results = bodies[2]["messages"][2]["content"]
     assert [(b["type"], b["tool_use_id"]) for b in results] == [("tool_result", "toolu_a"), ("tool_result", "toolu_s")]
     assert all(b["system"] == "You run a help desk. Answer with JSON only." for b in bodies)
-    agent = result.metadata["agents"]["desk"]
-    assert (agent["provider"], agent["model"], agent["sdk"]) == ("anthropic", "desk-1", "anthropic")
-    assert agent["distribution"] == "agent-engine-anthropic" and agent["sdk_version"]
-    assert [e.tool_id for e in recorder.of_type("tool_invoked")] == ["add", "shout"]
-    assert replayed.trace.digest == result.trace.digest  # the live run replays offline:
-    assert len(server.requests) == 4  # the replay asked the server nothing
 
 
 def test_an_overloaded_server_is_retried_and_every_attempt_recorded(tmp_path: Path, server: FakeAnthropic,
@@ -84,9 +49,7 @@ def test_an_overloaded_server_is_retried_and_every_attempt_recorded(tmp_path: Pa
     server.enqueue_error(429, "rate limited", headers={"retry-after": "0.05"})
     server.enqueue_error(529, "Overloaded")
     script_desk(server)
-    with Engine.from_config_dir(project, plugins=[desk.tools()]) as engine:
-        result = engine.run(desk.TICKET)
-    ledger.add(json.dumps(result.to_dict(with_trace=True)))
+    result = desk.run_once(project, ledger)
     assert result.status is Status.SUCCESS
     triage_call = next(r for r in result.trace if r.node_id == "triage").agent_calls[0]
     assert [(a["status"], a["retry_after_s"]) for a in triage_call.attempts] == [(429, 0.05), (529, None)]
@@ -96,9 +59,7 @@ def test_a_rejected_request_fails_the_node_once_with_the_providers_message(tmp_p
                                                                             ledger: SecretLedger) -> None:
     project = desk.live_copy(tmp_path / "desk", "anthropic", server.base_url)
     server.enqueue_error(400, f"model not found; your key {ledger.canary} is fine")
-    with Engine.from_config_dir(project, plugins=[desk.tools()]) as engine:
-        result = engine.run(desk.TICKET)
-    ledger.add(json.dumps(result.to_dict(with_trace=True)), result.error)
+    result = desk.run_once(project, ledger)
     assert result.error["kind"] == "agent" and result.error["node_id"] == "triage"
     assert "400" in result.error["message"] and "model not found" in result.error["message"]
     assert len(server.requests) == 1  # a 400 is not retried

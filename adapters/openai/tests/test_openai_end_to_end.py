@@ -6,28 +6,14 @@ is the session's canary, so everything these runs produce is checked for it.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
-from types import ModuleType
 
+import desk_kit as desk
 import pytest
 from _fake_openai import FakeOpenAI
-from agent_engine_core import Engine, Status
-from agent_engine_core.testing import EventRecorder, SecretLedger
-
-REPO = Path(__file__).resolve().parents[3]
-
-
-def load_desk_kit() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("desk_kit", REPO / "tests" / "projects" / "desk" / "desk_kit.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-desk = load_desk_kit()
+from agent_engine_core import Status
+from agent_engine_core.testing import SecretLedger
 
 
 def script_desk(server: FakeOpenAI) -> None:
@@ -44,21 +30,7 @@ def test_a_decision_a_tool_using_agent_and_a_schema_out_agent_run_through_the_op
     project = desk.live_copy(tmp_path / "desk", "openai", server.base_url)
     assert set(desk.changed_files(desk.HERE, project)) == {"agents.yaml", "provider_credentials.yaml"}
     script_desk(server)
-    tools, recorder = desk.tools(), EventRecorder()
-    with Engine.from_config_dir(project, plugins=[tools, recorder]) as engine:
-        result = engine.run(desk.TICKET, run_id="desk-live")
-    with Engine.from_config_dir(project, plugins=[desk.tools()]) as engine:
-        replayed = engine.replay(result.trace)
-    ledger.add(json.dumps(result.to_dict(with_trace=True)), *(e.to_dict() for e in recorder.events))
-    assert result.status is Status.SUCCESS, result.error
-    assert result.output == {"title": "Refund", "words": 2}
-    assert [r.node_id for r in result.trace] == ["intake", "triage", "billing", "summarize", "done"]
-    assert dict(result.usage) == {"agent_calls": 4, "input_tokens": 200, "output_tokens": 33}
-    assert tools.tools["demo.add"].calls == [{"a": 12.5, "b": 7.5}]
-    assert tools.tools["demo.upper"].calls == [{"text": "refund approved"}]
-    billing = next(r for r in result.trace if r.node_id == "billing")
-    assert [(c.tool_id, c.call_id, c.result.output) for c in billing.tool_calls] == [
-        ("add", "call_a", 20.0), ("shout", "call_s", "REFUND APPROVED")]
+    desk.run_and_check_desk(project, ledger, "openai", ("call_a", "call_s"))
     bodies = [r.body for r in server.requests]
     assert len(bodies) == 4 and all(r.authorized for r in server.requests)
     triage_format = bodies[0]["response_format"]["json_schema"]["schema"]
@@ -67,12 +39,6 @@ def test_a_decision_a_tool_using_agent_and_a_schema_out_agent_run_through_the_op
     assert [m["role"] for m in bodies[2]["messages"]] == ["system", "user", "assistant", "tool", "tool"]
     assert bodies[3]["response_format"]["json_schema"]["schema"]["required"] == ["title", "words"]
     assert all(b["temperature"] == 0 and "max_tool_rounds" not in b and "responses" not in b for b in bodies)
-    agent = result.metadata["agents"]["desk"]
-    assert (agent["provider"], agent["model"], agent["sdk"]) == ("openai", "desk-1", "openai")
-    assert agent["distribution"] == "agent-engine-openai" and agent["sdk_version"]
-    assert [e.tool_id for e in recorder.of_type("tool_invoked")] == ["add", "shout"]
-    assert replayed.trace.digest == result.trace.digest  # the live run replays offline:
-    assert len(server.requests) == 4  # the replay asked the server nothing
 
 
 def test_a_rate_limited_call_is_retried_after_retry_after_and_recorded(tmp_path: Path, server: FakeOpenAI,
@@ -81,9 +47,7 @@ def test_a_rate_limited_call_is_retried_after_retry_after_and_recorded(tmp_path:
     server.reply_error(429, "Rate limit reached", headers={"Retry-After": "0.05"})
     server.reply_error(503, "overloaded")
     script_desk(server)
-    with Engine.from_config_dir(project, plugins=[desk.tools()]) as engine:
-        result = engine.run(desk.TICKET)
-    ledger.add(json.dumps(result.to_dict(with_trace=True)))
+    result = desk.run_once(project, ledger)
     assert result.status is Status.SUCCESS
     triage_call = next(r for r in result.trace if r.node_id == "triage").agent_calls[0]
     assert [(a["status"], a["retry_after_s"]) for a in triage_call.attempts] == [(429, 0.05), (503, None)]
@@ -94,9 +58,7 @@ def test_a_server_error_that_outlasts_the_retries_fails_the_node_with_the_provid
     project = desk.live_copy(tmp_path / "desk", "openai", server.base_url)
     for _ in range(3):
         server.reply_error(500, f"internal error; you sent {ledger.canary}")
-    with Engine.from_config_dir(project, plugins=[desk.tools()]) as engine:
-        result = engine.run(desk.TICKET)
-    ledger.add(json.dumps(result.to_dict(with_trace=True)), result.error)
+    result = desk.run_once(project, ledger)
     assert result.error["kind"] == "agent" and result.error["node_id"] == "triage"
     assert "500" in result.error["message"] and "internal error" in result.error["message"]
     assert len(server.requests) == 3

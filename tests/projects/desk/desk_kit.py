@@ -14,8 +14,9 @@ from typing import Any
 
 from click.testing import CliRunner
 
+from agent_engine_core import Engine, Status, TaskResult
 from agent_engine_core.cli import main
-from agent_engine_core.testing import CANARY_ENV, FunctionTool, SecretLedger, ToolPack
+from agent_engine_core.testing import CANARY_ENV, EventRecorder, FunctionTool, SecretLedger, ToolPack
 
 HERE = Path(__file__).resolve().parent
 HELLO = HERE.parents[2] / "examples" / "hello"
@@ -33,6 +34,39 @@ def tools() -> ToolPack:
                                                         "required": ["text"]},
                                    lambda args: args["text"].upper()),
     })
+
+
+def run_once(project: Path, ledger: SecretLedger, **plugins_and_run_id: Any) -> TaskResult:
+    """One run of the desk project on ``TICKET`` with fresh tools, its result and trace handed to the ledger."""
+    plugins = plugins_and_run_id.pop("plugins", None) or [tools()]
+    with Engine.from_config_dir(project, plugins=plugins) as engine:
+        result = engine.run(TICKET, **plugins_and_run_id)
+    ledger.add(json.dumps(result.to_dict(with_trace=True)), result.error)
+    return result
+
+
+def run_and_check_desk(project: Path, ledger: SecretLedger, provider: str, call_ids: tuple[str, str]) -> TaskResult:
+    """Run the desk project on a live provider scripted to take the billing path, check everything that does not
+    depend on the provider's wire format, and replay the run offline to the same digest."""
+    pack, recorder = tools(), EventRecorder()
+    result = run_once(project, ledger, plugins=[pack, recorder], run_id="desk-live")
+    ledger.add(*(e.to_dict() for e in recorder.events))
+    assert result.status is Status.SUCCESS, result.error
+    assert result.output == {"title": "Refund", "words": 2}
+    assert [r.node_id for r in result.trace] == ["intake", "triage", "billing", "summarize", "done"]
+    assert dict(result.usage) == {"agent_calls": 4, "input_tokens": 200, "output_tokens": 33}
+    assert pack.tools["demo.add"].calls == [{"a": 12.5, "b": 7.5}]
+    assert pack.tools["demo.upper"].calls == [{"text": "refund approved"}]
+    billing = next(r for r in result.trace if r.node_id == "billing")
+    assert [(c.tool_id, c.call_id, c.result.output) for c in billing.tool_calls] == [
+        ("add", call_ids[0], 20.0), ("shout", call_ids[1], "REFUND APPROVED")]
+    assert [e.tool_id for e in recorder.of_type("tool_invoked")] == ["add", "shout"]
+    agent = result.metadata["agents"]["desk"]
+    assert (agent["provider"], agent["model"], agent["sdk"]) == (provider, "desk-1", provider)
+    assert agent["distribution"] == f"agent-engine-{provider}" and agent["sdk_version"]
+    with Engine.from_config_dir(project, plugins=[tools()]) as engine:
+        assert engine.replay(result.trace).trace.digest == result.trace.digest  # offline: no provider call
+    return result
 
 
 def live_copy(destination: Path, provider: str, base_url: str, model: str = "desk-1", *,
