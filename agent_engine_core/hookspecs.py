@@ -51,15 +51,22 @@ Register = Callable[..., None]
 def register_llm_providers(register: Register) -> None:
     """Register LLM providers: ``register(name, factory)``.
 
-    ``name`` is what agents.yaml writes before the slash in ``llm: "<name>/<model>"``. ``factory(agent_spec)``
-    returns an ``LlmProvider`` for one agent, or raises ``ProviderError`` when the agent's config is unusable
-    (reported at load time, located in agents.yaml).
+    ``name`` is what agents.yaml writes before the slash in ``llm: "<name>/<model>"``. ``factory(setup)`` gets a
+    ``ProviderSetup`` (the agent, the resolved model, its ``Credential`` or None, the config dir; ``setup.options``
+    is the agent config without the engine's keys) and returns an ``LlmProvider`` for that agent, or raises
+    ``ProviderError`` when the agent's config is unusable (reported at load time, located in agents.yaml). See
+    ``agent_engine_core.llm`` for the request and reply, and docs/AGENTS.md for what the engine sends.
     """
 
 
 @hookspec
 def register_tools(register: Register) -> None:
-    """Register tool types: ``register(type_name, factory)`` (used where tools.yaml names the type)."""
+    """Register tool types: ``register(type_name, factory)`` (used where tools.yaml names the type).
+
+    ``factory(setup)`` gets a ``ToolSetup`` (the tools.yaml entry, its resolved ``root``, the config dir) and
+    returns a tool (``description``, ``parameters`` JSON Schema, ``invoke(arguments) -> ToolResult``), or raises
+    ``ToolError``/``ValueError`` for an unusable config. See ``agent_engine_core.tools``.
+    """
 
 
 @hookspec
