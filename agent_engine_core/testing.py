@@ -14,7 +14,8 @@ Fixtures:
 Helpers: ``assert_trace_nodes(result, task_id, [...])`` checks the nodes a task visited, in order;
 ``assert_same_trace(a, b)`` compares two results' canonical traces and shows the first differing line;
 ``ToolPack({"demo.add": FunctionTool(description, parameters, function)})`` is a plugin registering tool
-types made from plain functions, which records every call it runs.
+types made from plain functions, which records every call it runs; ``check_memory_backend(build, dir,
+persistent=...)`` asserts the memory contract on a backend distribution's backends.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Any
 import pytest
 
 from agent_engine_core._canary import CANARY_ENV, SecretLedger, secret_ledger
+from agent_engine_core._memory_conformance import check_memory_backend
 from agent_engine_core.engine import Engine
 from agent_engine_core.events import Event
 from agent_engine_core.hookspecs import hookimpl
@@ -42,6 +44,7 @@ __all__ = [
     "ToolPack",
     "assert_same_trace",
     "assert_trace_nodes",
+    "check_memory_backend",
     "secret_ledger",
 ]
 

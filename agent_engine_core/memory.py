@@ -1,0 +1,203 @@
+"""The memory contract: three stores (task, project, global) of JSON items, plus artifacts, behind backends.
+
+A backend is registered with ``register(name, factory)`` (``register_memory_backends``); memory.yaml names one
+per store (``task_store: {backend: memory}``). ``factory(MemorySetup)`` returns one ``MemoryBackend`` for that
+store. Every backend keeps the same semantics, which ``agent_engine_core.testing``'s backend conformance checks
+(``check_memory_backend``) pin down:
+
+- ``append`` is durable when it returns (an acknowledged write survives a crash of the process), then applies
+  retention: beyond ``max_items`` items in the scope, the oldest are deleted;
+- items are scoped: task and project items by ``project_id`` (task items also carry their ``task_id``), global
+  items are shared by every project; ``query`` and retention see only the setup's scope;
+- ``query`` returns items oldest first (by ``created_at``, then insertion order), filtered by ``task_id`` and by
+  tags (an item matches when it has at least one of the given tags); ``limit`` keeps the newest ``limit``;
+- artifacts live in the backend of the project store (``put_artifact``/``artifacts``), queryable by kind, task,
+  node and schema, oldest first.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from agent_engine_core._json import loads
+
+__all__ = [
+    "STORES",
+    "Artifact",
+    "InMemoryBackend",
+    "MemoryBackend",
+    "MemoryFactory",
+    "MemoryItem",
+    "MemorySetup",
+    "StoreName",
+]
+
+StoreName = Literal["task", "project", "global"]
+STORES: tuple[StoreName, ...] = ("task", "project", "global")
+ARTIFACT_KINDS = ("node_output", "tool_result", "evaluation", "telemetry_snapshot")
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryItem:
+    """One stored item; ``payload_json`` and ``metadata_json`` are JSON text (``payload`` decodes a copy)."""
+
+    id: str
+    store: StoreName
+    project_id: str
+    payload_json: str
+    created_at: float
+    task_id: str | None = None
+    tags: tuple[str, ...] = ()
+    metadata_json: str = "{}"
+
+    @property
+    def payload(self) -> Any:
+        """A fresh copy of the payload."""
+        return loads(self.payload_json)
+
+    @property
+    def metadata(self) -> Any:
+        """A fresh copy of the metadata."""
+        return loads(self.metadata_json)
+
+
+@dataclass(frozen=True, slots=True)
+class Artifact:
+    """A stored node output, tool result, evaluation or telemetry snapshot."""
+
+    id: str
+    kind: str
+    project_id: str
+    task_id: str
+    payload_json: str
+    created_at: float
+    node_id: str | None = None
+    schema: str | None = None
+    metadata_json: str = "{}"
+
+    @property
+    def payload(self) -> Any:
+        """A fresh copy of the payload."""
+        return loads(self.payload_json)
+
+
+@dataclass(frozen=True, slots=True)
+class MemorySetup:
+    """What a backend factory builds one store's backend from."""
+
+    store: StoreName
+    project_id: str
+    project_dir: Path | None
+    max_items: int | None = None
+    config: Any = field(default_factory=lambda: MappingProxyType({}))
+    """The store's ``config`` mapping from memory.yaml (paths, DSNs, pool sizes...)."""
+
+
+@runtime_checkable
+class MemoryBackend(Protocol):
+    """One store of one project (see the module docstring for the semantics every backend keeps)."""
+
+    def append(self, item: MemoryItem) -> None:
+        """Store ``item`` durably, then apply retention."""
+        ...
+
+    def query(
+        self, *, task_id: str | None = None, tags: Sequence[str] = (), limit: int | None = None
+    ) -> list[MemoryItem]:
+        """Items of this store and scope, oldest first."""
+        ...
+
+    def put_artifact(self, artifact: Artifact) -> None:
+        """Store an artifact durably."""
+        ...
+
+    def artifacts(
+        self, *, kind: str | None = None, task_id: str | None = None, node_id: str | None = None,
+        schema: str | None = None, limit: int | None = None,
+    ) -> list[Artifact]:
+        """Artifacts of this project matching every given field, oldest first; ``limit`` keeps the newest."""
+        ...
+
+    def close(self) -> None:
+        """Release files, connections and pools."""
+        ...
+
+
+MemoryFactory = Callable[[MemorySetup], MemoryBackend]
+"""Builds a store's backend; raises ``ValueError`` (or ``OSError``, a driver error) when it cannot be used."""
+
+
+def select_items(
+    items: Iterable[MemoryItem], *, task_id: str | None, tags: Sequence[str], limit: int | None
+) -> list[MemoryItem]:
+    """The query semantics over items already in store order (for backends that filter in Python)."""
+    wanted = set(tags)
+    found = [i for i in items if (task_id is None or i.task_id == task_id) and (not wanted or wanted & set(i.tags))]
+    return found[-limit:] if limit is not None else found
+
+
+def select_artifacts(
+    artifacts: Iterable[Artifact], *, kind: str | None, task_id: str | None, node_id: str | None,
+    schema: str | None, limit: int | None,
+) -> list[Artifact]:
+    """The artifact query semantics over artifacts already in store order."""
+    found = [
+        a for a in artifacts
+        if (kind is None or a.kind == kind) and (task_id is None or a.task_id == task_id)
+        and (node_id is None or a.node_id == node_id) and (schema is None or a.schema == schema)
+    ]
+    return found[-limit:] if limit is not None else found
+
+
+class InMemoryBackend:
+    """The built-in ``memory`` backend: process memory, bounded (``max_items``, default 10,000 per store).
+
+    Nothing survives the process. Items and artifacts beyond the bound are dropped oldest first, so a
+    long-running engine's task memory does not grow without limit.
+    """
+
+    DEFAULT_MAX_ITEMS = 10_000
+
+    def __init__(self, setup: MemorySetup) -> None:
+        if setup.config:
+            raise ValueError(f"the memory backend takes no config (got {', '.join(map(str, setup.config))})")
+        bound = setup.max_items or self.DEFAULT_MAX_ITEMS
+        self._items: deque[MemoryItem] = deque(maxlen=bound)
+        self._artifacts: deque[Artifact] = deque(maxlen=bound)
+        self._lock = threading.Lock()
+
+    def append(self, item: MemoryItem) -> None:
+        """Keep the item (the oldest one drops out past the bound)."""
+        with self._lock:
+            self._items.append(item)
+
+    def query(
+        self, *, task_id: str | None = None, tags: Sequence[str] = (), limit: int | None = None
+    ) -> list[MemoryItem]:
+        """Items oldest first."""
+        with self._lock:
+            items = list(self._items)
+        return select_items(items, task_id=task_id, tags=tags, limit=limit)
+
+    def put_artifact(self, artifact: Artifact) -> None:
+        """Keep the artifact (bounded like the items)."""
+        with self._lock:
+            self._artifacts.append(artifact)
+
+    def artifacts(
+        self, *, kind: str | None = None, task_id: str | None = None, node_id: str | None = None,
+        schema: str | None = None, limit: int | None = None,
+    ) -> list[Artifact]:
+        """Artifacts oldest first."""
+        with self._lock:
+            stored = list(self._artifacts)
+        return select_artifacts(stored, kind=kind, task_id=task_id, node_id=node_id, schema=schema, limit=limit)
+
+    def close(self) -> None:
+        """Nothing to release."""
