@@ -88,10 +88,11 @@ class AgentBinding:
 async def call_agent(
     agent: AgentBinding, node_id: str, task_id: str, sibling_index: int, payload: Any,
     tools: Mapping[str, BoundTool], executor: Executor | None, calls: list[AgentCall],
-    tool_calls: list[ToolInvocation],
+    tool_calls: list[ToolInvocation], context: list[Any],
 ) -> Any:
     """The node's output as the agent answers it, after at most ``max_tool_rounds`` rounds of tool calls."""
-    messages: list[dict[str, Any]] = [{"role": "user", "content": dumps({"node": node_id, "input": payload})}]
+    sent = {"node": node_id, "input": payload, **({"context": context} if context else {})}
+    messages: list[dict[str, Any]] = [{"role": "user", "content": dumps(sent)}]
     rounds = agent.limits.max_tool_rounds
     for round_number in range(rounds + 1):
         # the provider gets its own copies of the schema and config: a provider that adjusts them (strict-mode

@@ -14,6 +14,8 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from agent_engine_core._agent import AgentBinding, AgentLimits
+from agent_engine_core._bind_memory import bind_memory, context_assemblers, context_profiles
+from agent_engine_core._policy import policy_denials
 from agent_engine_core._stage import Plan
 from agent_engine_core._version import __version__
 from agent_engine_core.components import Components, distribution_hint
@@ -24,6 +26,7 @@ from agent_engine_core.handlers import HandlerError, resolve_handler
 from agent_engine_core.llm import Credential, LlmProvider, ProviderSetup
 from agent_engine_core.manifests.loader import Project
 from agent_engine_core.manifests.models import AgentSpec, NodeSpec, WorkflowManifest
+from agent_engine_core.memory import Memory
 from agent_engine_core.schemas import SchemaSet, schema_problem
 from agent_engine_core.tools import BoundTool, Tool, ToolSetup
 
@@ -39,6 +42,7 @@ class Built:
     fanout_concurrency: int
     inline_fast_handlers: bool
     metadata: Mapping[str, Any]
+    memory: Memory
 
 
 def build(
@@ -55,18 +59,20 @@ def build(
         raise ManifestError(_in_file_order(issues))
     source = project.source("workflow")
     issue_at = blame_node(workflow, source.locate, source.file)
-    for spec in workflow.nodes:
-        if spec.context == "global":
-            issues.append(issue_at(spec.id, "context", "feature.unsupported",
-                                   "context assembly (memory) is not implemented in this version",
-                                   "use context: none"))
     tools = _bind_tools(project, components, issues)
+    memory = bind_memory(project, components, issues)
+    profiles = context_profiles(project, issues)
+    assemblers = context_assemblers(project, profiles, memory, components, issues)
     refs = References(
         agents={a.id for a in project.agents.agents},
         schemas=set(project.schemas),
-        context_profiles=("none", "global"),
+        context_profiles=("none", *profiles),
         tools={t.id for t in project.tools.tools},
     )
+    denials = policy_denials(project, workflow.nodes, {
+        "tool": refs.tools, "context": refs.context_profiles, "node": [n.id for n in workflow.nodes],
+        "memory": ("project", "global"),
+    }, issues)
     if any(s.kind == "agent" for s in workflow.nodes) and "agents" not in project.sources:
         issues.append(ManifestIssue("the workflow has agent nodes but agents.yaml is missing",
                                     file=project.source("agents").file, code="manifest.missing_file",
@@ -91,6 +97,7 @@ def build(
                 schema_out=_validator(schemas, spec, "schema_out", issue_at, issues),
                 agent=_agent_binding(agents, spec, node.labels, project) if node.is_agent else None,
                 tools=MappingProxyType({t: tools[t] for t in spec.tools if t in tools}),
+                context=assemblers.get(spec.context), denial=denials.get(spec.id),
             )
     scheduler = project.scheduler.scheduler
     if scheduler.executor != "local":
@@ -99,10 +106,12 @@ def build(
             line=project.source("scheduler").locate(["scheduler", "executor"])[0],
             hint=distribution_hint("executor", scheduler.executor), code="manifest.unknown_component",
         ))
-    if issues or dag is None:
+    if issues or dag is None or memory is None:
+        if memory is not None:
+            memory.close()
         raise ManifestError(_in_file_order(issues))
     return Built(dag, MappingProxyType(plans), scheduler.fanout_concurrency, scheduler.inline_fast_handlers,
-                 _metadata(project, agents))
+                 _metadata(project, agents), memory)
 
 
 def _in_file_order(issues: list[ManifestIssue]) -> list[ManifestIssue]:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from agent_engine_core._bind_memory import register_estimate
 from agent_engine_core.hookspecs import hookimpl
+from agent_engine_core.memory import InMemoryBackend
 from agent_engine_core.providers.scripted import ScriptedProvider
 from agent_engine_core.replay import replay_provider
 
@@ -14,3 +16,15 @@ def register_llm_providers(register: Callable[..., None]) -> None:
     """``scripted`` and ``replay``: deterministic and offline (tests, demos, evaluations)."""
     register("scripted", ScriptedProvider)
     register("replay", replay_provider)
+
+
+@hookimpl
+def register_memory_backends(register: Callable[..., None]) -> None:
+    """``memory``: process memory, bounded; the default of every store."""
+    register("memory", InMemoryBackend)
+
+
+@hookimpl
+def register_token_counters(register: Callable[..., None]) -> None:
+    """``estimate``: 4 characters per token, the default counter of context profiles."""
+    register_estimate(register)

@@ -22,16 +22,19 @@ from agent_engine_core.dag import DagNode, Role
 from agent_engine_core.events import (
     AgentCallEvent,
     ChildCreated,
+    ContextAssembled,
     Event,
     MergeFired,
     NodeFinished,
     NodeStarted,
+    PolicyDenied,
     RoutingDecision,
     TaskFinished,
     TaskStarted,
     ToolInvoked,
 )
 from agent_engine_core.ids import child_task_id
+from agent_engine_core.memory import Memory, MemoryItem
 from agent_engine_core.records import (
     ErrorKind,
     Lineage,
@@ -66,6 +69,33 @@ class RunState:
     summaries: list[TaskSummary] = field(default_factory=list)
     active: int = 1
     observers: ObserverRun | None = None
+    memory: Memory | None = None
+    task_items: dict[str, list[tuple[tuple[str, ...], str]]] = field(default_factory=dict)
+    """This run's task memory (what ``task`` context sources read), dropped with the run."""
+
+    def remember(self, task: TaskState, plan: Plan, record: StageRecord) -> None:
+        """Keep a successful stage's output: task memory, ``memory_write``, and artifacts."""
+        memory = self.memory
+        if memory is None:
+            return
+        node = plan.node
+        tags = (node.id,)
+        self.task_items.setdefault(task.id, []).append((tags, record.output_json))
+        stage_id = f"{task.id}@{record.seq}"
+        metadata = dumps({"run_id": self.run_id, "node_id": node.id})
+        now = time.time()
+        memory.task.backend.append(MemoryItem(stage_id, "task", memory.project_id, record.output_json, now,
+                                              task.id, tags, metadata))
+        if node.spec.memory_write is not None:
+            layer = memory.store(node.spec.memory_write)
+            layer.backend.append(MemoryItem(f"{stage_id}:{layer.name}", layer.name, memory.project_id,
+                                            record.output_json, now, task.id, tags, metadata))
+        schema = node.spec.schema_out if isinstance(node.spec.schema_out, str) else None
+        memory.artifacts.put("node_output", task.id, record.output_json, node_id=node.id, schema=schema,
+                             artifact_id=f"{stage_id}:output")
+        for index, call in enumerate(record.tool_calls):
+            memory.artifacts.put("tool_result", task.id, dumps(call.to_dict()), node_id=node.id,
+                                 artifact_id=f"{stage_id}:tool{index}")
 
     def handler_executor(self, node_id: str) -> Executor | None:
         """Where a sync handler runs.
@@ -141,7 +171,15 @@ def _emit(run: RunState, task: TaskState, event_class: type[Event], name: str, *
 
 
 def _emit_stage(run: RunState, task: TaskState, node: DagNode, outcome: StageOutcome, record: StageRecord) -> None:
-    """The events that follow a stage: its agent calls, its tool calls, its end, and where the task goes."""
+    """The events that follow a stage: its context or denial, its agent and tool calls, its end, its route."""
+    if outcome.context is not None:
+        context = outcome.context
+        _emit(run, task, ContextAssembled, "context_assembled", node.id, context.profile, context.entries_json,
+              context.tokens, context.dropped)
+    if record.error is not None and record.error.kind is ErrorKind.POLICY:
+        rule = record.error.details
+        _emit(run, task, PolicyDenied, "policy_denied", node.id, rule["policy"], rule["rule"], rule["target"],
+              rule["target_id"], rule["reason"])
     for call in record.agent_calls:
         _emit(run, task, AgentCallEvent, "agent_call", node.id, call.provider, call.model, call.request_json,
               call.reply_json, call.usage, call.latency_s, call.error, len(call.attempts) + 1)
@@ -208,8 +246,10 @@ async def _stage(
         run.observers.emit(NodeStarted("node_started", run.run_id, task.id, task.events, time.time(), node.id,
                                        task.seq, input_json))
     executor = run.handler_executor(node.id)
-    outcome = await run_stage(plan, task, input_json, executor=executor, forced=forced)
+    outcome = await run_stage(plan, task, input_json, executor=executor, forced=forced, task_items=run.task_items)
     record = outcome.record
+    if record.status is Status.SUCCESS:
+        run.remember(task, plan, record)
     if task.handler_s is not None:
         run.learn(node.id, task.handler_s, inline=executor is None)
         task.handler_s = None

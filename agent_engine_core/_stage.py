@@ -16,6 +16,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from agent_engine_core._agent import AgentBinding, call_agent
+from agent_engine_core._context import Assembled, Assembler, TaskItems, freeze
 from agent_engine_core._failure import StageFailed
 from agent_engine_core._json import JSONValueError, dumps, loads
 from agent_engine_core.context import NodeContext, NodeFailure, ToolBox, ToolMisuse
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["Plan", "StageOutcome", "TaskState", "run_stage"]
 
 _NO_TOOLS: Mapping[str, Any] = MappingProxyType({})
+_NO_ITEMS: TaskItems = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +46,9 @@ class Plan:
     agent: AgentBinding | None = None
     tools: Mapping[str, BoundTool] = field(default_factory=lambda: _NO_TOOLS)
     """The node's allowed tools, in the order its ``tools:`` lists them."""
+    context: Assembler | None = None
+    denial: StageError | None = None
+    """The policy rule that denies this node, decided at build time (policies do not depend on the input)."""
 
 
 @dataclass(slots=True)
@@ -69,6 +74,7 @@ class StageOutcome:
     record: StageRecord
     next_node: str | None = None
     children: tuple[tuple[str, str], ...] = field(default=())
+    context: Assembled | None = None
 
     @property
     def failed(self) -> bool:
@@ -78,22 +84,31 @@ class StageOutcome:
 
 async def run_stage(
     plan: Plan, task: TaskState, input_json: str, *, executor: Executor | None,
-    forced: StageError | None = None,
+    forced: StageError | None = None, task_items: TaskItems = _NO_ITEMS,
 ) -> StageOutcome:
     """Execute ``plan`` for ``task`` on ``input_json``; ``executor`` runs sync handlers off the loop.
 
-    ``forced`` fails the stage before it executes (a merge whose children failed under ``fail_on_any``).
+    ``forced`` fails the stage before it executes (a merge whose children failed under ``fail_on_any``), as a
+    policy denial does; ``task_items`` is this run's task memory, which ``task`` context sources read.
     """
     node = plan.node
     started_at = time.time()
     clock = time.perf_counter()
     calls: list[AgentCall] = []
     tool_calls: list[ToolInvocation] = []
-    error: StageError | None = forced
+    error: StageError | None = forced or plan.denial
     output_json = input_json
+    context: Assembled | None = None
+    if error is None and plan.context is not None:
+        try:
+            context = plan.context.assemble(task.id, task.lineage.depth, input_json, task_items)
+        except Exception as exc:  # a backend that fails to answer fails the stage, not the run
+            error = _error(node.id, ErrorKind.CONTEXT, f"context assembly failed: {type(exc).__name__}: {exc}",
+                           {"profile": plan.context.profile.id}, None)
     if error is None:
         try:
-            output_json = await _execute(plan, task, input_json, executor, calls, tool_calls)
+            output_json = await _execute(plan, task, input_json, executor, calls, tool_calls,
+                                         context.entries_json if context else "[]")
         except StageFailed as failed:
             kind, message, details, tb = failed.error
             error = _error(node.id, kind, message, details, tb)
@@ -117,12 +132,13 @@ async def run_stage(
     record = StageRecord(
         task_id=task.id, node_id=node.id, seq=task.seq, status=status, input_json=input_json,
         output_json=output_json, error=error, route=route, agent_calls=tuple(calls), tool_calls=tuple(tool_calls),
-        started_at=started_at, duration_s=time.perf_counter() - clock,
+        context_json=context.entries_json if context else "[]", started_at=started_at,
+        duration_s=time.perf_counter() - clock,
     )
     task.seq += 1
     if error is not None and task.first_error is None:
         task.first_error = error
-    return StageOutcome(record, next_node, children)
+    return StageOutcome(record, next_node, children, context)
 
 
 def _error(node_id: str, kind: ErrorKind, message: str, details: Any, tb: str | None) -> StageError:
@@ -135,7 +151,7 @@ def _error(node_id: str, kind: ErrorKind, message: str, details: Any, tb: str | 
 
 async def _execute(
     plan: Plan, task: TaskState, input_json: str, executor: Executor | None, calls: list[AgentCall],
-    tool_calls: list[ToolInvocation],
+    tool_calls: list[ToolInvocation], context_json: str,
 ) -> str:
     node = plan.node
     if plan.handler is None and plan.agent is None and plan.schema_in is None and plan.schema_out is None:
@@ -145,9 +161,9 @@ async def _execute(
         _validate(plan.schema_in, payload, ErrorKind.SCHEMA_IN, "input")
     if plan.agent is not None:
         output = await call_agent(plan.agent, node.id, task.id, task.lineage.index or 0, payload, plan.tools,
-                                  executor, calls, tool_calls)
+                                  executor, calls, tool_calls, loads(context_json))
     elif plan.handler is not None:
-        output = await _call_handler(plan, task, payload, executor, tool_calls)
+        output = await _call_handler(plan, task, payload, executor, tool_calls, context_json)
     else:
         output = payload
     if plan.schema_out is not None:
@@ -168,13 +184,14 @@ def _validate(validator: jsonschema.protocols.Validator, value: Any, kind: Error
 
 
 async def _call_handler(
-    plan: Plan, task: TaskState, payload: Any, executor: Executor | None, tool_calls: list[ToolInvocation]
+    plan: Plan, task: TaskState, payload: Any, executor: Executor | None, tool_calls: list[ToolInvocation],
+    context_json: str,
 ) -> Any:
     handler = plan.handler
-    assert handler is not None
+    assert handler is not None  # the caller checked
     toolbox = ToolBox(plan.node.id, plan.tools)
     ctx = NodeContext(node_id=plan.node.id, task_id=task.id, run_id=task.run_id, lineage=task.lineage,
-                      tools=toolbox)
+                      tools=toolbox, context=freeze(loads(context_json)) if plan.context else ())
     try:
         if handler.is_async:
             output = await handler.function(payload, ctx)

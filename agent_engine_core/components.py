@@ -38,6 +38,8 @@ _KNOWN_DISTRIBUTIONS = {
     ("telemetry_sink", "trace_file"): "agent-engine-telemetry-jsonl",
     ("telemetry_sink", "otel"): "agent-engine-otel",
     ("telemetry_sink", "metrics"): "agent-engine-metrics",
+    **{("tool", name): "agent-engine-tools-std" for name in (
+        "fs.read_file", "fs.write_file", "fs.list_dir", "proc.run_command", "net.http_get", "memory.write")},
 }
 
 

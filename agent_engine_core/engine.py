@@ -22,14 +22,15 @@ from agent_engine_core._observe import ObserverRun, Observers
 from agent_engine_core._plugin_config import apply_plugin_config
 from agent_engine_core._plugins import load_plugins
 from agent_engine_core._router import Finished, RunState, first_failure, ordered, walk
-from agent_engine_core._stage import TaskState
+from agent_engine_core._stage import Plan, TaskState
 from agent_engine_core.components import Components
 from agent_engine_core.dag import FAN_OUT, Dag
 from agent_engine_core.errors import InvalidInput, TaskFailed
 from agent_engine_core.ids import RunId, new_run_id
 from agent_engine_core.manifests.loader import Project, load_config_dir, load_manifests
+from agent_engine_core.memory import Artifacts, Memory
 from agent_engine_core.records import Lineage, Status, TaskResult, Trace
-from agent_engine_core.replay import Recording, ReplayProvider, check_replay, load_recording
+from agent_engine_core.replay import RecordedContext, Recording, ReplayProvider, check_replay, load_recording
 
 __all__ = ["Engine"]
 
@@ -72,6 +73,16 @@ def _drive(running: Coroutine[Any, Any, TaskResult]) -> TaskResult:
         return cast(TaskResult, done.value)
     running.close()
     raise RuntimeError("internal error: a run that cannot suspend suspended; please report this workflow")
+
+
+def _replaying(plan: Plan, replayer: ReplayProvider, trace: Trace) -> Plan:
+    """``plan`` with its agent answered and its context given from the recording ``trace``."""
+    if plan.agent is not None:
+        plan = dataclasses.replace(plan, agent=dataclasses.replace(
+            plan.agent, provider=replayer, limits=dataclasses.replace(plan.agent.limits, max_attempts=1)))
+    if plan.context is not None:
+        plan = dataclasses.replace(plan, context=RecordedContext.of(trace, plan.node.id, plan.context.profile))
+    return plan
 
 
 class Engine:
@@ -133,6 +144,16 @@ class Engine:
         return self._built.dag
 
     @property
+    def memory(self) -> Memory:
+        """The project's memory: ``engine.memory.project.append(...)``, ``.query(...)``; ``task``, ``global_``."""
+        return self._built.memory
+
+    @property
+    def artifacts(self) -> Artifacts:
+        """Stored node outputs and tool results: ``engine.artifacts.query(kind=..., task_id=..., node_id=...)``."""
+        return self._built.memory.artifacts
+
+    @property
     def metadata(self) -> Mapping[str, Any]:
         """Engine version, manifest and schema hashes, providers in use, plugin distributions and versions."""
         return self._metadata_base
@@ -176,12 +197,7 @@ class Engine:
         if not root:
             raise InvalidInput(f"the recording of run '{trace.run_id}' has no stage of its root task")
         replayer = ReplayProvider(trace)
-        plans = {
-            node_id: plan if plan.agent is None else dataclasses.replace(
-                plan, agent=dataclasses.replace(plan.agent, provider=replayer,
-                                                limits=dataclasses.replace(plan.agent.limits, max_attempts=1)))
-            for node_id, plan in self._built.plans.items()
-        }
+        plans = {node_id: _replaying(plan, replayer, trace) for node_id, plan in self._built.plans.items()}
         built = dataclasses.replace(self._built, plans=MappingProxyType(plans))
         result = await self._execute(built, root[0].input, root[0].node_id, trace.run_id, False)
         check_replay(trace, result.trace)
@@ -203,7 +219,8 @@ class Engine:
         rid = RunId(run_id) if run_id is not None else new_run_id()
         observers = self._observers.run() if self._observers.active else None
         timings = self._handler_timings if built.inline_fast_handlers else None
-        run = RunState(rid, built.plans, built.fanout_concurrency, self._executor(), timings, observers=observers)
+        run = RunState(rid, built.plans, built.fanout_concurrency, self._executor(), timings, observers=observers,
+                       memory=built.memory)
         root = TaskState(id=rid, lineage=Lineage(), run_id=rid)
         finished = await walk(run, root, start_node, input_json)
         assert isinstance(finished, Finished)  # only children wait at merges; the root always finishes
@@ -254,6 +271,7 @@ class Engine:
             self._pool = None
         self._observers.close()
         self.plugins.close_sinks()
+        self._built.memory.close()
         providers = {id(p.agent.provider): p.agent.provider for p in self._built.plans.values() if p.agent}
         for provider in providers.values():
             close = getattr(provider, "close", None)

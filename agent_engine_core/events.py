@@ -22,10 +22,12 @@ __all__ = [
     "EVENT_TYPES",
     "AgentCallEvent",
     "ChildCreated",
+    "ContextAssembled",
     "Event",
     "MergeFired",
     "NodeFinished",
     "NodeStarted",
+    "PolicyDenied",
     "RoutingDecision",
     "TaskFinished",
     "TaskStarted",
@@ -296,6 +298,45 @@ class ToolInvoked(_ToolInvoked, Event):
     hook = "on_tool_invoked"
 
 
+class _ContextAssembled(NamedTuple):
+    type: str
+    run_id: str
+    task_id: str
+    seq: int
+    timestamp: float
+    node_id: str
+    profile: str
+    entries_json: str
+    tokens: int
+    dropped: int
+
+
+class ContextAssembled(_ContextAssembled, Event):
+    """``context_assembled``: a stage's context was assembled (``dropped`` entries did not fit the budget)."""
+
+    __slots__ = ()
+
+
+class _PolicyDenied(NamedTuple):
+    type: str
+    run_id: str
+    task_id: str
+    seq: int
+    timestamp: float
+    node_id: str
+    policy: str
+    rule: int
+    target: str
+    target_id: str
+    reason: str | None
+
+
+class PolicyDenied(_PolicyDenied, Event):
+    """``policy_denied``: a policy rule (``rule``: its position in the policy) failed a stage before it ran."""
+
+    __slots__ = ()
+
+
 EVENT_TYPES: Mapping[str, type[Event]] = MappingProxyType({
     "task_started": TaskStarted,
     "task_finished": TaskFinished,
@@ -308,5 +349,7 @@ EVENT_TYPES: Mapping[str, type[Event]] = MappingProxyType({
     "merge_fired": MergeFired,
     "agent_call": AgentCallEvent,
     "tool_invoked": ToolInvoked,
+    "context_assembled": ContextAssembled,
+    "policy_denied": PolicyDenied,
 })
 """Every event type the engine emits today, and its class."""

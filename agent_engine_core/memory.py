@@ -18,27 +18,32 @@ store. Every backend keeps the same semantics, which ``agent_engine_core.testing
 from __future__ import annotations
 
 import threading
+import time
+import uuid
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-from agent_engine_core._json import loads
+from agent_engine_core._json import dumps, loads
+from agent_engine_core.manifests.models import StoreName
 
 __all__ = [
     "STORES",
     "Artifact",
+    "Artifacts",
     "InMemoryBackend",
+    "Memory",
     "MemoryBackend",
     "MemoryFactory",
     "MemoryItem",
     "MemorySetup",
+    "MemoryStore",
     "StoreName",
 ]
 
-StoreName = Literal["task", "project", "global"]
 STORES: tuple[StoreName, ...] = ("task", "project", "global")
 ARTIFACT_KINDS = ("node_output", "tool_result", "evaluation", "telemetry_snapshot")
 
@@ -201,3 +206,79 @@ class InMemoryBackend:
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+class MemoryStore:
+    """One store as embedders and handlers use it: ``engine.memory.project.append(...)``, ``.query(...)``."""
+
+    def __init__(self, name: StoreName, backend: MemoryBackend, project_id: str) -> None:
+        self.name = name
+        self.backend = backend
+        self.project_id = project_id
+
+    def append(
+        self, payload: Any, *, tags: Sequence[str] = (), metadata: Any = None, task_id: str | None = None,
+        item_id: str | None = None,
+    ) -> MemoryItem:
+        """Store ``payload`` (JSON) with ``tags``; returns the item once the backend has acknowledged it."""
+        item = MemoryItem(
+            id=item_id or f"{self.name}-{uuid.uuid4().hex}", store=self.name, project_id=self.project_id,
+            payload_json=dumps(payload), created_at=time.time(), task_id=task_id, tags=tuple(tags),
+            metadata_json=dumps(metadata if metadata is not None else {}),
+        )
+        self.backend.append(item)
+        return item
+
+    def query(
+        self, *, task_id: str | None = None, tags: Sequence[str] = (), limit: int | None = None
+    ) -> list[MemoryItem]:
+        """Items oldest first, filtered by task and tags; ``limit`` keeps the newest."""
+        return self.backend.query(task_id=task_id, tags=tags, limit=limit)
+
+
+class Artifacts:
+    """The project's artifacts (node outputs, tool results...): ``engine.artifacts.query(kind=..., node_id=...)``."""
+
+    def __init__(self, backend: MemoryBackend, project_id: str) -> None:
+        self._backend = backend
+        self._project_id = project_id
+
+    def put(
+        self, kind: str, task_id: str, payload_json: str, *, node_id: str | None = None, schema: str | None = None,
+        artifact_id: str | None = None, metadata: Any = None,
+    ) -> Artifact:
+        """Store an artifact whose payload is already JSON text."""
+        if kind not in ARTIFACT_KINDS:
+            raise ValueError(f"unknown artifact kind {kind!r}; use one of {', '.join(ARTIFACT_KINDS)}")
+        artifact = Artifact(artifact_id or f"artifact-{uuid.uuid4().hex}", kind, self._project_id, task_id,
+                            payload_json, time.time(), node_id, schema,
+                            dumps(metadata if metadata is not None else {}))
+        self._backend.put_artifact(artifact)
+        return artifact
+
+    def query(
+        self, *, kind: str | None = None, task_id: str | None = None, node_id: str | None = None,
+        schema: str | None = None, limit: int | None = None,
+    ) -> list[Artifact]:
+        """Artifacts matching every given field, oldest first; ``limit`` keeps the newest."""
+        return self._backend.artifacts(kind=kind, task_id=task_id, node_id=node_id, schema=schema, limit=limit)
+
+
+class Memory:
+    """An engine's three stores (``task``, ``project``, ``global_``) and its ``artifacts``."""
+
+    def __init__(self, backends: Mapping[StoreName, MemoryBackend], project_id: str) -> None:
+        self.project_id = project_id
+        self.task = MemoryStore("task", backends["task"], project_id)
+        self.project = MemoryStore("project", backends["project"], project_id)
+        self.global_ = MemoryStore("global", backends["global"], project_id)
+        self.artifacts = Artifacts(backends["project"], project_id)
+
+    def store(self, name: StoreName) -> MemoryStore:
+        """The store called ``name`` (``task``, ``project`` or ``global``)."""
+        return {"task": self.task, "project": self.project, "global": self.global_}[name]
+
+    def close(self) -> None:
+        """Close every backend once."""
+        for backend in {id(s.backend): s.backend for s in (self.task, self.project, self.global_)}.values():
+            backend.close()

@@ -186,6 +186,8 @@ class StageRecord:
     route: tuple[str, ...] = ()
     agent_calls: tuple[AgentCall, ...] = ()
     tool_calls: tuple[ToolInvocation, ...] = ()
+    context_json: str = "[]"
+    """The assembled context the stage saw (entries ``{"store", "tags", "payload"}``), in order."""
     started_at: float = 0.0
     duration_s: float = 0.0
 
@@ -207,7 +209,8 @@ class StageRecord:
         return (
             f'{{"task":{dumps(self.task_id)},"seq":{self.seq},"node":{dumps(self.node_id)},'
             f'"status":"{self.status}","input":{self.input_json},"output":{self.output_json},'
-            f'"error":{error},"route":{dumps(list(self.route))},"agent_calls":{calls},"tool_calls":{tools}}}'
+            f'"error":{error},"route":{dumps(list(self.route))},"context":{self.context_json},'
+            f'"agent_calls":{calls},"tool_calls":{tools}}}'
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -223,6 +226,7 @@ class StageRecord:
             "route": list(self.route),
             "agent_calls": [call.to_dict() for call in self.agent_calls],
             "tool_calls": [call.to_dict() for call in self.tool_calls],
+            "context": loads(self.context_json),
             "started_at": self.started_at,
             "duration_s": self.duration_s,
         }
@@ -393,7 +397,7 @@ def _record_from(data: Mapping[str, Any]) -> StageRecord:
     return StageRecord(
         task_id=data["task_id"], node_id=data["node_id"], seq=data["seq"], status=Status(data["status"]),
         input_json=dumps(data["input"]), output_json=dumps(data["output"]), error=_error_from(data["error"]),
-        route=tuple(data["route"]),
+        route=tuple(data["route"]), context_json=dumps(data.get("context", [])),
         agent_calls=tuple(
             AgentCall(c["provider"], c["model"], dumps(c["request"]), dumps(c["reply"]),
                       MappingProxyType(dict(c["usage"])), c.get("latency_s", 0.0), c.get("error"),

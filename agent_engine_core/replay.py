@@ -2,25 +2,28 @@
 
 A recording is a ``Trace``: the ``trace`` of a result saved with ``agent-engine run --record FILE`` (or
 ``result.to_dict(with_trace=True)``), or a telemetry-jsonl trace rebuilt by ``agent-engine-telemetry-jsonl``.
-Handlers and tools run again; only the provider calls are answered from the recording, by task, node and tool
-round. The replayed trace must be byte-identical to the recorded one; the first stage that is not raises
-``ReplayMismatch`` naming it.
+Handlers and tools run again; the provider calls are answered from the recording (by task, node and tool
+round), and each stage's context is the recorded one. The replayed trace must be byte-identical to the
+recorded one; the first stage that is not raises ``ReplayMismatch`` naming it.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from agent_engine_core._context import Assembled, TaskItems
 from agent_engine_core._json import loads
 from agent_engine_core.errors import InvalidInput, ProviderError, ReplayMismatch
 from agent_engine_core.llm import LlmReply, LlmRequest, ProviderSetup, ToolCall
+from agent_engine_core.manifests.models import ContextProfile
 from agent_engine_core.records import AgentCall, StageRecord, Trace
 
-__all__ = ["ReplayProvider", "check_replay", "load_recording", "replay_provider"]
+__all__ = ["RecordedContext", "ReplayProvider", "check_replay", "load_recording", "replay_provider"]
 
 Recording = Trace | Mapping[str, Any] | str | Path
 
@@ -102,6 +105,29 @@ class ReplayProvider:
             finish_reason=reply["finish_reason"], response_id=reply["response_id"],
             tool_calls=tuple(ToolCall(c["id"], c["name"], c["arguments"]) for c in reply["tool_calls"]),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedContext:
+    """A node's contexts as the recording has them, by task.
+
+    The replay sees what the original run saw even when project or global memory changed since: like the
+    model's answers, they come from outside the run.
+    """
+
+    profile: ContextProfile
+    by_task: Mapping[str, str]
+
+    @classmethod
+    def of(cls, trace: Trace, node_id: str, profile: ContextProfile) -> RecordedContext:
+        """The contexts recorded at ``node_id``."""
+        return cls(profile, {_stage_key(r.task_id, r.node_id)[0]: r.context_json for r in trace.records
+                             if r.node_id == node_id})
+
+    def assemble(self, task_id: str, depth: int, input_json: str, task_items: TaskItems) -> Assembled:
+        """The recorded context of this task at this node (empty if the recording never got there)."""
+        entries = self.by_task.get(_stage_key(task_id, "")[0], "[]")
+        return Assembled(self.profile.id, entries, 0, 0)
 
 
 def replay_provider(setup: ProviderSetup) -> ReplayProvider:

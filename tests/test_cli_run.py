@@ -210,10 +210,10 @@ def test_missing_config_dir_exits_2(tmp_path):
 
 
 def test_unsupported_manifest_exits_2(tmp_path):
-    config = project(tmp_path, LINEAR % "false", steps__py=STEPS, policy__yaml="policies: []\n")
+    config = project(tmp_path, LINEAR % "false", steps__py=STEPS, evaluations__yaml="evaluations: []\n")
     done = cli("run", config, "--input", "{}")
     assert done.returncode == 2
-    assert "manifest" in done.stderr and "policy" in done.stderr
+    assert "manifest" in done.stderr and "evaluations" in done.stderr
     no_traceback(done)
 
 

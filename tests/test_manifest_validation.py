@@ -1015,10 +1015,10 @@ def test_a_manifest_this_version_does_not_implement_is_refused(write_project: Wr
           - {id: z, role: exit}
         edges:
           - {from: a, to: z}
-        """, **{"memory.yaml": "memory: {}\n"})
+        """, **{"cli_profiles.yaml": "profiles: []\n"})
     issue = the(load_issues(root), "manifest.unsupported")
     assert issue.file is not None
-    assert issue.file.endswith("memory.yaml")
+    assert issue.file.endswith("cli_profiles.yaml")
     assert issue.hint
 
 

@@ -261,4 +261,5 @@ def test_cli_plugins_runs_in_process_too():
     listing = json.loads(result.output)
     core = listing["loaded"][0]
     assert core["distribution"] == "agent-engine-core"
-    assert core["components"] == ["llm_provider:scripted", "llm_provider:replay"]
+    assert core["components"] == ["llm_provider:scripted", "llm_provider:replay", "memory_backend:memory",
+                                  "token_counter:estimate"]

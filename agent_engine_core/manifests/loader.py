@@ -27,7 +27,9 @@ from agent_engine_core.manifests._yaml import YamlDocument, parse_yaml
 from agent_engine_core.manifests.models import (
     MANIFEST_MODELS,
     AgentsManifest,
+    MemoryManifest,
     PluginsManifest,
+    PolicyManifest,
     ProviderCredentialsManifest,
     SchedulerManifest,
     ToolsManifest,
@@ -77,6 +79,8 @@ class Project:
     plugins: PluginsManifest
     tools: ToolsManifest
     credentials: ProviderCredentialsManifest
+    memory: MemoryManifest
+    policy: PolicyManifest
     schemas: Mapping[str, Any]
     sources: Mapping[str, Source]
     base_dir: Path | None
@@ -201,7 +205,7 @@ def _digest(content: Any) -> str:
 
 def _empty(base_dir: Path | None, issue: ManifestIssue) -> Project:
     return Project(None, AgentsManifest(), SchedulerManifest(), PluginsManifest(), ToolsManifest(),
-                   ProviderCredentialsManifest(), {}, {}, base_dir, (issue,))
+                   ProviderCredentialsManifest(), MemoryManifest(), PolicyManifest(), {}, {}, base_dir, (issue,))
 
 
 def _load_schema_dir(folder: Path, sources: dict[str, Source], issues: list[ManifestIssue]) -> dict[str, Any]:
@@ -264,6 +268,8 @@ def _validate(
         credentials=typing.cast(
             ProviderCredentialsManifest, models.get("provider_credentials") or ProviderCredentialsManifest()
         ),
+        memory=typing.cast(MemoryManifest, models.get("memory") or MemoryManifest()),
+        policy=typing.cast(PolicyManifest, models.get("policy") or PolicyManifest()),
         schemas=types.MappingProxyType(schemas),
         sources=types.MappingProxyType(sources),
         base_dir=base_dir,

@@ -16,16 +16,24 @@ __all__ = [
     "AgentSpec",
     "AgentsManifest",
     "AuthSpec",
+    "ContextProfile",
+    "ContextSource",
     "CredentialSpec",
     "CredentialsConfig",
     "EdgeSpec",
+    "MemoryManifest",
+    "MemorySpec",
     "MergeOptions",
     "NodeSpec",
     "PluginEntry",
     "PluginsManifest",
+    "Policy",
+    "PolicyManifest",
+    "PolicyRule",
     "ProviderCredentialsManifest",
     "SchedulerManifest",
     "SchedulerSpec",
+    "StoreSpec",
     "ToolSpec",
     "ToolsManifest",
     "WorkflowManifest",
@@ -206,6 +214,86 @@ class ProviderCredentialsManifest(_Manifest):
     credentials: list[CredentialSpec] = Field(default_factory=list)
 
 
+StoreName = Literal["task", "project", "global"]
+
+
+class RetentionSpec(_Manifest):
+    """How much a store keeps."""
+
+    max_items: int | None = Field(None, ge=1, description="Beyond this many items the oldest are deleted.")
+
+
+class StoreSpec(_Manifest):
+    """One memory store: which backend holds it, its retention and the backend's settings."""
+
+    backend: Identifier = Field("memory", description="memory | jsonl | sqlite | postgres | any registered backend.")
+    retention: RetentionSpec = Field(default_factory=RetentionSpec)
+    config: dict[str, Any] = Field(default_factory=dict, description="Passed to the backend (paths, DSN, pool).")
+
+
+class MemorySpec(_Manifest):
+    """The three stores."""
+
+    project_id: Identifier | None = Field(None, description="Scopes project memory (default: the config dir name).")
+    task_store: StoreSpec = Field(default_factory=StoreSpec)
+    project_store: StoreSpec = Field(default_factory=StoreSpec)
+    global_store: StoreSpec = Field(default_factory=StoreSpec)
+
+
+class ContextSource(_Manifest):
+    """Where a context profile takes items from."""
+
+    store: StoreName = Field(description="task (this task and its ancestors), project or global.")
+    tags: list[str] = Field(default_factory=list, description="Only items with at least one of these tags.")
+    limit: int | None = Field(None, ge=1, description="At most this many of the newest items of the source.")
+
+
+class ContextProfile(_Manifest):
+    """A named recipe for the context an agent or handler receives."""
+
+    id: Identifier
+    sources: list[ContextSource] = Field(min_length=1)
+    retrieval_policy: Literal["recency", "hybrid", "all"] = Field(
+        "recency", description="recency: newest first; hybrid: recency plus keyword overlap with the node input; "
+        "all: every item, trimmed at the budget keeping the oldest and newest.",
+    )
+    max_tokens: int = Field(2000, ge=1, description="Budget of the assembled context, in the counter's tokens.")
+    token_counter: Identifier = Field("estimate", description="estimate (built in) or a registered counter.")
+
+
+class MemoryManifest(_Manifest):
+    """memory.yaml."""
+
+    memory: MemorySpec = Field(default_factory=MemorySpec)
+    context_profiles: list[ContextProfile] = Field(default_factory=list)
+
+
+PolicyTarget = Literal["tool", "context", "node", "memory"]
+
+
+class PolicyRule(_Manifest):
+    """Allows or denies a tool, a context profile, a node or a memory layer; the first matching rule decides."""
+
+    target: PolicyTarget
+    target_id: Identifier = Field(description="The tool, context profile (or global), node, or memory layer.")
+    action: Literal["allow", "deny"]
+    reason: str | None = Field(None, description="Recorded with a denial.")
+    nodes: list[Identifier] | None = Field(None, description="Only at these nodes (default: everywhere).")
+
+
+class Policy(_Manifest):
+    """A named group of rules."""
+
+    name: Identifier
+    rules: list[PolicyRule] = Field(min_length=1)
+
+
+class PolicyManifest(_Manifest):
+    """policy.yaml."""
+
+    policies: list[Policy] = Field(default_factory=list)
+
+
 MANIFEST_MODELS: dict[str, type[BaseModel]] = {
     "workflow": WorkflowManifest,
     "agents": AgentsManifest,
@@ -213,5 +301,7 @@ MANIFEST_MODELS: dict[str, type[BaseModel]] = {
     "scheduler": SchedulerManifest,
     "plugins": PluginsManifest,
     "provider_credentials": ProviderCredentialsManifest,
+    "memory": MemoryManifest,
+    "policy": PolicyManifest,
 }
 """The manifest files this version understands, by file stem."""

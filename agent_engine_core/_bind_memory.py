@@ -1,0 +1,95 @@
+"""memory.yaml at build time: one backend per store, and a context assembler per profile a node names."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+from agent_engine_core._context import GLOBAL_PROFILE, ContextAssembler, estimate_tokens
+from agent_engine_core.components import Components, distribution_hint
+from agent_engine_core.errors import ManifestIssue
+from agent_engine_core.manifests.loader import Project
+from agent_engine_core.manifests.models import ContextProfile
+from agent_engine_core.memory import STORES, Memory, MemoryBackend, MemorySetup, StoreName
+
+__all__ = ["bind_memory", "context_assemblers", "context_profiles", "register_estimate"]
+
+RESERVED_PROFILES = ("none", "global")
+
+
+def register_estimate(register: Any) -> None:
+    """The built-in ``estimate`` token counter (registered by the core like any counter)."""
+    register("estimate", estimate_tokens)
+
+
+def bind_memory(project: Project, components: Components, issues: list[ManifestIssue]) -> Memory | None:
+    """The engine's memory: the backend of each store built by its registered factory (None after an issue)."""
+    source = project.source("memory")
+    spec = project.memory.memory
+    project_id = spec.project_id or (project.base_dir.name if project.base_dir else "default")
+    backends: dict[StoreName, MemoryBackend] = {}
+    for store in STORES:
+        store_spec = getattr(spec, f"{store}_store")
+        path: list[str | int] = ["memory", f"{store}_store"]
+        registration = components.of("memory_backend").get(store_spec.backend)
+        if registration is None:
+            line, column = source.locate([*path, "backend"])
+            issues.append(ManifestIssue(
+                f"the {store} store uses memory backend '{store_spec.backend}', which is not installed",
+                file=source.file, line=line, column=column, code="memory.unknown_backend",
+                hint=distribution_hint("memory_backend", store_spec.backend)))
+            continue
+        setup = MemorySetup(store, project_id, project.base_dir, store_spec.retention.max_items,
+                            MappingProxyType(dict(store_spec.config)))
+        try:
+            backends[store] = registration.factory(setup)
+        except Exception as exc:  # a backend that cannot start is a load error, never a silent fallback
+            line, column = source.locate([*path, "config" if store_spec.config else "backend"])
+            issues.append(ManifestIssue(
+                f"the {store} store's backend '{store_spec.backend}' cannot be used: {type(exc).__name__}: {exc}",
+                file=source.file, line=line, column=column, code="memory.backend_unusable"))
+    if len(backends) < len(STORES):
+        for backend in backends.values():
+            backend.close()
+        return None
+    return Memory(backends, project_id)
+
+
+def context_profiles(project: Project, issues: list[ManifestIssue]) -> dict[str, ContextProfile]:
+    """The project's profiles by id plus the built-in ``global``; ``none`` and ``global`` cannot be redefined."""
+    source = project.source("memory")
+    profiles: dict[str, ContextProfile] = {"global": GLOBAL_PROFILE}
+    for index, profile in enumerate(project.memory.context_profiles):
+        if profile.id in RESERVED_PROFILES or profile.id in profiles:
+            line, column = source.locate(["context_profiles", index, "id"])
+            issues.append(ManifestIssue(f"context profile id '{profile.id}' is taken", file=source.file, line=line,
+                                        column=column, code="memory.duplicate_profile",
+                                        hint="'none' and 'global' are built in; every id must be unique"))
+            continue
+        profiles[profile.id] = profile
+    return profiles
+
+
+def context_assemblers(
+    project: Project, profiles: Mapping[str, ContextProfile], memory: Memory | None, components: Components,
+    issues: list[ManifestIssue],
+) -> dict[str, ContextAssembler]:
+    """An assembler per profile whose token counter is registered (None of them without a memory)."""
+    source = project.source("memory")
+    counters = components.of("token_counter")
+    assemblers = {}
+    for position, profile in enumerate(project.memory.context_profiles):
+        if profile.token_counter not in counters:
+            line, column = source.locate(["context_profiles", position, "token_counter"])
+            issues.append(ManifestIssue(
+                f"context profile '{profile.id}' counts tokens with '{profile.token_counter}', which is not "
+                "registered", file=source.file, line=line, column=column, code="memory.unknown_token_counter",
+                hint=f"use one of: {', '.join(sorted(counters))}"))
+    if memory is None:
+        return {}
+    for profile_id, profile in profiles.items():
+        counter = counters.get(profile.token_counter)
+        if counter is not None:
+            assemblers[profile_id] = ContextAssembler(profile, memory, counter.factory)
+    return assemblers

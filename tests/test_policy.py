@@ -1,0 +1,78 @@
+"""policy.yaml: rules decide before a stage runs, record rule and reason, and never change routing (SPEC §3.5)."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from _agent_kit import TOOLS, Kit, Script, reply
+
+from agent_engine_core import Engine, ManifestError, Status
+from agent_engine_core.testing import EventRecorder
+
+CALLS: list[str] = []
+
+
+def work(payload, ctx):
+    CALLS.append(ctx.node_id)
+    return ctx.tools.add(a=1, b=2).output if "add" in ctx.tools else payload
+
+
+def engine_with(*rules, continue_on_failure=False, recorder=None):
+    nodes = [{"id": "s", "role": "start"},
+             {"id": "calc", "role": "linear", "handler": "h:work", "tools": ["add"], "context": "global",
+              "continue_on_failure": continue_on_failure},
+             {"id": "plain", "role": "linear", "handler": "h:work"}, {"id": "x", "role": "exit"}]
+    ids = [n["id"] for n in nodes]
+    workflow = {"version": "1.0", "nodes": nodes, "edges": [{"from": a, "to": b} for a, b in itertools.pairwise(ids)]}
+    policy = {"policies": [{"name": "house", "rules": list(rules)}]}
+    return Engine.from_dict({"workflow": workflow, "tools": TOOLS, "policy": policy}, handlers={"h:work": work},
+                            plugins=[Kit(Script(reply({}))), *([recorder] if recorder else [])])
+
+
+@pytest.fixture(autouse=True)
+def _clear():
+    CALLS.clear()
+
+
+@pytest.mark.parametrize(("rule", "target", "target_id"), [
+    ({"target": "tool", "target_id": "add", "action": "deny", "reason": "no maths"}, "tool", "add"),
+    ({"target": "context", "target_id": "global", "action": "deny", "nodes": ["calc"]}, "context", "global"),
+    ({"target": "node", "target_id": "calc", "action": "deny", "reason": "frozen"}, "node", "calc"),
+])
+def test_a_denied_node_fails_before_anything_runs_with_the_rule_recorded(rule, target, target_id):
+    recorder = EventRecorder()
+    result = engine_with(rule, recorder=recorder).run(0)
+    assert result.status is Status.FAILURE
+    assert CALLS == []  # the handler never ran
+    error = result.error
+    assert (error["kind"], error["node_id"]) == ("policy", "calc")
+    assert error["details"] == {"policy": "house", "rule": 0, "target": target, "target_id": target_id,
+                                "reason": rule.get("reason")}
+    (denied,) = recorder.of_type("policy_denied")
+    assert (denied.node_id, denied.policy, denied.target, denied.target_id) == ("calc", "house", target, target_id)
+    assert recorder.of_type("context_assembled") == []
+
+
+def test_a_denial_never_changes_routing():
+    result = engine_with({"target": "tool", "target_id": "add", "action": "deny"}, continue_on_failure=True).run(5)
+    assert result.status is Status.PARTIAL
+    assert [r.node_id for r in result.trace] == ["s", "calc", "plain", "x"]  # the route the DAG gives
+    assert CALLS == ["plain"] and result.output == 5
+
+
+def test_the_first_matching_rule_decides_so_an_allow_can_carve_an_exception():
+    allowed = engine_with({"target": "tool", "target_id": "add", "action": "allow", "nodes": ["calc"]},
+                          {"target": "tool", "target_id": "add", "action": "deny"})
+    assert allowed.run(0).output == 3
+    denied = engine_with({"target": "tool", "target_id": "add", "action": "deny", "nodes": ["plain"]})
+    assert denied.run(0).status is Status.SUCCESS  # the rule is for another node
+
+
+def test_rules_naming_what_does_not_exist_are_load_errors():
+    with pytest.raises(ManifestError) as caught:
+        engine_with({"target": "tool", "target_id": "ad", "action": "deny"},
+                    {"target": "node", "target_id": "calc", "action": "deny", "nodes": ["calk"]})
+    hints = sorted((i.code, i.hint) for i in caught.value.issues)
+    assert hints == [("policy.unknown_reference", "did you mean 'add'?"),
+                     ("policy.unknown_reference", "did you mean 'calc'?")]
