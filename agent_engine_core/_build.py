@@ -59,8 +59,8 @@ def build(
         raise ManifestError(_in_file_order(issues))
     source = project.source("workflow")
     issue_at = blame_node(workflow, source.locate, source.file)
-    tools = _bind_tools(project, components, issues)
     memory = bind_memory(project, components, issues)
+    tools = _bind_tools(project, components, memory, issues)
     profiles = context_profiles(project, issues)
     assemblers = context_assemblers(project, profiles, memory, components, issues)
     refs = References(
@@ -97,7 +97,8 @@ def build(
                 schema_out=_validator(schemas, spec, "schema_out", issue_at, issues),
                 agent=_agent_binding(agents, spec, node.labels, project) if node.is_agent else None,
                 tools=MappingProxyType({t: tools[t] for t in spec.tools if t in tools}),
-                context=assemblers.get(spec.context), denial=denials.get(spec.id),
+                context=assemblers.get(spec.context), denial=denials.nodes.get(spec.id), memory=memory,
+                memory_denials=MappingProxyType(denials.memory.get(spec.id, {})),
             )
     scheduler = project.scheduler.scheduler
     if scheduler.executor != "local":
@@ -254,7 +255,9 @@ class _Credentials:
         return self._resolved[spec.id] or False
 
 
-def _bind_tools(project: Project, components: Components, issues: list[ManifestIssue]) -> dict[str, BoundTool]:
+def _bind_tools(
+    project: Project, components: Components, memory: Memory | None, issues: list[ManifestIssue]
+) -> dict[str, BoundTool]:
     """Instantiate every tools.yaml entry through its registered type; report unknown types and bad configs."""
     source = project.source("tools")
     schemas = SchemaSet({})
@@ -282,7 +285,7 @@ def _bind_tools(project: Project, components: Components, issues: list[ManifestI
                       "create it, or fix the path (relative paths start at the config dir)")
                 continue
         try:
-            tool = registration.factory(ToolSetup(spec, root, project.base_dir))
+            tool = registration.factory(ToolSetup(spec, root, project.base_dir, memory))
         except (ToolError, ValueError, TypeError) as exc:
             issue(f"tool '{spec.id}': {exc}", "tools.bad_config", "config")
             continue

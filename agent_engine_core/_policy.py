@@ -2,7 +2,8 @@
 
 A rule applies to a node when its ``target``/``target_id`` is something the node uses (the node itself, a tool
 it lists, its context profile, the memory layer it writes with ``memory_write``) and ``nodes`` is absent or
-names it. Rules are read in file order (policies in order, rules in order); the first rule that applies to a
+names it; ``ctx.memory`` writes are checked against ``memory`` rules for the layer written. Rules are read in
+file order (policies in order, rules in order); the first rule that applies to a
 subject decides it, and a subject no rule names is allowed. A node with a denied subject fails every stage
 before anything runs, with kind ``policy`` and the rule in the error; routing is never changed by a policy.
 Nothing in a rule depends on the stage's input, so the decision is made once, when the engine is built.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 
 from agent_engine_core._json import dumps
 from agent_engine_core.errors import ManifestIssue
@@ -19,13 +21,15 @@ from agent_engine_core.manifests.loader import Project
 from agent_engine_core.manifests.models import NodeSpec, PolicyRule
 from agent_engine_core.records import ErrorKind, StageError
 
-__all__ = ["policy_denials"]
+__all__ = ["Denials", "policy_denials"]
 
 
 def policy_denials(
     project: Project, nodes: list[NodeSpec], known: Mapping[str, Collection[str]], issues: list[ManifestIssue]
-) -> dict[str, StageError]:
-    """The denial of each denied node; rules naming what does not exist are located issues.
+) -> Denials:
+    """The denial of each denied node, and the memory layers each node may not write.
+
+    Rules naming what does not exist are located issues.
 
     ``known`` maps each target (tool, context, node, memory) to the ids it can name.
     """
@@ -40,24 +44,38 @@ def policy_denials(
                 _check(node, known["node"], f"node '{node}'", [*where, "nodes", n], source.file, source.locate,
                        issues)
             rules.append((policy.name, r, rule))
-    denials = {}
+    def decide(node_id: str, target: str, target_id: str) -> StageError | None:
+        found = next((rule for rule in rules if _applies(rule[2], target, target_id, node_id)), None)
+        if found is None or found[2].action == "allow":
+            return None
+        name, index, rule = found
+        reason = f": {rule.reason}" if rule.reason else ""
+        details = {"policy": name, "rule": index, "target": target, "target_id": target_id, "reason": rule.reason}
+        return StageError(node_id, ErrorKind.POLICY, f"policy '{name}' denies {target} '{target_id}'{reason}",
+                          dumps(details))
+
+    denials: dict[str, StageError] = {}
+    memory: dict[str, dict[str, StageError]] = {}
     for spec in nodes:
         subjects = [("node", spec.id), *(("tool", t) for t in spec.tools)]
         if spec.context != "none":
             subjects.append(("context", spec.context))
         if spec.memory_write is not None:
             subjects.append(("memory", spec.memory_write))
-        for target, target_id in subjects:
-            decided = next((found for found in rules if _applies(found[2], target, target_id, spec.id)), None)
-            if decided is not None and decided[2].action == "deny":
-                name, index, rule = decided
-                reason = f": {rule.reason}" if rule.reason else ""
-                details = {"policy": name, "rule": index, "target": target, "target_id": target_id,
-                           "reason": rule.reason}
-                denials[spec.id] = StageError(spec.id, ErrorKind.POLICY,
-                                              f"policy '{name}' denies {target} '{target_id}'{reason}", dumps(details))
-                break
-    return denials
+        denial = next(filter(None, (decide(spec.id, target, target_id) for target, target_id in subjects)), None)
+        if denial is not None:
+            denials[spec.id] = denial
+        layers = {layer: decide(spec.id, "memory", layer) for layer in ("project", "global")}
+        memory[spec.id] = {layer: error for layer, error in layers.items() if error is not None}
+    return Denials(denials, memory)
+
+
+@dataclass(frozen=True, slots=True)
+class Denials:
+    """What the policy denies: whole nodes (before they run), and memory layers to ``ctx.memory`` per node."""
+
+    nodes: Mapping[str, StageError]
+    memory: Mapping[str, Mapping[str, StageError]]
 
 
 def _applies(rule: PolicyRule, target: str, target_id: str, node_id: str) -> bool:

@@ -19,9 +19,10 @@ from agent_engine_core._agent import AgentBinding, call_agent
 from agent_engine_core._context import Assembled, Assembler, TaskItems, freeze
 from agent_engine_core._failure import StageFailed
 from agent_engine_core._json import JSONValueError, dumps, loads
-from agent_engine_core.context import NodeContext, NodeFailure, ToolBox, ToolMisuse
+from agent_engine_core.context import MemoryAccess, MemoryDenied, NodeContext, NodeFailure, ToolBox, ToolMisuse
 from agent_engine_core.dag import DagNode, Role
 from agent_engine_core.handlers import Handler
+from agent_engine_core.memory import Memory
 from agent_engine_core.records import AgentCall, ErrorKind, Lineage, StageError, StageRecord, Status
 from agent_engine_core.schemas import SchemaSet
 from agent_engine_core.tools import BoundTool, ToolInvocation
@@ -33,6 +34,7 @@ __all__ = ["Plan", "StageOutcome", "TaskState", "run_stage"]
 
 _NO_TOOLS: Mapping[str, Any] = MappingProxyType({})
 _NO_ITEMS: TaskItems = MappingProxyType({})
+_NO_DENIALS: Mapping[str, StageError] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +51,9 @@ class Plan:
     context: Assembler | None = None
     denial: StageError | None = None
     """The policy rule that denies this node, decided at build time (policies do not depend on the input)."""
+    memory: Memory | None = None
+    memory_denials: Mapping[str, StageError] = field(default_factory=lambda: _NO_DENIALS)
+    """Memory layers the policy denies to ``ctx.memory`` at this node."""
 
 
 @dataclass(slots=True)
@@ -191,7 +196,8 @@ async def _call_handler(
     assert handler is not None  # the caller checked
     toolbox = ToolBox(plan.node.id, plan.tools)
     ctx = NodeContext(node_id=plan.node.id, task_id=task.id, run_id=task.run_id, lineage=task.lineage,
-                      tools=toolbox, context=freeze(loads(context_json)) if plan.context else ())
+                      tools=toolbox, context=freeze(loads(context_json)) if plan.context else (),
+                      memory=MemoryAccess(plan.memory, plan.node.id, task.id, plan.memory_denials))
     try:
         if handler.is_async:
             output = await handler.function(payload, ctx)
@@ -205,6 +211,8 @@ async def _call_handler(
         raise StageFailed(ErrorKind.HANDLER, exc.reason, exc.data) from None
     except ToolMisuse as exc:
         raise StageFailed(ErrorKind.TOOL_MISUSE, str(exc)) from None
+    except MemoryDenied as exc:
+        raise StageFailed(ErrorKind.POLICY, exc.error.message, exc.error.details) from None
     except Exception as exc:  # a handler's own bug fails its node, with the traceback kept in the history
         raise StageFailed(ErrorKind.HANDLER, f"{type(exc).__name__}: {exc}", {"exception": type(exc).__name__},
                           traceback.format_exc()) from None

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, NoReturn
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from agent_engine_core._json import dumps
 from agent_engine_core.records import Lineage
 from agent_engine_core.tools import BoundTool, ToolInvocation, ToolResult, ToolStatus
 
-__all__ = ["NodeContext", "NodeFailure", "ToolBox", "ToolMisuse"]
+if TYPE_CHECKING:
+    from agent_engine_core.memory import Memory
+
+__all__ = ["MemoryAccess", "MemoryDenied", "MemoryLayer", "NodeContext", "NodeFailure", "ToolBox", "ToolMisuse"]
 
 
 class NodeFailure(Exception):  # not *Error: the name says what raising it does to the node
@@ -70,14 +73,62 @@ class ToolBox:
         return iter(sorted(self._tools))
 
 
+class MemoryAccess:
+    """``ctx.memory``: a handler's write access to project and global memory, as the policy allows.
+
+    ``ctx.memory.project.append(payload, tags=[...])`` and ``ctx.memory.global_...`` store items tagged with the
+    node id (and the given tags) for the running task; a layer the policy denies to the node raises
+    ``MemoryDenied``, which fails the stage with kind ``policy``. ``query`` reads like ``engine.memory``.
+    """
+
+    __slots__ = ("global_", "project")
+
+    def __init__(self, memory: Memory | None, node_id: str, task_id: str, denied: Mapping[str, Any]) -> None:
+        self.project = MemoryLayer(memory, "project", node_id, task_id, denied.get("project"))
+        self.global_ = MemoryLayer(memory, "global", node_id, task_id, denied.get("global"))
+
+
+class MemoryDenied(Exception):  # not *Error: a verdict of the policy, turned into a failed stage
+    """A handler wrote to a memory layer the policy denies to its node; ``error`` is the policy's ``StageError``."""
+
+    def __init__(self, error: Any) -> None:
+        self.error = error
+        super().__init__(error.message)
+
+
+class MemoryLayer:
+    """One memory layer as a handler sees it."""
+
+    __slots__ = ("_denial", "_memory", "_name", "_node_id", "_task_id")
+
+    def __init__(self, memory: Memory | None, name: str, node_id: str, task_id: str, denial: Any) -> None:
+        self._memory, self._name, self._node_id, self._task_id, self._denial = memory, name, node_id, task_id, denial
+
+    def append(self, payload: Any, *, tags: Sequence[str] = (), metadata: Any = None) -> Any:
+        """Store ``payload`` (tagged with the node id and ``tags``) unless the policy denies this layer."""
+        if self._denial is not None:
+            raise MemoryDenied(self._denial)
+        return self._store().append(payload, tags=(self._node_id, *tags), metadata=metadata, task_id=self._task_id)
+
+    def query(self, *, tags: Sequence[str] = (), limit: int | None = None) -> Any:
+        """Items of the layer, oldest first."""
+        return self._store().query(tags=tags, limit=limit)
+
+    def _store(self) -> Any:
+        if self._memory is None:
+            raise RuntimeError("this engine has no memory")
+        return self._memory.store(self._name)  # type: ignore[arg-type]
+
+
 class NodeContext:
     """Read-only facts about the running stage, handed to handlers as ``ctx``.
 
     ``context`` is the assembled context package (empty for ``context: none``), ``tools`` only the node's
-    allowed tools, ``log`` a structlog logger bound to run, task and node.
+    allowed tools, ``memory`` write access to project and global memory, ``log`` a structlog logger bound to
+    run, task and node.
     """
 
-    __slots__ = ("_log", "context", "lineage", "node_id", "run_id", "task_id", "tools")
+    __slots__ = ("_log", "context", "lineage", "memory", "node_id", "run_id", "task_id", "tools")
 
     node_id: str
     task_id: str
@@ -85,14 +136,17 @@ class NodeContext:
     lineage: Lineage
     tools: ToolBox
     context: tuple[Any, ...]
+    memory: MemoryAccess
     _log: Any
 
     def __init__(
         self, *, node_id: str, task_id: str, run_id: str, lineage: Lineage, tools: ToolBox,
-        context: tuple[Any, ...] = (),
+        context: tuple[Any, ...] = (), memory: MemoryAccess | None = None,
     ) -> None:
+        access = memory if memory is not None else MemoryAccess(None, node_id, task_id, {})
         for name, value in (("node_id", node_id), ("task_id", task_id), ("run_id", run_id),
-                            ("lineage", lineage), ("tools", tools), ("context", context), ("_log", None)):
+                            ("lineage", lineage), ("tools", tools), ("context", context), ("memory", access),
+                            ("_log", None)):
             object.__setattr__(self, name, value)
 
     def __setattr__(self, name: str, value: Any) -> None:

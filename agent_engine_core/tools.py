@@ -26,6 +26,8 @@ from agent_engine_core.schemas import SchemaSet
 if TYPE_CHECKING:
     import jsonschema
 
+    from agent_engine_core.memory import Memory
+
 __all__ = ["BoundTool", "Tool", "ToolFactory", "ToolInvocation", "ToolResult", "ToolSetup", "ToolStatus"]
 
 
@@ -67,11 +69,15 @@ class ToolResult:
 
 @dataclass(frozen=True, slots=True)
 class ToolSetup:
-    """What a tool factory builds one tools.yaml entry from; ``root`` is resolved (symlinks included)."""
+    """What a tool factory builds one tools.yaml entry from; ``root`` is resolved (symlinks included).
+
+    ``memory`` is the engine's memory (``project``/``global_`` stores), for tools that write to it.
+    """
 
     spec: ToolSpec
     root: Path | None
     project_dir: Path | None
+    memory: Memory | None = None
 
 
 @runtime_checkable

@@ -76,3 +76,29 @@ def test_rules_naming_what_does_not_exist_are_load_errors():
     hints = sorted((i.code, i.hint) for i in caught.value.issues)
     assert hints == [("policy.unknown_reference", "did you mean 'add'?"),
                      ("policy.unknown_reference", "did you mean 'calc'?")]
+
+
+def test_handlers_write_memory_through_ctx_memory_unless_the_policy_denies_the_layer():
+    nodes = [{"id": "s", "role": "start"}, {"id": "note", "role": "linear", "handler": "h:note"},
+             {"id": "x", "role": "exit"}]
+    workflow = {"version": "1.0", "nodes": nodes, "edges": [{"from": "s", "to": "note"}, {"from": "note", "to": "x"}]}
+
+    def note(payload, ctx):
+        ctx.memory.project.append({"seen": payload}, tags=["notes"])
+        ctx.memory.global_.append("shared")
+        return len(ctx.memory.project.query(tags=["notes"]))
+
+    def build(rules):
+        manifests = {"workflow": workflow, **({"policy": {"policies": [{"name": "mem", "rules": rules}]}}
+                                              if rules else {})}
+        return Engine.from_dict(manifests, handlers={"h:note": note})
+
+    engine = build([])
+    assert engine.run(1).output == 1
+    (item,) = engine.memory.project.query()
+    assert (item.payload, item.tags) == ({"seen": 1}, ("note", "notes"))
+    denied = build([{"target": "memory", "target_id": "global", "action": "deny", "reason": "local only"}])
+    result = denied.run(1)
+    assert (result.error["kind"], result.error["message"]) == ("policy", "policy 'mem' denies memory 'global': "
+                                                                          "local only")
+    assert denied.memory.global_.query() == []
