@@ -13,6 +13,7 @@ lineage step, which orders children of successive fan-outs; it is the parent's s
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import warnings
@@ -145,6 +146,7 @@ def rebuild_trace(events: Iterable[Mapping[str, Any]]) -> Trace:
     started_at: dict[str, float] = {}
     calls: dict[str, list[AgentCall]] = {}
     tools: dict[str, list[ToolInvocation]] = {}
+    contexts: dict[str, Any] = {}
     records: list[StageRecord] = []
     for event in run:
         kind, task = event["type"], event["task_id"]
@@ -158,9 +160,14 @@ def rebuild_trace(events: Iterable[Mapping[str, Any]]) -> Trace:
             calls.setdefault(task, []).append(_agent_call(event))
         elif kind == "tool_invoked":
             tools.setdefault(task, []).append(_tool_invocation(event))
+        elif kind == "context_assembled":
+            contexts[task] = event["entries"]
         elif kind in ("node_finished", "node_failed"):
-            records.append(_stage_record(event, tuple(calls.pop(task, ())), tuple(tools.pop(task, ())),
-                                         started_at.pop(task, 0.0)))
+            record = _stage_record(event, tuple(calls.pop(task, ())), tuple(tools.pop(task, ())),
+                                   started_at.pop(task, 0.0))
+            if task in contexts:
+                record = dataclasses.replace(record, context_json=_encoder.encode(contexts.pop(task)))
+            records.append(record)
     unfinished = sorted(set(lineages) ^ set(finished))
     if unfinished:
         raise ValueError(f"incomplete trace of run {run_id!r}: no start or no end for {', '.join(unfinished)}")

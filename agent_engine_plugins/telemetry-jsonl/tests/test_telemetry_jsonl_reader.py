@@ -140,3 +140,17 @@ def test_a_trace_file_is_a_recording_that_replays_to_the_same_digest(make_engine
     replaying = make_engine(BRANCH_MERGE, handlers=HANDLERS, base_dir=tmp_path)
     assert replaying.replay(trace_file).trace.digest == result.trace.digest
     assert replaying.replay(tmp_path / TRACES, run_id="recorded").trace.digest == result.trace.digest
+
+
+def test_stage_contexts_are_rebuilt_from_context_assembled_events(make_engine, tmp_path):
+    manifests = {**BRANCH_MERGE, "memory": {"context_profiles": [{"id": "ctx", "sources": [{"store": "task"}]}]}}
+    workflow = dict(manifests["workflow"])
+    workflow["nodes"] = [dict(n, context="ctx") if n["id"] == "a" else n for n in workflow["nodes"]]
+    manifests["workflow"] = workflow
+    engine = make_engine(with_sink(manifests), handlers=HANDLERS, base_dir=tmp_path)
+    result = engine.run({"n": 2}, run_id="ctx-run")
+    engine.close()
+    (trace_file,) = trace_files(tmp_path / TRACES)
+    rebuilt = rebuild_trace(read_trace(trace_file))
+    assert any(r.context_json != "[]" for r in rebuilt.records)
+    assert rebuilt.digest == result.trace.digest
