@@ -27,7 +27,7 @@ def bind_memory(project: Project, components: Components, issues: list[ManifestI
     """The engine's memory: the backend of each store built by its registered factory (None after an issue)."""
     source = project.source("memory")
     spec = project.memory.memory
-    project_id = spec.project_id or (project.base_dir.name if project.base_dir else "default")
+    project_id = spec.project_id or (project.base_dir.resolve().name if project.base_dir else "default")
     backends: dict[StoreName, MemoryBackend] = {}
     for store in STORES:
         store_spec = getattr(spec, f"{store}_store")

@@ -2,7 +2,8 @@
 
 A profile's sources are read in order: ``task`` is the items the running task and its ancestors wrote in this
 run (their node outputs, kept by the run itself, so that reruns and replays with the same run id see exactly
-what the original saw), ``project`` and ``global`` are read from their backends. Each item becomes an entry
+what the original saw), ``project`` and ``global`` are read from their backends (the newest ``limit`` items,
+or ``max_tokens`` of them when the source sets no limit: more could never fit). Each item becomes an entry
 ``{"store", "tags", "payload"}``; an entry costs ``count(its JSON text)`` tokens, and the package never costs
 more than ``max_tokens``:
 
@@ -103,7 +104,9 @@ class ContextAssembler:
             if source.limit is not None:
                 found = found[-source.limit:]
             return [{"store": "task", "tags": list(tags), "payload": loads(payload)} for tags, payload in found]
-        items = self.memory.store(source.store).query(tags=source.tags, limit=source.limit)
+        # an entry costs at least one token, so no more than max_tokens of the newest items can ever be chosen
+        window = source.limit if source.limit is not None else self.profile.max_tokens
+        items = self.memory.store(source.store).query(tags=source.tags, limit=window)
         return [{"store": source.store, "tags": list(i.tags), "payload": i.payload} for i in items]
 
     def _choose(self, texts: list[str], costs: list[int], input_json: str) -> list[int]:

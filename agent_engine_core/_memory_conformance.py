@@ -45,6 +45,7 @@ def check_memory_backend(
     assert [i.id for i in task.query(task_id="t1")] == [first.id, third.id], "task filter"
     assert [i.id for i in task.query(tags=["b", "c"])] == [second.id, third.id], "a tag in common is a match"
     assert [i.id for i in task.query(limit=2)] == [second.id, third.id], "limit keeps the newest"
+    assert task.query(limit=0) == [], "limit 0 is nothing"
     assert task.query()[2] == third, "items come back exactly as stored"
     task.close()
 
@@ -78,5 +79,7 @@ def check_memory_backend(
         reopened = build(setup("project", max_items=3))
         assert [i.payload["n"] for i in reopened.query()] == [2, 3, 4], "memory survives a reopen"
         assert [a.id for a in reopened.artifacts()] == ["ar-1", "ar-2", "ar-3"], "artifacts survive a reopen"
-        assert [i.payload for i in build(setup("global", "p3")).query()] == [{"g": 1}]
+        other_project = build(setup("global", "p3"))
+        assert [i.payload for i in other_project.query()] == [{"g": 1}]
+        other_project.close()
         reopened.close()

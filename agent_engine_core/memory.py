@@ -144,7 +144,7 @@ def select_items(
     """The query semantics over items already in store order (for backends that filter in Python)."""
     wanted = set(tags)
     found = [i for i in items if (task_id is None or i.task_id == task_id) and (not wanted or wanted & set(i.tags))]
-    return found[-limit:] if limit is not None else found
+    return found[max(len(found) - limit, 0):] if limit is not None else found
 
 
 def select_artifacts(
@@ -157,7 +157,7 @@ def select_artifacts(
         if (kind is None or a.kind == kind) and (task_id is None or a.task_id == task_id)
         and (node_id is None or a.node_id == node_id) and (schema is None or a.schema == schema)
     ]
-    return found[-limit:] if limit is not None else found
+    return found[max(len(found) - limit, 0):] if limit is not None else found
 
 
 class InMemoryBackend:

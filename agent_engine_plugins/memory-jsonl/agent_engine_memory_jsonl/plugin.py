@@ -1,0 +1,26 @@
+"""The entry point module: registers the ``jsonl`` memory backend (chosen per store in memory.yaml)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from agent_engine_core import hookimpl
+from agent_engine_core.memory import MemorySetup
+
+from agent_engine_memory_jsonl._backend import JsonlMemoryBackend
+
+__all__ = ["BACKEND_NAME", "build_backend", "register_memory_backends"]
+
+BACKEND_NAME = "jsonl"
+"""The name memory.yaml gives a store's ``backend``."""
+
+
+def build_backend(setup: MemorySetup) -> JsonlMemoryBackend:
+    """The factory: one store's backend (``ValueError`` naming the path when it cannot be used)."""
+    return JsonlMemoryBackend(setup)
+
+
+@hookimpl
+def register_memory_backends(register: Callable[..., None]) -> None:
+    """Offer the ``jsonl`` backend to the engine."""
+    register(BACKEND_NAME, build_backend)

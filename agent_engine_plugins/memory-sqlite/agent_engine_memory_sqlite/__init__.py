@@ -1,0 +1,22 @@
+"""agent-engine-memory-sqlite: memory stores and artifacts in one SQLite database (WAL, synchronous=FULL).
+
+Choose it per store in memory.yaml (``project_store: {backend: sqlite}``). The database is
+``<config dir>/.agent_engine/memory/memory.db``, with the tables ``task_memory``, ``project_memory``,
+``global_memory`` and ``artifacts``; see README.md for the durability guarantees and the concurrency limits.
+"""
+
+from agent_engine_memory_sqlite._backend import BUSY_TIMEOUT_S, DEFAULT_PATH, SqliteMemoryBackend, database_path
+from agent_engine_memory_sqlite._schema import SCHEMA_VERSION
+from agent_engine_memory_sqlite._version import __version__
+from agent_engine_memory_sqlite.plugin import BACKEND_NAME, build_backend
+
+__all__ = [
+    "BACKEND_NAME",
+    "BUSY_TIMEOUT_S",
+    "DEFAULT_PATH",
+    "SCHEMA_VERSION",
+    "SqliteMemoryBackend",
+    "__version__",
+    "build_backend",
+    "database_path",
+]
