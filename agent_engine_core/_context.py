@@ -3,7 +3,7 @@
 A profile's sources are read in order: ``task`` is the items the running task and its ancestors wrote in this
 run (their node outputs, kept by the run itself, so that reruns and replays with the same run id see exactly
 what the original saw), ``project`` and ``global`` are read from their backends (the newest ``limit`` items,
-or ``max_tokens`` of them when the source sets no limit: more could never fit). Each item becomes an entry
+or as many of the newest as could fit the budget at all when the source sets no limit). Each item becomes an entry
 ``{"store", "tags", "payload"}``; an entry costs ``count(its JSON text)`` tokens, and the package never costs
 more than ``max_tokens``:
 
@@ -104,10 +104,18 @@ class ContextAssembler:
             if source.limit is not None:
                 found = found[-source.limit:]
             return [{"store": "task", "tags": list(tags), "payload": loads(payload)} for tags, payload in found]
-        # an entry costs at least one token, so no more than max_tokens of the newest items can ever be chosen
-        window = source.limit if source.limit is not None else self.profile.max_tokens
+        window = source.limit if source.limit is not None else self._window(source.store)
         items = self.memory.store(source.store).query(tags=source.tags, limit=window)
         return [{"store": source.store, "tags": list(i.tags), "payload": i.payload} for i in items]
+
+    def _window(self, store: str) -> int:
+        """How many of a store's newest items could fit at all: the budget over the cost of the smallest entry.
+
+        Counters are taken to be monotone (a longer text never costs less), so no entry costs less than
+        ``{"store":...,"tags":[],"payload":0}``; the backend is never asked for more than can be chosen.
+        """
+        smallest = self.count(dumps({"store": store, "tags": [], "payload": 0}))
+        return self.profile.max_tokens // max(smallest, 1)
 
     def _choose(self, texts: list[str], costs: list[int], input_json: str) -> list[int]:
         """Indexes of the entries that go in, in chronological order."""

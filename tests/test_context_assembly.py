@@ -148,7 +148,8 @@ def test_the_assembled_context_never_exceeds_its_budget(items, budget, policy, n
     entries = json.loads(assembled.entries_json)
     costs = [estimate_tokens(json.dumps(e, separators=(",", ":"), ensure_ascii=False)) for e in entries]
     assert sum(costs) == assembled.tokens <= budget
-    assert len(entries) + assembled.dropped == min(len(items), budget)  # the newest max_tokens are candidates
+    smallest = estimate_tokens('{"store":"project","tags":[],"payload":0}')
+    assert len(entries) + assembled.dropped == min(len(items), budget // smallest)  # candidates: what could fit
     kept = [e["payload"] for e in entries]
     remaining = iter(items)
     assert all(any(text == item for item in remaining) for text in kept)  # a subsequence: chronological order
