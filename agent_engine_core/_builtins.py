@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from agent_engine_core._bind_memory import register_estimate
+from agent_engine_core._log_sink import LogSink
 from agent_engine_core.hookspecs import hookimpl
 from agent_engine_core.memory import InMemoryBackend
 from agent_engine_core.providers.scripted import ScriptedProvider
@@ -28,3 +29,9 @@ def register_memory_backends(register: Callable[..., None]) -> None:
 def register_token_counters(register: Callable[..., None]) -> None:
     """``estimate``: 4 characters per token, the default counter of context profiles."""
     register_estimate(register)
+
+
+@hookimpl
+def register_telemetry_sinks(register: Callable[..., None]) -> None:
+    """``log``: every event as a structlog line (plugins.yaml switches it on)."""
+    register("log", LogSink)

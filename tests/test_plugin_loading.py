@@ -262,4 +262,4 @@ def test_cli_plugins_runs_in_process_too():
     core = listing["loaded"][0]
     assert core["distribution"] == "agent-engine-core"
     assert core["components"] == ["llm_provider:scripted", "llm_provider:replay", "memory_backend:memory",
-                                  "token_counter:estimate"]
+                                  "telemetry_sink:log", "token_counter:estimate"]
