@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 import importlib.metadata
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -43,6 +44,8 @@ class Built:
     inline_fast_handlers: bool
     metadata: Mapping[str, Any]
     memory: Memory
+    executor: Callable[[int], Executor]
+    """Makes the pool that runs sync handlers beside their siblings (the ``local`` executor's factory)."""
 
 
 def build(
@@ -101,18 +104,23 @@ def build(
                 memory_denials=MappingProxyType(denials.memory.get(spec.id, {})),
             )
     scheduler = project.scheduler.scheduler
-    if scheduler.executor != "local":
+    executor = components.of("executor").get(scheduler.executor)
+    if executor is None or scheduler.executor != "local":
+        registered = executor is not None
         issues.append(ManifestIssue(
-            f"executor '{scheduler.executor}' is not registered", file=project.source("scheduler").file,
+            f"executor '{scheduler.executor}' " + ("runs queued tasks, and the task queue is not built yet"
+                                                   if registered else "is not registered"),
+            file=project.source("scheduler").file,
             line=project.source("scheduler").locate(["scheduler", "executor"])[0],
-            hint=distribution_hint("executor", scheduler.executor), code="manifest.unknown_component",
+            hint="use executor: local" if registered else distribution_hint("executor", scheduler.executor),
+            code="feature.unsupported" if registered else "manifest.unknown_component",
         ))
-    if issues or dag is None or memory is None:
+    if issues or dag is None or memory is None or executor is None:
         if memory is not None:
             memory.close()
         raise ManifestError(_in_file_order(issues))
     return Built(dag, MappingProxyType(plans), scheduler.fanout_concurrency, scheduler.inline_fast_handlers,
-                 _metadata(project, agents), memory)
+                 _metadata(project, agents), memory, executor.factory)
 
 
 def _in_file_order(issues: list[ManifestIssue]) -> list[ManifestIssue]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from agent_engine_core._bind_memory import register_estimate
 from agent_engine_core._log_sink import LogSink
@@ -35,3 +36,14 @@ def register_token_counters(register: Callable[..., None]) -> None:
 def register_telemetry_sinks(register: Callable[..., None]) -> None:
     """``log``: every event as a structlog line (plugins.yaml switches it on)."""
     register("log", LogSink)
+
+
+@hookimpl
+def register_executors(register: Callable[..., None]) -> None:
+    """``local``: a thread pool for sync handlers (async ones run on the engine's event loop)."""
+    register("local", local_executor)
+
+
+def local_executor(max_workers: int) -> ThreadPoolExecutor:
+    """The ``local`` executor: ``max_workers`` threads (the scheduler's ``fanout_concurrency``)."""
+    return ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="agent-engine")

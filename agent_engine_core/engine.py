@@ -11,7 +11,7 @@ import dataclasses
 import threading
 import weakref
 from collections.abc import Callable, Coroutine, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, cast
@@ -117,7 +117,7 @@ class Engine:
             for plan in self._built.plans.values()
         )
         self._handler_timings: dict[str, float] = {}
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool: Executor | None = None
         self._pool_lock = threading.Lock()
 
     @classmethod
@@ -253,15 +253,14 @@ class Engine:
             return self._metadata_base
         return MappingProxyType({**self._metadata_base, "observers": report})
 
-    def _executor(self) -> ThreadPoolExecutor:
-        """The thread pool that runs sync handlers of concurrent children (made on first fan-out need)."""
+    def _executor(self) -> Executor:
+        """The pool that runs sync handlers of concurrent children (made on first fan-out need)."""
         if self._pool is None:
             with self._pool_lock:
                 if self._pool is None:
-                    self._pool = ThreadPoolExecutor(
-                        max_workers=self._built.fanout_concurrency, thread_name_prefix="agent-engine"
-                    )
-                    weakref.finalize(self, self._pool.shutdown, wait=False)
+                    pool = self._built.executor(self._built.fanout_concurrency)
+                    weakref.finalize(self, pool.shutdown, wait=False)
+                    self._pool = pool
         return self._pool
 
     def close(self) -> None:

@@ -261,5 +261,5 @@ def test_cli_plugins_runs_in_process_too():
     listing = json.loads(result.output)
     core = listing["loaded"][0]
     assert core["distribution"] == "agent-engine-core"
-    assert core["components"] == ["llm_provider:scripted", "llm_provider:replay", "memory_backend:memory",
-                                  "telemetry_sink:log", "token_counter:estimate"]
+    assert core["components"] == ["executor:local", "llm_provider:scripted", "llm_provider:replay",
+                                  "memory_backend:memory", "telemetry_sink:log", "token_counter:estimate"]
