@@ -37,7 +37,7 @@ def test_a_registered_queue_executor_is_refused_until_the_task_queue_exists():
     class Queue:
         @hookimpl
         def register_executors(self, register):
-            register("remote", lambda workers: ThreadPoolExecutor(workers))
+            register("remote", ThreadPoolExecutor)
 
     wf, _ = workflow([node("s", "start"), node("x", "exit")], [("s", "x")])
     with pytest.raises(ManifestError) as caught:
