@@ -1,0 +1,34 @@
+"""The entry point module: registers the ``postgres`` memory backend (named per store in memory.yaml)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from agent_engine_core import hookimpl
+
+if TYPE_CHECKING:
+    from agent_engine_core.memory import MemoryBackend, MemorySetup
+
+__all__ = ["BACKEND_NAME", "build_backend", "register_memory_backends"]
+
+BACKEND_NAME = "postgres"
+"""The name memory.yaml uses: ``project_store: {backend: postgres, config: {dsn_env: ...}}``."""
+
+
+def build_backend(setup: MemorySetup) -> MemoryBackend:
+    """The backend factory, called once per store that names ``postgres``: see ``PostgresBackend``.
+
+    psycopg is imported here, not at discovery, so installing the plugin costs engines that do not use it
+    nothing. Raises ``ValueError`` for an unusable config and ``ConnectionError`` for an unreachable server or
+    refused credentials.
+    """
+    from agent_engine_memory_postgres._backend import PostgresBackend  # noqa: PLC0415 - light discovery
+
+    return PostgresBackend(setup)
+
+
+@hookimpl
+def register_memory_backends(register: Callable[..., Any]) -> None:
+    """Offer the ``postgres`` backend to the engine."""
+    register(BACKEND_NAME, build_backend)
