@@ -34,7 +34,7 @@ from agent_engine_core.events import (
     ToolInvoked,
 )
 from agent_engine_core.ids import child_task_id
-from agent_engine_core.memory import Memory, MemoryItem
+from agent_engine_core.memory import Artifact, Memory, MemoryItem
 from agent_engine_core.records import (
     ErrorKind,
     Lineage,
@@ -79,23 +79,25 @@ class RunState:
         if memory is None:
             return
         node = plan.node
-        tags = (node.id,)
-        self.task_items.setdefault(task.id, []).append((tags, record.output_json))
+        node_id = node.id
+        tags = (node_id,)  # the task id names the run and the task; the tag names the node
+        output = record.output_json
+        self.task_items.setdefault(task.id, []).append((tags, output))
         stage_id = f"{task.id}@{record.seq}"
-        metadata = dumps({"run_id": self.run_id, "node_id": node.id})
         now = time.time()
-        memory.task.backend.append(MemoryItem(stage_id, "task", memory.project_id, record.output_json, now,
-                                              task.id, tags, metadata))
+        project = memory.project_id
+        memory.task.backend.append(MemoryItem(stage_id, "task", project, output, now, task.id, tags))
         if node.spec.memory_write is not None:
             layer = memory.store(node.spec.memory_write)
-            layer.backend.append(MemoryItem(f"{stage_id}:{layer.name}", layer.name, memory.project_id,
-                                            record.output_json, now, task.id, tags, metadata))
+            layer.backend.append(MemoryItem(f"{stage_id}:{layer.name}", layer.name, project, output, now, task.id,
+                                            tags))
+        artifacts = memory.project.backend
         schema = node.spec.schema_out if isinstance(node.spec.schema_out, str) else None
-        memory.artifacts.put("node_output", task.id, record.output_json, node_id=node.id, schema=schema,
-                             artifact_id=f"{stage_id}:output")
+        artifacts.put_artifact(Artifact(f"{stage_id}:output", "node_output", project, task.id, output, now,
+                                        node_id, schema))
         for index, call in enumerate(record.tool_calls):
-            memory.artifacts.put("tool_result", task.id, dumps(call.to_dict()), node_id=node.id,
-                                 artifact_id=f"{stage_id}:tool{index}")
+            artifacts.put_artifact(Artifact(f"{stage_id}:tool{index}", "tool_result", project, task.id,
+                                            dumps(call.to_dict()), now, node_id))
 
     def handler_executor(self, node_id: str) -> Executor | None:
         """Where a sync handler runs.

@@ -161,13 +161,13 @@ def select_artifacts(
 
 
 class InMemoryBackend:
-    """The built-in ``memory`` backend: process memory, bounded (``max_items``, default 10,000 per store).
+    """The built-in ``memory`` backend: process memory, bounded (``max_items``, default 1,000 per store).
 
     Nothing survives the process. Items and artifacts beyond the bound are dropped oldest first, so a
     long-running engine's task memory does not grow without limit.
     """
 
-    DEFAULT_MAX_ITEMS = 10_000
+    DEFAULT_MAX_ITEMS = 1_000
 
     def __init__(self, setup: MemorySetup) -> None:
         if setup.config:

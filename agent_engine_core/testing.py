@@ -9,13 +9,32 @@ Fixtures:
   distributions had registered them in the ``agent_engine`` entry point group, and nothing else;
 * ``secret_ledger`` (session) sets a canary API key in ``AGENT_ENGINE_TEST_API_KEY`` and fails the session if
   it shows up in a log line, a file under the session's temporary directory, or anything given to
-  ``secret_ledger.add(...)``.
+  ``secret_ledger.add(...)``;
+* ``locked_dir`` is a ``LockedDir``: a folder nobody can write to, root included, until ``.unlock()``.
 
 Helpers: ``assert_trace_nodes(result, task_id, [...])`` checks the nodes a task visited, in order;
 ``assert_same_trace(a, b)`` compares two results' canonical traces and shows the first differing line;
 ``ToolPack({"demo.add": FunctionTool(description, parameters, function)})`` is a plugin registering tool
 types made from plain functions, which records every call it runs; ``check_memory_backend(build, dir,
 persistent=...)`` asserts the memory contract on a backend distribution's backends.
+
+Memory backend checks beyond the contract (``build`` makes a backend from a ``MemorySetup``; ``factory`` names
+one as ``"module:attribute"`` for a fresh interpreter to import):
+
+* ``check_writes_survive_kills(factory, dir)`` and ``check_retention_survives_kills(factory, dir)``: writer
+  processes killed with SIGKILL at random moments lose no acknowledged write, and retention stays exact;
+* ``check_persistence_across_processes(factory, dir)``: what one process writes, the next reads, exactly;
+* ``in_another_process(factory, setup, append=...)``: what a fresh interpreter's backend for ``setup`` holds
+  (raising its ``ValueError`` when it cannot open the store), after which it appends ``append``;
+* ``check_handles_share_the_store(build, dir)`` and ``check_threads_lose_nothing(build, dir)``: backends of
+  one store in one process see each other's writes and retention, and threads lose nothing;
+* ``check_closed_backend_refuses_work(build, dir, match=...)``, ``check_foreign_items_are_refused(build, dir,
+  invalid_json_match=...)`` and ``check_fork_refused(build, dir, match=...)``: what a backend must refuse;
+* ``check_retention_property(build)``: retention keeps exactly the newest ``max_items``, for any appends
+  (Hypothesis, imported only when it runs);
+* ``check_memory_yaml_refused(dir, memory_yaml, match=...)`` and ``check_engines_share_memory(dir, backend,
+  config=...)``: a store misconfigured in memory.yaml is a ``ManifestError`` of memory.yaml, and a store
+  configured there is where the next engine finds what the last one wrote.
 """
 
 from __future__ import annotations
@@ -30,6 +49,22 @@ import pytest
 
 from agent_engine_core._canary import CANARY_ENV, SecretLedger, secret_ledger
 from agent_engine_core._memory_conformance import check_memory_backend
+from agent_engine_core._memory_kit import (
+    LockedDir,
+    check_closed_backend_refuses_work,
+    check_engines_share_memory,
+    check_foreign_items_are_refused,
+    check_fork_refused,
+    check_handles_share_the_store,
+    check_memory_yaml_refused,
+    check_persistence_across_processes,
+    check_retention_property,
+    check_retention_survives_kills,
+    check_threads_lose_nothing,
+    check_writes_survive_kills,
+    in_another_process,
+    locked_dir,
+)
 from agent_engine_core.engine import Engine
 from agent_engine_core.events import Event
 from agent_engine_core.hookspecs import hookimpl
@@ -40,11 +75,25 @@ __all__ = [
     "CANARY_ENV",
     "EventRecorder",
     "FunctionTool",
+    "LockedDir",
     "SecretLedger",
     "ToolPack",
     "assert_same_trace",
     "assert_trace_nodes",
+    "check_closed_backend_refuses_work",
+    "check_engines_share_memory",
+    "check_foreign_items_are_refused",
+    "check_fork_refused",
+    "check_handles_share_the_store",
     "check_memory_backend",
+    "check_memory_yaml_refused",
+    "check_persistence_across_processes",
+    "check_retention_property",
+    "check_retention_survives_kills",
+    "check_threads_lose_nothing",
+    "check_writes_survive_kills",
+    "in_another_process",
+    "locked_dir",
     "secret_ledger",
 ]
 

@@ -24,7 +24,7 @@ def test_every_successful_stage_output_goes_to_task_memory_and_is_an_artifact():
     result = engine.run(21, run_id="r1")
     items = engine.memory.task.query(task_id="r1")
     assert [(i.tags, i.payload) for i in items] == [(("s",), 21), (("double",), 42), (("x",), 42)]
-    assert {i.metadata["run_id"] for i in items} == {"r1"}
+    assert {i.task_id for i in items} == {"r1"}  # the root task's id is the run id
     outputs = engine.artifacts.query(kind="node_output", task_id=result.task_id)
     assert [(a.node_id, a.payload) for a in outputs] == [("s", 21), ("double", 42), ("x", 42)]
     assert engine.artifacts.query(node_id="double")[0].schema is None  # an inline schema has no name
