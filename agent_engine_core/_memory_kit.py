@@ -108,13 +108,16 @@ def _answer(
     factory: str, setup: MemorySetup, *, append: Sequence[MemoryItem] = (), put: Sequence[Artifact] = (),
     tags: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Run the ``open`` action in a fresh interpreter and decode what it printed."""
+    """Run the ``open`` action in a fresh interpreter and decode what it printed (its ``ValueError`` is raised)."""
     spec = {"factory": factory, "setup": _setup_to_json(setup), "append": [dataclasses.asdict(i) for i in append],
             "put": [dataclasses.asdict(a) for a in put], "tags": list(tags)}
     done = subprocess.run([sys.executable, "-m", __name__, "open", json.dumps(spec)], capture_output=True,
                           text=True, check=False, timeout=_SUBPROCESS_TIMEOUT)
     assert done.returncode == 0, f"the other process failed:\n{done.stderr}"
-    return cast(dict[str, Any], json.loads(done.stdout))
+    answer = cast(dict[str, Any], json.loads(done.stdout))
+    if "refused" in answer:
+        raise ValueError(answer["refused"])
+    return answer
 
 
 def in_another_process(factory: str, setup: MemorySetup, *, append: Sequence[MemoryItem] = ()) -> list[MemoryItem]:
@@ -123,14 +126,12 @@ def in_another_process(factory: str, setup: MemorySetup, *, append: Sequence[Mem
     Returns what ``query()`` answered there before the appends. Raises ``ValueError`` with the other process's
     message when building the backend there raised one (a store another process holds, say).
     """
-    answer = _answer(factory, setup, append=append)
-    if "refused" in answer:
-        raise ValueError(answer["refused"])
-    return [_item_from_json(fields) for fields in answer["items"]]
+    return [_item_from_json(fields) for fields in _answer(factory, setup, append=append)["items"]]
 
 
-def check_persistence_across_processes(factory: str, project_dir: Path | None, *,
-                                   config: Mapping[str, Any] | None = None) -> None:
+def check_persistence_across_processes(
+    factory: str, project_dir: Path | None, *, config: Mapping[str, Any] | None = None
+) -> None:
     """What one process writes to the project store, the next process reads, exactly, with retention applied.
 
     The first process appends five items (non-ASCII text, fractional times, tags, metadata) under
@@ -175,7 +176,7 @@ def _serve_writers(build: Build, setup: MemorySetup, spec: dict[str, Any]) -> No
     """The ``serve-writers`` action: fork a writer per command line on stdin and report what it acknowledges.
 
     Starting a fresh interpreter costs about half a second, so fifty kills would take most of a minute; this
-    server pays that once. For each line ``{"run": RUN, "max_items": BOUND}`` it forks a writer and prints
+    server pays that once. For each line ``RUN`` (a number) on stdin it forks a writer and prints
     ``child PID``; the writer opens ``setup``'s store and appends items ``RUN-0``, ``RUN-1``... as fast as it
     can, printing each id once ``append`` returns; when the writer dies the server prints ``exit STATUS``. A
     writer that fails prints ``error ...`` and exits with 1.
@@ -184,12 +185,11 @@ def _serve_writers(build: Build, setup: MemorySetup, spec: dict[str, Any]) -> No
 
     os.write(1, b"ready\n")
     for command in sys.stdin:
-        asked = json.loads(command)
-        run, bound = asked["run"], asked["max_items"]
+        run = int(command)
         pid = os.fork()
         if pid == 0:
             try:
-                _write_forever(build(dataclasses.replace(setup, max_items=bound)), setup, run)
+                _write_forever(build(setup), setup, run)
             except BaseException:  # any failure is reported to the test, then the child exits
                 os.write(1, ("error " + traceback.format_exc().replace("\n", " | ") + "\n").encode())
             os._exit(1)
@@ -209,10 +209,25 @@ def _write_forever(backend: MemoryBackend, setup: MemorySetup, run: int) -> None
         n += 1
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Kill:
+    """One writer killed, and the store reopened after it."""
+
+    acknowledged: list[str]
+    """The ids the writer saw acknowledged, in order."""
+    in_flight: str
+    """The id it was writing when killed: stored or not, either is correct."""
+    stored: list[str]
+    """The ids the reopened store holds, in query order."""
+    context: str
+    """The seed and the kill, for failure messages."""
+
+
 class _WriterServer:
     """The test's side of the ``serve-writers`` action (a context manager)."""
 
     def __init__(self, factory: str, setup: MemorySetup) -> None:
+        self.build, self.setup = _load(factory), setup
         self.log: IO[str] = tempfile.TemporaryFile("w+")  # closed by __exit__
         spec = json.dumps({"factory": factory, "setup": _setup_to_json(setup)})
         self.process = subprocess.Popen([sys.executable, "-m", __name__, "serve-writers", spec],
@@ -241,10 +256,10 @@ class _WriterServer:
             raise AssertionError(f"the writer server died; its log: {self.log.read()}")
         return line.rstrip("\n")
 
-    def write_then_kill(self, run: int, max_items: int | None, delay: float) -> list[str]:
-        """Start a writer, SIGKILL it after ``delay`` seconds; the ids it saw acknowledged, in order."""
+    def write_then_kill(self, run: int, delay: float) -> list[str]:
+        """Start writer ``run``, SIGKILL it after ``delay`` seconds; the ids it saw acknowledged, in order."""
         assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps({"run": run, "max_items": max_items}) + "\n")
+        self.process.stdin.write(f"{run}\n")
         self.process.stdin.flush()
         line = self._line()
         assert line.startswith("child "), line
@@ -257,6 +272,17 @@ class _WriterServer:
         status = int(line.split()[1])
         assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, line
         return acknowledged
+
+    def kill_writers(
+        self, kills: int, *, seed: int, allowed_warnings: tuple[type[Warning], ...]
+    ) -> Iterator[_Kill]:
+        """Start ``kills`` writers one after another, each killed after a random 5-100 ms; reopen after each."""
+        rng = random.Random(seed)
+        for run in range(kills):
+            delay = rng.uniform(0.005, 0.100)
+            seen = self.write_then_kill(run, delay)
+            yield _Kill(seen, f"{run}-{len(seen)}", _stored_ids(self.build, self.setup, allowed_warnings),
+                        f"seed {seed}, kill {run} after {delay * 1000:.1f} ms")
 
 
 def _require_fork() -> None:
@@ -302,22 +328,16 @@ def check_writes_survive_kills(
     default ``MEMORY_CRASH_SEED`` (set it to replay another sequence). Skipped where there is no ``fork``.
     """
     _require_fork()
-    seed = _seed(seed, 0)
     setup = MemorySetup("project", "p1", project_dir, config=dict(config or {}))
-    build, rng = _load(factory), random.Random(seed)
     acknowledged: list[str] = []
     with _WriterServer(factory, setup) as writers:
-        for run in range(kills):
-            delay = rng.uniform(0.005, 0.100)
-            seen = writers.write_then_kill(run, None, delay)
-            acknowledged += seen
-            stored = _stored_ids(build, setup, allowed_warnings)
-            context = f"seed {seed}, kill {run} after {delay * 1000:.1f} ms"
+        for kill in writers.kill_writers(kills, seed=_seed(seed, 0), allowed_warnings=allowed_warnings):
+            acknowledged += kill.acknowledged
+            stored, context = kill.stored, kill.context
             assert set(acknowledged) <= set(stored), f"{context}: lost {sorted(set(acknowledged) - set(stored))}"
-            in_flight = f"{run}-{len(seen)}"  # written, maybe, but killed before it was acknowledged
-            assert set(stored) <= {*acknowledged, in_flight}, context
-            if in_flight in stored:
-                acknowledged.append(in_flight)
+            assert set(stored) <= {*acknowledged, kill.in_flight}, context
+            if kill.in_flight in stored:
+                acknowledged.append(kill.in_flight)
             assert stored == sorted(stored, key=_write_order), context
     assert len(acknowledged) > kills, "the writers should have acknowledged many writes"
 
@@ -334,19 +354,14 @@ def check_retention_survives_kills(
     ``MEMORY_CRASH_SEED`` plus one, so the two checks kill at different moments.
     """
     _require_fork()
-    seed = _seed(seed, 1)
     setup = MemorySetup("project", "p1", project_dir, max_items=max_items, config=dict(config or {}))
-    build, rng = _load(factory), random.Random(seed)
     written: list[str] = []  # acknowledged, or written and found after the kill
     with _WriterServer(factory, setup) as writers:
-        for run in range(kills):
-            delay = rng.uniform(0.005, 0.100)
-            seen = writers.write_then_kill(run, max_items, delay)
-            written += seen
-            stored = _stored_ids(build, setup, allowed_warnings)
-            if f"{run}-{len(seen)}" in stored:
-                written.append(f"{run}-{len(seen)}")
-            assert stored == written[-max_items:], f"seed {seed}, kill {run} after {delay * 1000:.1f} ms"
+        for kill in writers.kill_writers(kills, seed=_seed(seed, 1), allowed_warnings=allowed_warnings):
+            written += kill.acknowledged
+            if kill.in_flight in kill.stored:
+                written.append(kill.in_flight)
+            assert kill.stored == written[-max_items:], kill.context
 
 
 # --- handles and threads in one process -----------------------------------------------------------------------

@@ -84,7 +84,9 @@ def _lists(manifests: dict[str, Any]) -> list[list[Any]]:
 
 def _node_ids(manifests: dict[str, Any]) -> list[str]:
     nodes = manifests.get("workflow", {}).get("nodes") if isinstance(manifests.get("workflow"), dict) else None
-    return [n["id"] for n in nodes or [] if isinstance(n, dict) and isinstance(n.get("id"), str)]
+    if not isinstance(nodes, list):  # an earlier mutation may have replaced the list by another value
+        return []
+    return [n["id"] for n in nodes if isinstance(n, dict) and isinstance(n.get("id"), str)]
 
 
 def _mutate(draw: st.DrawFn, manifests: dict[str, Any]) -> None:  # noqa: C901, PLR0912 - one branch per mutation

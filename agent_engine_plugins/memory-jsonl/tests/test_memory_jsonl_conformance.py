@@ -5,22 +5,12 @@ from __future__ import annotations
 import dataclasses
 import importlib.metadata
 import json
-import textwrap
 
 from agent_engine_core._json import dumps
 from agent_engine_core.memory import Artifact, MemoryItem, MemorySetup
-from agent_engine_core.testing import check_memory_backend
+from agent_engine_core.testing import check_engines_share_memory, check_memory_backend
 
 from agent_engine_memory_jsonl import build_backend, plugin
-
-WORKFLOW_YAML = """\
-version: "1.0"
-nodes:
-  - {id: s, role: start}
-  - {id: e, role: exit, memory_write: project}
-edges:
-  - {from: s, to: e}
-"""
 
 
 def test_the_backend_keeps_the_memory_contract(tmp_path):
@@ -73,20 +63,6 @@ def test_the_distribution_registers_the_backend_through_its_entry_point():
     assert registered == [("jsonl", build_backend)]
 
 
-def test_memory_yaml_selects_it_and_the_next_engine_reads_what_the_last_wrote(tmp_path, engine_from_dir):
-    (tmp_path / "workflow.yaml").write_text(WORKFLOW_YAML)
-    (tmp_path / "memory.yaml").write_text(textwrap.dedent("""\
-        memory:
-          project_id: desk
-          task_store: {backend: jsonl}
-          project_store: {backend: jsonl, retention: {max_items: 2}, config: {path: state}}
-          global_store: {backend: jsonl}
-        """))
-    first = engine_from_dir(tmp_path)
-    for n in range(3):
-        first.run({"n": n})
-    first.close()
-    second = engine_from_dir(tmp_path)
-    assert [item.payload for item in second.memory.project.query()] == [{"n": 1}, {"n": 2}]
-    assert [a.payload for a in second.memory.artifacts.query(node_id="e")] == [{"n": 0}, {"n": 1}, {"n": 2}]
+def test_memory_yaml_selects_it_and_the_next_engine_reads_what_the_last_wrote(tmp_path):
+    check_engines_share_memory(tmp_path, "jsonl", config={"path": "state"})
     assert (tmp_path / "state" / "project_store.jsonl").is_file()

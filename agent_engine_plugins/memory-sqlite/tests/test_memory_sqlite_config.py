@@ -2,58 +2,19 @@
 
 from __future__ import annotations
 
-import os
+import re
 import sqlite3
-import subprocess
-import textwrap
 from contextlib import closing
 
 import pytest
-from agent_engine_core import ManifestError
 from agent_engine_core.memory import MemoryItem, MemorySetup
+from agent_engine_core.testing import check_memory_yaml_refused
 
 from agent_engine_memory_sqlite import SCHEMA_VERSION, build_backend
 
 
 def setup(project_dir, store="project", **config):
     return MemorySetup(store, "p1", project_dir, config=config)
-
-
-class Lockable:
-    """A folder that can be made unwritable for everyone, root included (``chattr +i`` when running as root)."""
-
-    def __init__(self, folder):
-        self.folder = folder
-
-    def lock(self) -> bool:
-        if os.geteuid() != 0:
-            self.folder.chmod(0o500)
-            return True
-        return subprocess.run(["chattr", "+i", str(self.folder)], capture_output=True, check=False).returncode == 0
-
-    def unlock(self) -> None:
-        if os.geteuid() != 0:
-            self.folder.chmod(0o700)
-        else:
-            subprocess.run(["chattr", "-i", str(self.folder)], capture_output=True, check=False)
-
-
-@pytest.fixture
-def lockable(tmp_path):
-    folder = tmp_path / "locked"
-    folder.mkdir()
-    lockable = Lockable(folder)
-    if not lockable.lock():
-        pytest.skip("running as root without chattr +i: no folder can be made unwritable")
-    try:
-        yield lockable
-    finally:
-        lockable.unlock()
-
-
-@pytest.fixture
-def unwritable_dir(lockable):
-    return lockable.folder
 
 
 def test_the_database_goes_under_the_config_dir_by_default_or_at_a_relative_path_from_it(tmp_path):
@@ -112,21 +73,21 @@ def test_a_corrupt_database_file_is_refused_naming_it(tmp_path, content):
     assert (tmp_path / "memory.db").read_bytes() == content, "the damaged file is left as it was"
 
 
-def test_an_unwritable_folder_is_refused_when_the_backend_is_built(unwritable_dir):
-    with pytest.raises(ValueError, match=rf"cannot use {unwritable_dir}/memory\.db as the SQLite memory database "
+def test_an_unwritable_folder_is_refused_when_the_backend_is_built(locked_dir):
+    with pytest.raises(ValueError, match=rf"cannot use {locked_dir.path}/memory\.db as the SQLite memory database "
                                          r"\(unable to open database file\)"):
-        build_backend(setup(unwritable_dir, path="memory.db"))
+        build_backend(setup(locked_dir.path, path="memory.db"))
     with pytest.raises(ValueError, match=rf"cannot create the folder of the SQLite memory database "
-                                         rf"{unwritable_dir}/sub/memory\.db"):
-        build_backend(setup(unwritable_dir, path="sub/memory.db"))
+                                         rf"{locked_dir.path}/sub/memory\.db"):
+        build_backend(setup(locked_dir.path, path="sub/memory.db"))
 
 
-def test_a_database_in_a_folder_that_became_unwritable_is_refused(lockable):
-    lockable.unlock()
-    build_backend(setup(lockable.folder, path="memory.db")).close()
-    lockable.lock()
-    with pytest.raises(ValueError, match=rf"cannot use {lockable.folder}/memory\.db as the SQLite memory database"):
-        build_backend(setup(lockable.folder, path="memory.db"))
+def test_a_database_in_a_folder_that_became_unwritable_is_refused(locked_dir):
+    locked_dir.unlock()
+    build_backend(setup(locked_dir.path, path="memory.db")).close()
+    assert locked_dir.lock()
+    with pytest.raises(ValueError, match=rf"cannot use {locked_dir.path}/memory\.db as the SQLite memory database"):
+        build_backend(setup(locked_dir.path, path="memory.db"))
 
 
 def test_schema_creation_is_idempotent_and_a_newer_schema_is_refused(tmp_path):
@@ -140,18 +101,8 @@ def test_schema_creation_is_idempotent_and_a_newer_schema_is_refused(tmp_path):
         build_backend(setup(tmp_path, path="memory.db"))
 
 
-def test_a_misconfigured_store_is_a_manifest_error_of_memory_yaml(tmp_path, engine_from_dir):
+def test_a_misconfigured_store_is_a_manifest_error_of_memory_yaml(tmp_path):
     (tmp_path / "memory.db").write_bytes(b"not a database " * 100)
-    (tmp_path / "workflow.yaml").write_text(textwrap.dedent("""\
-        version: "1.0"
-        nodes:
-          - {id: s, role: start}
-          - {id: e, role: exit}
-        edges:
-          - {from: s, to: e}
-        """))
-    (tmp_path / "memory.yaml").write_text("memory:\n  global_store: {backend: sqlite, config: {path: memory.db}}\n")
-    with pytest.raises(ManifestError) as caught:
-        engine_from_dir(tmp_path)
-    assert "memory.yaml" in str(caught.value)
-    assert f"cannot use {tmp_path}/memory.db as the SQLite memory database" in str(caught.value)
+    check_memory_yaml_refused(
+        tmp_path, "memory:\n  global_store: {backend: sqlite, config: {path: memory.db}}\n",
+        match=re.escape(f"cannot use {tmp_path}/memory.db as the SQLite memory database"))
