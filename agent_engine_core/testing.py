@@ -40,6 +40,7 @@ one as ``"module:attribute"`` for a fresh interpreter to import):
 from __future__ import annotations
 
 import importlib.metadata
+import re
 import sys
 import types
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -215,7 +216,7 @@ def fake_entry_points(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
             if isinstance(plugin, str):
                 value = plugin
             else:
-                module_name = f"_agent_engine_fake_plugins.{name}"
+                module_name = "_agent_engine_fake_plugins." + re.sub(r"\W", "_", name)  # an importable name
                 module = plugin if isinstance(plugin, types.ModuleType) else _as_module(module_name, plugin)
                 monkeypatch.setitem(sys.modules, module_name, module)
                 value = module_name

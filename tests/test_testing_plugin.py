@@ -70,3 +70,18 @@ def test_engine_from_dir(engine_from_dir, tmp_path):
     (tmp_path / "workflow.yaml").write_text(
         "version: '1.0'\nnodes:\n  - {id: s, role: start}\n  - {id: e, role: exit}\nedges:\n  - {from: s, to: e}\n")
     assert engine_from_dir(tmp_path).run({"a": 1}).output == {"a": 1}
+
+
+def test_fake_entry_points_accept_distribution_style_names(fake_entry_points, make_engine):
+    from agent_engine_core import hookimpl
+
+    class Sink:
+        @hookimpl
+        def register_telemetry_sinks(self, register):
+            register("dashed_sink", lambda config, project_dir: self)
+
+    fake_entry_points(("memory-postgres.extra", Sink(), "agent-engine-extra"))
+    engine = make_engine({"workflow": {"version": "1.0", "nodes": [{"id": "s", "role": "start"},
+                                                                  {"id": "x", "role": "exit"}],
+                                       "edges": [{"from": "s", "to": "x"}]}})
+    assert "dashed_sink" in engine.components.of("telemetry_sink")
