@@ -94,3 +94,13 @@ def test_memory_yaml_names_backends_that_must_exist_and_work(monkeypatch):
               plugins=(Broken(),))
     (issue,) = caught.value.issues
     assert issue.code == "memory.backend_unusable" and "cannot open /nowhere" in issue.message
+
+
+def test_embedders_store_their_own_artifacts_of_the_known_kinds():
+    engine = chain()
+    stored = engine.artifacts.put("evaluation", "eval-1", '{"passed": true}', schema="report",
+                                  metadata={"suite": "smoke"})
+    assert engine.artifacts.query(kind="evaluation") == [stored]
+    assert (stored.payload, stored.schema, stored.project_id) == ({"passed": True}, "report", "default")
+    with pytest.raises(ValueError, match="unknown artifact kind 'screenshot'"):
+        engine.artifacts.put("screenshot", "t", "null")
