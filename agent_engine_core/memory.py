@@ -17,6 +17,7 @@ store. Every backend keeps the same semantics, which ``agent_engine_core.testing
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
@@ -42,6 +43,8 @@ __all__ = [
     "MemorySetup",
     "MemoryStore",
     "StoreName",
+    "check_limit",
+    "file_store_path",
 ]
 
 STORES: tuple[StoreName, ...] = ("task", "project", "global")
@@ -136,6 +139,42 @@ class MemoryBackend(Protocol):
 
 MemoryFactory = Callable[[MemorySetup], MemoryBackend]
 """Builds a store's backend; raises ``ValueError`` (or ``OSError``, a driver error) when it cannot be used."""
+
+
+def file_store_path(setup: MemorySetup, *, backend: str, default: str, kind: str) -> Path:
+    """For file backends: the absolute ``config.path`` (default ``default``), after refusing other config keys.
+
+    A relative path is taken from the config dir, or from the current directory when the manifests have no folder
+    (in-memory manifests): then ``path`` is required. ``kind`` names what the path is ("folder", "database file").
+
+    Raises:
+        ValueError: a config that is not a mapping, an unknown key, a ``path`` that is not text, or no place.
+    """
+    config = setup.config
+    if not isinstance(config, Mapping):
+        raise ValueError(f"the {backend} backend's config must be a mapping, got {config!r}")
+    unknown = sorted(map(str, set(config) - {"path"}))
+    if unknown:
+        raise ValueError(f"unknown config key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
+                         f"the {backend} memory backend accepts path")
+    raw = config.get("path")
+    if raw is None:
+        if setup.project_dir is None:
+            raise ValueError(
+                f"the {backend} backend of the {setup.store} store has no place for its {kind}: the manifests were "
+                f"not loaded from a config dir, so set config.path in memory.yaml (an absolute {kind} path)"
+            )
+        raw = default
+    if not isinstance(raw, str | os.PathLike) or not str(raw).strip():
+        raise ValueError(f"config.path must be a {kind} path (text), got {raw!r}")
+    base = setup.project_dir if setup.project_dir is not None else Path.cwd()
+    return (base / Path(raw).expanduser()).absolute()
+
+
+def check_limit(limit: int | None) -> None:
+    """Refuse a ``limit`` that is not a whole number >= 0 or None (for backends that pass it to a query)."""
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        raise ValueError(f"limit must be a whole number >= 0 or None, got {limit!r}")
 
 
 def select_items(

@@ -6,14 +6,13 @@ folder is ``<config dir>/.agent_engine/memory`` unless memory.yaml's ``config: {
 
 from __future__ import annotations
 
-import os
 import threading
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from agent_engine_core.memory import Artifact, MemoryItem, MemorySetup
+from agent_engine_core.memory import Artifact, MemoryItem, MemorySetup, check_limit, file_store_path
 
 from agent_engine_memory_jsonl._codec import ARTIFACT_CODEC, ITEM_CODEC
 from agent_engine_memory_jsonl._file import JsonlFile, acquire, release
@@ -24,7 +23,6 @@ DEFAULT_PATH = ".agent_engine/memory"
 """The store folder, relative to the config dir, when memory.yaml's ``config`` names no ``path``."""
 
 ARTIFACTS_FILE = "artifacts.jsonl"
-_KEYS = ("path",)
 
 
 def memory_folder(setup: MemorySetup) -> Path:
@@ -36,25 +34,7 @@ def memory_folder(setup: MemorySetup) -> Path:
     Raises:
         ValueError: an unknown config key, a ``path`` that is not text, or no place to store the files.
     """
-    config = setup.config
-    if not isinstance(config, Mapping):
-        raise ValueError(f"the jsonl backend's config must be a mapping, got {config!r}")
-    unknown = sorted(map(str, set(config) - set(_KEYS)))
-    if unknown:
-        raise ValueError(f"unknown config key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
-                         f"the jsonl memory backend accepts {', '.join(_KEYS)}")
-    raw = config.get("path")
-    if raw is None:
-        if setup.project_dir is None:
-            raise ValueError(
-                f"the jsonl backend of the {setup.store} store has no folder to write to: the manifests were "
-                "not loaded from a config dir, so set config.path in memory.yaml (an absolute folder path)"
-            )
-        raw = DEFAULT_PATH
-    if not isinstance(raw, str | os.PathLike) or not str(raw).strip():
-        raise ValueError(f"config.path must be a folder path (text), got {raw!r}")
-    base = setup.project_dir if setup.project_dir is not None else Path.cwd()
-    return (base / Path(raw).expanduser()).absolute()
+    return file_store_path(setup, backend="jsonl", default=DEFAULT_PATH, kind="folder")
 
 
 def _open(path: Path, *, artifacts: bool, shared: bool) -> JsonlFile[Any]:
@@ -129,7 +109,7 @@ class JsonlMemoryBackend:
     ) -> list[MemoryItem]:
         """Items of this store's scope, oldest first, filtered by task and by any of ``tags``; the newest ``limit``."""
         self._check_open()
-        _check_limit(limit)
+        check_limit(limit)
         wanted = frozenset(tags)
         keep = (lambda item: not wanted.isdisjoint(item.tags)) if wanted else None
         return self._items.select(self.setup.project_id, task_id, keep, limit)
@@ -148,7 +128,7 @@ class JsonlMemoryBackend:
     ) -> list[Artifact]:
         """Artifacts of this project matching every given field, oldest first; ``limit`` keeps the newest."""
         self._check_open()
-        _check_limit(limit)
+        check_limit(limit)
 
         def keep(artifact: Artifact) -> bool:
             return ((kind is None or artifact.kind == kind) and (node_id is None or artifact.node_id == node_id)
@@ -171,8 +151,3 @@ class JsonlMemoryBackend:
     def _check_open(self) -> None:
         if not self._finalizer.alive:
             raise ValueError(f"the jsonl backend of the {self.setup.store} store ({self.folder}) is closed")
-
-
-def _check_limit(limit: int | None) -> None:
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
-        raise ValueError(f"limit must be a whole number >= 0 or None, got {limit!r}")

@@ -25,7 +25,7 @@ def test_the_files_go_under_the_config_dir_by_default_or_under_a_relative_path_f
 
 
 def test_without_a_config_dir_a_path_is_required(tmp_path):
-    with pytest.raises(ValueError, match=r"the jsonl backend of the task store has no folder to write to: the "
+    with pytest.raises(ValueError, match=r"the jsonl backend of the task store has no place for its folder: the "
                                          r"manifests were not loaded from a config dir, so set config\.path"):
         build_backend(setup(None, "task"))
     backend = build_backend(setup(None, "task", path=str(tmp_path / "abs")))

@@ -27,13 +27,13 @@ import os
 import sqlite3
 import threading
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from agent_engine_core._json import dumps, loads
-from agent_engine_core.memory import Artifact, MemoryItem, MemorySetup
+from agent_engine_core.memory import Artifact, MemoryItem, MemorySetup, check_limit, file_store_path
 
 from agent_engine_memory_sqlite._schema import ITEM_TABLES, ensure_schema
 
@@ -45,7 +45,6 @@ DEFAULT_PATH = ".agent_engine/memory/memory.db"
 BUSY_TIMEOUT_S = 30.0
 """How long a write waits for another connection's transaction before raising ``sqlite3.OperationalError``."""
 
-_KEYS = ("path",)
 _ITEM_COLUMNS = "id, store, project_id, payload, created_at, task_id, tags, metadata"
 _ARTIFACT_COLUMNS = "id, kind, project_id, task_id, payload, created_at, node_id, schema, metadata"
 
@@ -59,25 +58,7 @@ def database_path(setup: MemorySetup) -> Path:
     Raises:
         ValueError: an unknown config key, a ``path`` that is not text, or no place for the database.
     """
-    config = setup.config
-    if not isinstance(config, Mapping):
-        raise ValueError(f"the sqlite backend's config must be a mapping, got {config!r}")
-    unknown = sorted(map(str, set(config) - set(_KEYS)))
-    if unknown:
-        raise ValueError(f"unknown config key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
-                         f"the sqlite memory backend accepts {', '.join(_KEYS)}")
-    raw = config.get("path")
-    if raw is None:
-        if setup.project_dir is None:
-            raise ValueError(
-                f"the sqlite backend of the {setup.store} store has no place for its database: the manifests "
-                "were not loaded from a config dir, so set config.path in memory.yaml (an absolute file path)"
-            )
-        raw = DEFAULT_PATH
-    if not isinstance(raw, str | os.PathLike) or not str(raw).strip():
-        raise ValueError(f"config.path must be a database file path (text), got {raw!r}")
-    base = setup.project_dir if setup.project_dir is not None else Path.cwd()
-    return (base / Path(raw).expanduser()).absolute()
+    return file_store_path(setup, backend="sqlite", default=DEFAULT_PATH, kind="database file")
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -176,7 +157,7 @@ class SqliteMemoryBackend:
         self, *, task_id: str | None = None, tags: Sequence[str] = (), limit: int | None = None
     ) -> list[MemoryItem]:
         """Items of this store's scope, oldest first, filtered by task and by any of ``tags``; the newest ``limit``."""
-        _check_limit(limit)
+        check_limit(limit)
         sql, args = self._select, list(self._scope_args)
         if task_id is not None:
             sql += " AND task_id = ?"
@@ -215,7 +196,7 @@ class SqliteMemoryBackend:
         schema: str | None = None, limit: int | None = None,
     ) -> list[Artifact]:
         """Artifacts of this project matching every given field, oldest first; ``limit`` keeps the newest."""
-        _check_limit(limit)
+        check_limit(limit)
         sql, args = f"SELECT {_ARTIFACT_COLUMNS} FROM artifacts WHERE project_id = ?", [self.setup.project_id]
         for column, value in (("kind", kind), ("task_id", task_id), ("node_id", node_id), ("schema", schema)):
             if value is not None:
@@ -258,8 +239,3 @@ class SqliteMemoryBackend:
 def _tags(text: str) -> tuple[str, ...]:
     """Decoded tags; few distinct tag lists repeat over many rows, and a tuple is safe to share."""
     return tuple(loads(text))
-
-
-def _check_limit(limit: int | None) -> None:
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
-        raise ValueError(f"limit must be a whole number >= 0 or None, got {limit!r}")

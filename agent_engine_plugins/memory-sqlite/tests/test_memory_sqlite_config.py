@@ -28,8 +28,9 @@ def test_the_database_goes_under_the_config_dir_by_default_or_at_a_relative_path
 
 
 def test_without_a_config_dir_a_path_is_required(tmp_path):
-    with pytest.raises(ValueError, match=r"the sqlite backend of the task store has no place for its database: the "
-                                         r"manifests were not loaded from a config dir, so set config\.path"):
+    with pytest.raises(ValueError, match=r"the sqlite backend of the task store has no place for its database "
+                                         r"file: the manifests were not loaded from a config dir, so set "
+                                         r"config\.path"):
         build_backend(setup(None, "task"))
     backend = build_backend(setup(None, "task", path=str(tmp_path / "abs.db")))
     backend.append(MemoryItem("a", "task", "p1", "1", 1.0))
