@@ -24,16 +24,18 @@ from collections.abc import Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent_engine_core._failure import StageFailed
 from agent_engine_core._json import dumps
 from agent_engine_core.errors import ProviderError
 from agent_engine_core.llm import LlmProvider, LlmReply, LlmRequest, ToolCall
-from agent_engine_core.manifests.models import AgentSpec
 from agent_engine_core.records import AgentCall, ErrorKind
 from agent_engine_core.secrets import Secret, redact
 from agent_engine_core.tools import BoundTool, ToolInvocation, ToolStatus
+
+if TYPE_CHECKING:
+    from agent_engine_core.manifests.models import AgentSpec
 
 __all__ = ["AgentBinding", "AgentLimits", "call_agent", "extract_json"]
 

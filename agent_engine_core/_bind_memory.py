@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agent_engine_core._context import GLOBAL_PROFILE, ContextAssembler, estimate_tokens
+from agent_engine_core._context import ContextAssembler, estimate_tokens
 from agent_engine_core.components import Components, distribution_hint
 from agent_engine_core.errors import ManifestIssue
-from agent_engine_core.manifests.loader import Project
-from agent_engine_core.manifests.models import ContextProfile
 from agent_engine_core.memory import STORES, Memory, MemoryBackend, MemorySetup, StoreName
+
+if TYPE_CHECKING:
+    from agent_engine_core.manifests.loader import Project
+    from agent_engine_core.manifests.models import ContextProfile
 
 __all__ = ["bind_memory", "context_assemblers", "context_profiles", "register_estimate"]
 
@@ -58,6 +60,8 @@ def bind_memory(project: Project, components: Components, issues: list[ManifestI
 
 def context_profiles(project: Project, issues: list[ManifestIssue]) -> dict[str, ContextProfile]:
     """The project's profiles by id plus the built-in ``global``; ``none`` and ``global`` cannot be redefined."""
+    from agent_engine_core.manifests.models import GLOBAL_PROFILE  # noqa: PLC0415 - pydantic loads with a project
+
     source = project.source("memory")
     profiles: dict[str, ContextProfile] = {"global": GLOBAL_PROFILE}
     for index, profile in enumerate(project.memory.context_profiles):

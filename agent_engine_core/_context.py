@@ -24,23 +24,19 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from agent_engine_core._json import dumps, loads
-from agent_engine_core.manifests.models import ContextProfile, ContextSource
 from agent_engine_core.memory import Memory
 
-__all__ = ["GLOBAL_PROFILE", "Assembled", "Assembler", "ContextAssembler", "TaskItems", "estimate_tokens", "freeze"]
+if TYPE_CHECKING:
+    from agent_engine_core.manifests.models import ContextProfile, ContextSource
+
+__all__ = ["Assembled", "Assembler", "ContextAssembler", "TaskItems", "estimate_tokens", "freeze"]
 
 TokenCounter = Callable[[str], int]
 TaskItems = Mapping[str, Sequence[tuple[tuple[str, ...], str]]]
 """This run's task memory: task id -> its items as ``(tags, payload_json)``, oldest first."""
-
-GLOBAL_PROFILE = ContextProfile(
-    id="global", sources=[ContextSource(store="task"), ContextSource(store="project"), ContextSource(store="global")],
-    retrieval_policy="recency", max_tokens=2000,
-)
-"""``context: global``: every store, newest first, 2000 estimated tokens."""
 
 _WORDS = re.compile(r"\w+")
 

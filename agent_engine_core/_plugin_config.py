@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent_engine_core._observe import Dispatch
 from agent_engine_core._plugins import LoadedPlugin, PluginSet
 from agent_engine_core.components import Components, distribution_hint
 from agent_engine_core.errors import ManifestIssue
-from agent_engine_core.manifests.loader import Project
+
+if TYPE_CHECKING:
+    from agent_engine_core.manifests.loader import Project
 
 __all__ = ["ObserverSettings", "apply_plugin_config"]
 

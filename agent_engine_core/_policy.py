@@ -14,12 +14,15 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from agent_engine_core._json import dumps
 from agent_engine_core.errors import ManifestIssue
-from agent_engine_core.manifests.loader import Project
-from agent_engine_core.manifests.models import NodeSpec, PolicyRule
 from agent_engine_core.records import ErrorKind, StageError
+
+if TYPE_CHECKING:
+    from agent_engine_core.manifests.loader import Project
+    from agent_engine_core.manifests.models import NodeSpec, PolicyRule
 
 __all__ = ["Denials", "policy_denials"]
 

@@ -12,14 +12,14 @@ import os
 import stat
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from agent_engine_core.errors import ManifestIssue
 from agent_engine_core.llm import Credential
-from agent_engine_core.manifests.models import CredentialSpec
 from agent_engine_core.secrets import Secret
+
+if TYPE_CHECKING:
+    from agent_engine_core.manifests.models import CredentialSpec
 
 __all__ = ["resolve_credential"]
 
@@ -86,6 +86,8 @@ def _parse(path: Path, text: str) -> Any:
             raise _Unresolved(f"the key file {path} is not valid JSON (line {exc.lineno}, column {exc.colno})",
                               "file_path", "fix the file, or drop file_key for a plain-text key file") from None
     if path.suffix in (".yaml", ".yml"):
+        import yaml  # noqa: PLC0415 - only YAML key files need it
+
         try:
             return yaml.safe_load(text)
         except yaml.YAMLError as exc:

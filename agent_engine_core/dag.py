@@ -14,9 +14,12 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from agent_engine_core.errors import ManifestIssue
-from agent_engine_core.manifests.models import NodeSpec, WorkflowManifest
+
+if TYPE_CHECKING:
+    from agent_engine_core.manifests.models import NodeSpec, WorkflowManifest
 
 __all__ = ["Dag", "DagNode", "Edge", "References", "Role", "build_dag"]
 

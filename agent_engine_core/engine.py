@@ -14,7 +14,7 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import Executor
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from agent_engine_core._build import Built, build
 from agent_engine_core._json import JSONValueError, dumps
@@ -27,10 +27,12 @@ from agent_engine_core.components import Components
 from agent_engine_core.dag import FAN_OUT, Dag
 from agent_engine_core.errors import InvalidInput, TaskFailed
 from agent_engine_core.ids import RunId, new_run_id
-from agent_engine_core.manifests.loader import Project, load_config_dir, load_manifests
 from agent_engine_core.memory import Artifacts, Memory
 from agent_engine_core.records import Lineage, Status, TaskResult, Trace
 from agent_engine_core.replay import RecordedContext, Recording, ReplayProvider, check_replay, load_recording
+
+if TYPE_CHECKING:
+    from agent_engine_core.manifests.loader import Project
 
 __all__ = ["Engine"]
 
@@ -123,6 +125,8 @@ class Engine:
     @classmethod
     def from_config_dir(cls, path: str | Path, *, plugins: Sequence[object] = ()) -> Engine:
         """Load and validate the project in the folder ``path`` (workflow.yaml, agents.yaml, schemas/...)."""
+        from agent_engine_core.manifests.loader import load_config_dir  # noqa: PLC0415 - pydantic and YAML load with a project
+
         return cls(load_config_dir(Path(path)), plugins=plugins)
 
     @classmethod
@@ -135,6 +139,8 @@ class Engine:
         ``handlers`` maps the names used in ``handler:`` fields to callables, so no module is needed on disk;
         names not in it are imported as ``module:function`` with ``base_dir`` importable.
         """
+        from agent_engine_core.manifests.loader import load_manifests  # noqa: PLC0415 - pydantic loads with a project
+
         base = Path(base_dir) if base_dir is not None else None
         return cls(load_manifests(manifests, base), handlers=handlers, plugins=plugins)
 

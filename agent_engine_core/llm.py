@@ -21,10 +21,11 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from agent_engine_core.manifests.models import AgentSpec
-from agent_engine_core.secrets import Secret
+if TYPE_CHECKING:
+    from agent_engine_core.manifests.models import AgentSpec
+    from agent_engine_core.secrets import Secret
 
 __all__ = [
     "ENGINE_CONFIG_KEYS",

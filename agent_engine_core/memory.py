@@ -26,10 +26,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from agent_engine_core._json import dumps, loads
-from agent_engine_core.manifests.models import StoreName
 
 __all__ = [
     "STORES",
@@ -46,6 +45,8 @@ __all__ = [
     "check_limit",
     "file_store_path",
 ]
+
+StoreName = Literal["task", "project", "global"]
 
 STORES: tuple[StoreName, ...] = ("task", "project", "global")
 ARTIFACT_KINDS = ("node_output", "tool_result", "evaluation", "telemetry_snapshot")

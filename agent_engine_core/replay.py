@@ -14,14 +14,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent_engine_core._context import Assembled, TaskItems
 from agent_engine_core._json import loads
 from agent_engine_core.errors import InvalidInput, ProviderError, ReplayMismatch
 from agent_engine_core.llm import LlmReply, LlmRequest, ProviderSetup, ToolCall
-from agent_engine_core.manifests.models import ContextProfile
 from agent_engine_core.records import AgentCall, StageRecord, Trace
+
+if TYPE_CHECKING:
+    from agent_engine_core.manifests.models import ContextProfile
 
 __all__ = ["RecordedContext", "ReplayProvider", "check_replay", "load_recording", "replay_provider"]
 

@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from agent_engine_core._json import JSONValueError, dumps, loads
-from agent_engine_core.manifests.models import ToolSpec
 from agent_engine_core.schemas import SchemaSet
 
 if TYPE_CHECKING:
     import jsonschema
 
+    from agent_engine_core.manifests.models import ToolSpec
     from agent_engine_core.memory import Memory
 
 __all__ = ["BoundTool", "Tool", "ToolFactory", "ToolInvocation", "ToolResult", "ToolSetup", "ToolStatus"]

@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from agent_engine_core.memory import StoreName
+
 __all__ = [
     "MANIFEST_MODELS",
     "AgentSpec",
@@ -214,7 +216,6 @@ class ProviderCredentialsManifest(_Manifest):
     credentials: list[CredentialSpec] = Field(default_factory=list)
 
 
-StoreName = Literal["task", "project", "global"]
 
 
 class RetentionSpec(_Manifest):
@@ -259,6 +260,13 @@ class ContextProfile(_Manifest):
     )
     max_tokens: int = Field(2000, ge=1, description="Budget of the assembled context, in the counter's tokens.")
     token_counter: Identifier = Field("estimate", description="estimate (built in) or a registered counter.")
+
+
+GLOBAL_PROFILE = ContextProfile(
+    id="global", sources=[ContextSource(store="task"), ContextSource(store="project"), ContextSource(store="global")],
+    retrieval_policy="recency", max_tokens=2000,
+)
+"""``context: global``: every store, newest first, 2000 estimated tokens."""
 
 
 class MemoryManifest(_Manifest):
