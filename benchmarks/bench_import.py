@@ -39,7 +39,8 @@ FIRST_RUN = {  # import, build a 6-node chain in memory, run it once: what a sho
     "LangGraph": (
         "from _graphs import chain, langgraph, default_lg_fn\n"
         "shape = chain(6)\n"
-        "assert langgraph(shape, default_lg_fn(shape)).compile().invoke({'x': {'n': 1}, 'results': []})['x'] == {'n': 1}"
+        "graph = langgraph(shape, default_lg_fn(shape)).compile()\n"
+        "assert graph.invoke({'x': {'n': 1}, 'results': []})['x'] == {'n': 1}"
     ),
 }
 
