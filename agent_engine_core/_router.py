@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from agent_engine_core._json import dumps
 from agent_engine_core._observe import ObserverRun
 from agent_engine_core._stage import Plan, StageOutcome, TaskState, run_stage
-from agent_engine_core.dag import DagNode, Role
+from agent_engine_core.dag import FAN_OUT, DagNode, Role
 from agent_engine_core.events import (
     AgentCallEvent,
     ChildCreated,
@@ -72,6 +72,10 @@ class RunState:
     memory: Memory | None = None
     task_items: dict[str, list[tuple[tuple[str, ...], str]]] = field(default_factory=dict)
     """This run's task memory (what ``task`` context sources read), dropped with the run."""
+    regions: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Fan-out node -> the nodes its children can run a stage at (see ``region``); may outlive the run."""
+    slowed: int = 0
+    """How many sync handler calls of this run were measured slow: a change makes inline groups use tasks."""
 
     def remember(self, task: TaskState, plan: Plan, record: StageRecord) -> None:
         """Keep a successful stage's output: task memory, ``memory_write``, and artifacts."""
@@ -121,6 +125,44 @@ class RunState:
         if self.timings is not None:
             known = self.timings.get(node_id)
             self.timings[node_id] = seconds if inline or known is None else min(known, seconds)
+        if seconds >= FAST_HANDLER_S:
+            self.slowed += 1
+
+    def never_waits(self, fan_out_node: str) -> bool:
+        """True when no stage the children of ``fan_out_node`` can reach would wait for anything.
+
+        That is: no agent, no async handler, no nested fan-out, and every sync handler measured fast enough to
+        run inline. Such children would each run to the end in one step of their own asyncio task, one after
+        another; running them one after another without tasks gives the same records and events, cheaper.
+        """
+        region = self.regions.get(fan_out_node)
+        if region is None:
+            region = self.regions[fan_out_node] = _region(self.plans, fan_out_node)
+        timings = self.timings
+        for node_id in region:
+            plan = self.plans[node_id]
+            if plan.agent is not None or plan.node.role in FAN_OUT:
+                return False
+            handler = plan.handler
+            if handler is not None and (
+                handler.is_async or timings is None or timings.get(node_id, FAST_HANDLER_S) >= FAST_HANDLER_S
+            ):
+                return False
+        return True
+
+
+def _region(plans: Mapping[str, Plan], fan_out_node: str) -> tuple[str, ...]:
+    """The nodes a child of ``fan_out_node`` may run a stage at: all it can reach before arriving at a merge."""
+    seen: set[str] = set()
+    pending = [edge.target for edge in plans[fan_out_node].node.out_edges]
+    while pending:
+        node_id = pending.pop()
+        node = plans[node_id].node
+        if node_id in seen or node.role is Role.MERGE:  # a child arrives at a merge without running a stage
+            continue
+        seen.add(node_id)
+        pending.extend(edge.target for edge in node.out_edges)
+    return tuple(sorted(seen))
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,9 +335,16 @@ async def _fan_out(
         finally:
             run.active -= 1
 
-    results = await asyncio.gather(*(
-        one(child, target, input_json) for child, (target, input_json) in zip(children, outcome.children, strict=True)
-    ))
+    pairs = list(zip(children, outcome.children, strict=True))
+    results: list[Finished | Arrived] = []
+    if run.never_waits(node_id):
+        slowed = run.slowed
+        while len(results) < len(pairs) and run.slowed == slowed:  # a handler turned slow: tasks for the rest
+            child, (target, input_json) = pairs[len(results)]
+            results.append(await one(child, target, input_json))
+    if len(results) < len(pairs):
+        rest = pairs[len(results):]
+        results += await asyncio.gather(*(one(child, target, input_json) for child, (target, input_json) in rest))
     return _resolve_group(run, parent, node_id, kind, results)
 
 

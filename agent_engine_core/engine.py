@@ -119,6 +119,7 @@ class Engine:
             for plan in self._built.plans.values()
         )
         self._handler_timings: dict[str, float] = {}
+        self._regions: dict[str, tuple[str, ...]] = {}
         self._pool: Executor | None = None
         self._pool_lock = threading.Lock()
 
@@ -226,7 +227,7 @@ class Engine:
         observers = self._observers.run() if self._observers.active else None
         timings = self._handler_timings if built.inline_fast_handlers else None
         run = RunState(rid, built.plans, built.fanout_concurrency, self._executor(), timings, observers=observers,
-                       memory=built.memory)
+                       memory=built.memory, regions=self._regions)
         root = TaskState(id=rid, lineage=Lineage(), run_id=rid)
         finished = await walk(run, root, start_node, input_json)
         assert isinstance(finished, Finished)  # only children wait at merges; the root always finishes

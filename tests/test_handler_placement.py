@@ -6,6 +6,7 @@ import threading
 import time
 
 from agent_engine_core import Engine
+from agent_engine_core.testing import EventRecorder
 
 
 def fan_out(width: int, handler: str = "work", **scheduler: object) -> dict:
@@ -112,3 +113,61 @@ def test_placement_never_changes_the_trace():
     threaded = Engine.from_dict(fan_out(6, inline_fast_handlers=False), handlers={"work": off})
     digests = {learning.run({"n": 1}, run_id="r").trace.digest for _ in range(3)}
     assert digests == {threaded.run({"n": 1}, run_id="r").trace.digest}
+
+
+def test_children_that_never_wait_run_without_tasks_with_the_same_events_and_trace():
+    """Each task's events (delivery across tasks follows timing in threads) and the trace are unchanged."""
+    recorder = EventRecorder()
+    handler = Recorder()
+    engine = Engine.from_dict(fan_out(6), handlers={"work": handler}, plugins=[recorder])
+    runs = []
+    for _ in range(6):  # the first run measures the handlers in threads; later ones run the whole group inline
+        recorder.events.clear()
+        handler.take()
+        result = engine.run({"n": 1}, run_id="r")
+        runs.append((result.trace.digest, sorted((e.task_id, e.seq, e.type) for e in recorder.events)))
+    assert handler.take() == {threading.current_thread().name}
+    assert len(runs[0][1]) > 6 * 4
+    assert all(run == runs[0] for run in runs)
+
+
+def split_manifest() -> dict:
+    return {
+        "workflow": {
+            "version": "1.0",
+            "nodes": [
+                {"id": "s", "role": "start"},
+                {"id": "fan", "role": "split"},
+                {"id": "w", "role": "linear", "handler": "work"},
+                {"id": "join", "role": "merge"},
+                {"id": "e", "role": "exit"},
+            ],
+            "edges": [
+                {"from": "s", "to": "fan"},
+                {"from": "fan", "to": "w"},
+                {"from": "w", "to": "join"},
+                {"from": "join", "to": "e"},
+            ],
+        },
+    }
+
+
+def test_an_inline_group_whose_handler_turns_slow_runs_the_rest_concurrently():
+    siblings = threading.Barrier(7, timeout=5)  # only met if items 1..7 run at the same time
+    mode = {"slow": False}
+
+    def work(payload, ctx):
+        if mode["slow"]:
+            if payload == 0:
+                time.sleep(0.002)  # measured slow: the engine must stop running this group inline
+            else:
+                siblings.wait()
+        return payload
+
+    engine = Engine.from_dict(split_manifest(), handlers={"work": work})
+    for _ in range(5):  # measured fast: later groups of this split start inline
+        assert engine.run(list(range(8))).status == "success"
+    mode["slow"] = True
+    result = engine.run(list(range(8)))
+    assert result.status == "success", result.error
+    assert [entry["output"] for entry in result.output["merge_inputs"]] == list(range(8))
