@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from agent_engine_core._failure import StageFailed
 from agent_engine_core._json import dumps
+from agent_engine_core._pool import in_thread
 from agent_engine_core.errors import ProviderError
 from agent_engine_core.llm import LlmProvider, LlmReply, LlmRequest, ToolCall
 from agent_engine_core.records import AgentCall, ErrorKind
@@ -137,7 +138,7 @@ async def _run_tool(
             f"the agent asked for tool '{call.name}', which node '{node_id}' may not use (allowed: {allowed})",
             call.id,
         )
-    return await asyncio.get_running_loop().run_in_executor(executor, tool.invoke, dict(call.arguments), call.id)
+    return await in_thread(executor, tool.invoke, dict(call.arguments), call.id)
 
 
 async def _complete(
@@ -179,7 +180,7 @@ async def _ask(agent: AgentBinding, request: LlmRequest, executor: Executor | No
     if agent.is_async:
         reply = await agent.provider.complete(request)  # type: ignore[misc]
     else:
-        reply = await asyncio.get_running_loop().run_in_executor(executor, agent.provider.complete, request)
+        reply = await in_thread(executor, agent.provider.complete, request)
     if not isinstance(reply, LlmReply):
         raise ProviderError(f"the provider returned {type(reply).__name__}, not an LlmReply")
     return reply

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 from agent_engine_core._bind_memory import register_estimate
 from agent_engine_core._log_sink import LogSink
+from agent_engine_core._pool import HandlerPool
 from agent_engine_core.hookspecs import hookimpl
 from agent_engine_core.memory import InMemoryBackend
 from agent_engine_core.providers.scripted import ScriptedProvider
@@ -44,6 +44,6 @@ def register_executors(register: Callable[..., None]) -> None:
     register("local", local_executor)
 
 
-def local_executor(max_workers: int) -> ThreadPoolExecutor:
+def local_executor(max_workers: int) -> HandlerPool:
     """The ``local`` executor: ``max_workers`` threads (the scheduler's ``fanout_concurrency``)."""
-    return ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="agent-engine")
+    return HandlerPool(max_workers, thread_name_prefix="agent-engine")

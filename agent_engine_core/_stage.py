@@ -6,7 +6,6 @@ A stage never raises for anything a node does: every failure becomes a ``StageEr
 
 from __future__ import annotations
 
-import asyncio
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -19,6 +18,7 @@ from agent_engine_core._agent import AgentBinding, call_agent
 from agent_engine_core._context import Assembled, Assembler, TaskItems, freeze
 from agent_engine_core._failure import StageFailed
 from agent_engine_core._json import JSONValueError, dumps, loads
+from agent_engine_core._pool import in_thread
 from agent_engine_core.context import MemoryAccess, MemoryDenied, NodeContext, NodeFailure, ToolBox, ToolMisuse
 from agent_engine_core.dag import DagNode, Role
 from agent_engine_core.handlers import Handler
@@ -204,9 +204,7 @@ async def _call_handler(
         elif executor is None:
             output = _timed(handler.function, payload, ctx, task)
         else:
-            output = await asyncio.get_running_loop().run_in_executor(
-                executor, _timed, handler.function, payload, ctx, task
-            )
+            output = await in_thread(executor, _timed, handler.function, payload, ctx, task)
     except NodeFailure as exc:
         raise StageFailed(ErrorKind.HANDLER, exc.reason, exc.data) from None
     except ToolMisuse as exc:
