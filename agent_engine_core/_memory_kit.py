@@ -109,8 +109,8 @@ def _answer(
     tags: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Run the ``open`` action in a fresh interpreter and decode what it printed (its ``ValueError`` is raised)."""
-    spec = {"factory": factory, "setup": _setup_to_json(setup), "append": [dataclasses.asdict(i) for i in append],
-            "put": [dataclasses.asdict(a) for a in put], "tags": list(tags)}
+    spec = {"factory": factory, "setup": _setup_to_json(setup), "append": [i._asdict() for i in append],
+            "put": [a._asdict() for a in put], "tags": list(tags)}
     done = subprocess.run([sys.executable, "-m", __name__, "open", json.dumps(spec)], capture_output=True,
                           text=True, check=False, timeout=_SUBPROCESS_TIMEOUT)
     assert done.returncode == 0, f"the other process failed:\n{done.stderr}"
@@ -157,9 +157,9 @@ def _open(build: Build, setup: MemorySetup, spec: dict[str, Any]) -> None:
         print(json.dumps({"refused": str(exc)}))
         return
     try:
-        answer = {"items": [dataclasses.asdict(i) for i in backend.query()],
+        answer = {"items": [i._asdict() for i in backend.query()],
                   "tagged": [i.id for i in backend.query(tags=spec["tags"])] if spec["tags"] else [],
-                  "artifacts": [dataclasses.asdict(a) for a in backend.artifacts()]}
+                  "artifacts": [a._asdict() for a in backend.artifacts()]}
         for fields in spec["append"]:
             backend.append(_item_from_json(fields))
         for fields in spec["put"]:

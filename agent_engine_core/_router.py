@@ -323,8 +323,25 @@ async def _fan_out(
         for child, (target, _) in zip(children, outcome.children, strict=True):
             _emit(run, parent, ChildCreated, f"{kind}_created", node_id, record.seq, child.id, child.lineage.index,
                   target)
-    limit = asyncio.Semaphore(run.fanout_concurrency) if len(children) > run.fanout_concurrency else None
     run.active += len(children)
+    pairs = list(zip(children, outcome.children, strict=True))
+    results: list[Finished | Arrived] = []
+    if run.never_waits(node_id):
+        slowed = run.slowed
+        while len(results) < len(pairs) and run.slowed == slowed:  # a handler turned slow: tasks for the rest
+            child, (target, input_json) = pairs[len(results)]
+            try:
+                results.append(await walk(run, child, target, input_json))
+            finally:
+                run.active -= 1
+    if len(results) < len(pairs):
+        results += await _concurrently(run, pairs[len(results):])
+    return _resolve_group(run, parent, node_id, kind, results)
+
+
+async def _concurrently(run: RunState, pairs: Sequence[tuple[TaskState, tuple[str, str]]]) -> list[Finished | Arrived]:
+    """Walk each ``(child, (target, input_json))`` in its own asyncio task, at most ``fanout_concurrency`` at once."""
+    limit = asyncio.Semaphore(run.fanout_concurrency) if len(pairs) > run.fanout_concurrency else None
 
     async def one(child: TaskState, target: str, input_json: str) -> Finished | Arrived:
         try:
@@ -335,17 +352,7 @@ async def _fan_out(
         finally:
             run.active -= 1
 
-    pairs = list(zip(children, outcome.children, strict=True))
-    results: list[Finished | Arrived] = []
-    if run.never_waits(node_id):
-        slowed = run.slowed
-        while len(results) < len(pairs) and run.slowed == slowed:  # a handler turned slow: tasks for the rest
-            child, (target, input_json) = pairs[len(results)]
-            results.append(await one(child, target, input_json))
-    if len(results) < len(pairs):
-        rest = pairs[len(results):]
-        results += await asyncio.gather(*(one(child, target, input_json) for child, (target, input_json) in rest))
-    return _resolve_group(run, parent, node_id, kind, results)
+    return await asyncio.gather(*(one(child, target, input_json) for child, (target, input_json) in pairs))
 
 
 def _resolve_group(

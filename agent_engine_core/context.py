@@ -81,11 +81,20 @@ class MemoryAccess:
     ``MemoryDenied``, which fails the stage with kind ``policy``. ``query`` reads like ``engine.memory``.
     """
 
-    __slots__ = ("global_", "project")
+    __slots__ = ("_denied", "_memory", "_node_id", "_task_id")
 
     def __init__(self, memory: Memory | None, node_id: str, task_id: str, denied: Mapping[str, Any]) -> None:
-        self.project = MemoryLayer(memory, "project", node_id, task_id, denied.get("project"))
-        self.global_ = MemoryLayer(memory, "global", node_id, task_id, denied.get("global"))
+        self._memory, self._node_id, self._task_id, self._denied = memory, node_id, task_id, denied
+
+    @property
+    def project(self) -> MemoryLayer:
+        """Project memory (made on use: most handlers never touch memory)."""
+        return MemoryLayer(self._memory, "project", self._node_id, self._task_id, self._denied.get("project"))
+
+    @property
+    def global_(self) -> MemoryLayer:
+        """Global memory, shared by every project."""
+        return MemoryLayer(self._memory, "global", self._node_id, self._task_id, self._denied.get("global"))
 
 
 class MemoryDenied(Exception):  # not *Error: a verdict of the policy, turned into a failed stage
@@ -143,11 +152,15 @@ class NodeContext:
         self, *, node_id: str, task_id: str, run_id: str, lineage: Lineage, tools: ToolBox,
         context: tuple[Any, ...] = (), memory: MemoryAccess | None = None,
     ) -> None:
-        access = memory if memory is not None else MemoryAccess(None, node_id, task_id, {})
-        for name, value in (("node_id", node_id), ("task_id", task_id), ("run_id", run_id),
-                            ("lineage", lineage), ("tools", tools), ("context", context), ("memory", access),
-                            ("_log", None)):
-            object.__setattr__(self, name, value)
+        put = object.__setattr__  # the class refuses plain assignment: handlers get a read-only view
+        put(self, "node_id", node_id)
+        put(self, "task_id", task_id)
+        put(self, "run_id", run_id)
+        put(self, "lineage", lineage)
+        put(self, "tools", tools)
+        put(self, "context", context)
+        put(self, "memory", memory if memory is not None else MemoryAccess(None, node_id, task_id, {}))
+        put(self, "_log", None)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"NodeContext is read-only; cannot set '{name}'")

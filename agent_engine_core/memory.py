@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
 from agent_engine_core._json import dumps, loads
 
@@ -52,9 +52,12 @@ STORES: tuple[StoreName, ...] = ("task", "project", "global")
 ARTIFACT_KINDS = ("node_output", "tool_result", "evaluation", "telemetry_snapshot")
 
 
-@dataclass(frozen=True, slots=True)
-class MemoryItem:
-    """One stored item; ``payload_json`` and ``metadata_json`` are JSON text (``payload`` decodes a copy)."""
+class MemoryItem(NamedTuple):
+    """One stored item; ``payload_json`` and ``metadata_json`` are JSON text (``payload`` decodes a copy).
+
+    A named tuple rather than a frozen dataclass, like events: the engine writes one per successful stage and a
+    tuple is built in a third of the time.
+    """
 
     id: str
     store: StoreName
@@ -76,9 +79,8 @@ class MemoryItem:
         return loads(self.metadata_json)
 
 
-@dataclass(frozen=True, slots=True)
-class Artifact:
-    """A stored node output, tool result, evaluation or telemetry snapshot."""
+class Artifact(NamedTuple):
+    """A stored node output, tool result, evaluation or telemetry snapshot (a named tuple, as ``MemoryItem``)."""
 
     id: str
     kind: str

@@ -95,8 +95,14 @@ def test_shutdown_waits_for_workers_and_refuses_new_calls():
 
 def test_shutdown_can_cancel_queued_calls():
     pool = HandlerPool(1)
-    release = threading.Event()
-    running = pool.submit(release.wait, 5)
+    started, release = threading.Event(), threading.Event()
+
+    def hold() -> bool:
+        started.set()
+        return release.wait(5)
+
+    running = pool.submit(hold)
+    assert started.wait(5)  # the worker has taken it: only what follows is still queued
     queued = [pool.submit(outcome, i) for i in range(3)]
 
     async def loop_call():
