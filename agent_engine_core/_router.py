@@ -9,7 +9,6 @@ here depends on timing: every order is lineage order, every id derived from the 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
@@ -299,7 +298,7 @@ async def _stage(
         task.handler_s = None
     if node.role is Role.MERGE and task.lineage.depth > node.merge_out_depth and record.route:
         # an inner group's parent waits at this same merge for its own group: it goes nowhere yet
-        record = dataclasses.replace(record, route=())
+        record = record._replace(route=())
     run.records.append(record)
     if run.observers is not None:
         _emit_stage(run, task, node, outcome, record)

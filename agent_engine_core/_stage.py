@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from agent_engine_core._agent import AgentBinding, call_agent
 from agent_engine_core._context import Assembled, Assembler, TaskItems, freeze
@@ -72,13 +72,12 @@ class TaskState:
     """How long the last sync handler call took, wherever it ran (the engine learns from it)."""
 
 
-@dataclass(frozen=True, slots=True)
-class StageOutcome:
+class StageOutcome(NamedTuple):
     """A finished stage: its record, and for fan-outs the children to create as ``(target, input_json)``."""
 
     record: StageRecord
     next_node: str | None = None
-    children: tuple[tuple[str, str], ...] = field(default=())
+    children: tuple[tuple[str, str], ...] = ()
     context: Assembled | None = None
 
     @property
@@ -134,11 +133,9 @@ async def run_stage(
         output_json = dumps({"error": error.to_dict()})
     status = Status.SUCCESS if error is None else Status.FAILURE
     route = (next_node,) if next_node else tuple(target for target, _ in children)
-    record = StageRecord(
-        task_id=task.id, node_id=node.id, seq=task.seq, status=status, input_json=input_json,
-        output_json=output_json, error=error, route=route, agent_calls=tuple(calls), tool_calls=tuple(tool_calls),
-        context_json=context.entries_json if context else "[]", started_at=started_at,
-        duration_s=time.perf_counter() - clock,
+    record = StageRecord(  # positional, in field order: a named tuple builds twice as fast that way
+        task.id, node.id, task.seq, status, input_json, output_json, error, route, tuple(calls), tuple(tool_calls),
+        context.entries_json if context else "[]", started_at, time.perf_counter() - clock,
     )
     task.seq += 1
     if error is not None and task.first_error is None:

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from agent_engine_core._json import dumps, loads
 from agent_engine_core.tools import ToolInvocation, ToolStatus
@@ -168,12 +168,12 @@ class AgentCall:
         return data
 
 
-@dataclass(frozen=True, slots=True)
-class StageRecord:
+class StageRecord(NamedTuple):
     """The immutable record of one stage: a task at a node.
 
     ``input_json`` and ``output_json`` are JSON text; ``route`` says where the task went next (an edge target,
-    the children it created, or ``None`` when the task ended or waited at a merge).
+    the children it created, or ``None`` when the task ended or waited at a merge). A named tuple, like events:
+    one is built for every stage, three to five times faster than a frozen dataclass.
     """
 
     task_id: str

@@ -13,7 +13,6 @@ lineage step, which orders children of successive fan-outs; it is the parent's s
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import warnings
@@ -166,7 +165,7 @@ def rebuild_trace(events: Iterable[Mapping[str, Any]]) -> Trace:
             record = _stage_record(event, tuple(calls.pop(task, ())), tuple(tools.pop(task, ())),
                                    started_at.pop(task, 0.0))
             if task in contexts:
-                record = dataclasses.replace(record, context_json=_encoder.encode(contexts.pop(task)))
+                record = record._replace(context_json=_encoder.encode(contexts.pop(task)))
             records.append(record)
     unfinished = sorted(set(lineages) ^ set(finished))
     if unfinished:
