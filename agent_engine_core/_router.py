@@ -453,6 +453,8 @@ def first_failure(records: Sequence[StageRecord]) -> StageError | None:
 
 def ordered(run: RunState, root: TaskState) -> tuple[tuple[TaskSummary, ...], tuple[StageRecord, ...]]:
     """Summaries and records in canonical order: by lineage, then stage sequence."""
+    if len(run.summaries) == 1:  # the root alone: its records were appended in sequence order
+        return tuple(run.summaries), tuple(run.records)
     keys = {s.task_id: s.lineage.sort_key() for s in run.summaries}
     keys.setdefault(root.id, ())
     summaries = tuple(sorted(run.summaries, key=lambda s: keys[s.task_id]))

@@ -28,7 +28,7 @@ from agent_engine_core.dag import FAN_OUT, Dag
 from agent_engine_core.errors import InvalidInput, TaskFailed
 from agent_engine_core.ids import RunId, new_run_id
 from agent_engine_core.memory import Artifacts, Memory
-from agent_engine_core.records import Lineage, Status, TaskResult, Trace
+from agent_engine_core.records import ROOT, StageRecord, Status, TaskResult, Trace
 from agent_engine_core.replay import RecordedContext, Recording, ReplayProvider, check_replay, load_recording
 
 if TYPE_CHECKING:
@@ -75,6 +75,18 @@ def _drive(running: Coroutine[Any, Any, TaskResult]) -> TaskResult:
         return cast(TaskResult, done.value)
     running.close()
     raise RuntimeError("internal error: a run that cannot suspend suspended; please report this workflow")
+
+
+def _usage(records: Sequence[StageRecord]) -> dict[str, int]:
+    """How many agent calls the run made and the tokens they used."""
+    calls = [call for record in records for call in record.agent_calls]
+    if not calls:
+        return {"agent_calls": 0, "input_tokens": 0, "output_tokens": 0}
+    return {
+        "agent_calls": len(calls),
+        "input_tokens": sum(c.usage.get("input_tokens", 0) for c in calls),
+        "output_tokens": sum(c.usage.get("output_tokens", 0) for c in calls),
+    }
 
 
 def _replaying(plan: Plan, replayer: ReplayProvider, trace: Trace) -> Plan:
@@ -228,14 +240,13 @@ class Engine:
         timings = self._handler_timings if built.inline_fast_handlers else None
         run = RunState(rid, built.plans, built.fanout_concurrency, self._executor(), timings, observers=observers,
                        memory=built.memory, regions=self._regions)
-        root = TaskState(id=rid, lineage=Lineage(), run_id=rid)
+        root = TaskState(id=rid, lineage=ROOT, run_id=rid)
         finished = await walk(run, root, start_node, input_json)
         assert isinstance(finished, Finished)  # only children wait at merges; the root always finishes
         summaries, records = ordered(run, root)
         error = finished.error if finished.status is Status.FAILURE else None
         if finished.status is Status.PARTIAL:
             error = first_failure(records)
-        calls = [call for record in records for call in record.agent_calls]
         result = TaskResult(
             task_id=root.id,
             status=finished.status,
@@ -243,11 +254,7 @@ class Engine:
             error=None if error is None else error.to_dict(),
             trace=Trace(rid, summaries, records),
             metadata=self._metadata(observers),
-            usage={
-                "agent_calls": len(calls),
-                "input_tokens": sum(c.usage.get("input_tokens", 0) for c in calls),
-                "output_tokens": sum(c.usage.get("output_tokens", 0) for c in calls),
-            },
+            usage=_usage(records),
         )
         if raise_on_failure and result.status is not Status.SUCCESS:
             raise TaskFailed(result)

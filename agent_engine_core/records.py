@@ -102,6 +102,10 @@ class Lineage:
         }
 
 
+ROOT = Lineage()
+"""The lineage of every root task (immutable, so one is shared)."""
+
+
 @dataclass(frozen=True, slots=True)
 class StageError:
     """A structured stage failure: ``{node_id, kind, message, details}``.
@@ -347,12 +351,14 @@ class TaskResult:
         self, *, task_id: str, status: Status, output_json: str, error: Mapping[str, Any] | None, trace: Trace,
         metadata: Mapping[str, Any], usage: Mapping[str, int],
     ) -> None:
-        for name, value in (
-            ("task_id", task_id), ("status", status), ("output_json", output_json),
-            ("error_json", dumps(None if error is None else dict(error))), ("trace", trace),
-            ("metadata", metadata), ("usage", MappingProxyType(dict(usage))),
-        ):
-            object.__setattr__(self, name, value)
+        put = object.__setattr__  # frozen: the fields are set once, here
+        put(self, "task_id", task_id)
+        put(self, "status", status)
+        put(self, "output_json", output_json)
+        put(self, "error_json", "null" if error is None else dumps(dict(error)))
+        put(self, "trace", trace)
+        put(self, "metadata", metadata)
+        put(self, "usage", MappingProxyType(dict(usage)))
 
     @property
     def output(self) -> Any:
