@@ -93,16 +93,15 @@ def build(
                 handler = resolve_handler(spec.handler, base_dir=project.base_dir, handlers=handlers)
             except HandlerError as exc:
                 issues.append(issue_at(spec.id, "handler", "dag.handler_import", str(exc), exc.hint))
-        if dag is not None and spec.id in dag.nodes:
-            node = dag.nodes[spec.id]
+        if dag is not None and (node := dag.nodes.get(spec.id)) is not None:
             plans[spec.id] = Plan(
                 node=node, handler=handler,
                 schema_in=_validator(schemas, spec, "schema_in", issue_at, issues),
                 schema_out=_validator(schemas, spec, "schema_out", issue_at, issues),
                 agent=_agent_binding(agents, spec, node.labels, project) if node.is_agent else None,
-                tools=MappingProxyType({t: tools[t] for t in spec.tools if t in tools}),
+                tools=_read_only({t: tools[t] for t in spec.tools if t in tools}),
                 context=assemblers.get(spec.context), denial=denials.nodes.get(spec.id), memory=memory,
-                memory_denials=MappingProxyType(denials.memory.get(spec.id, {})),
+                memory_denials=_read_only(denials.memory.get(spec.id, {})),
             )
     scheduler = project.scheduler.scheduler
     executor = components.of("executor").get(scheduler.executor)
@@ -131,6 +130,14 @@ def _in_file_order(issues: list[ManifestIssue]) -> list[ManifestIssue]:
     issues at the same place keep the order of the passes that found them.
     """
     return sorted(issues, key=lambda i: (i.file or "", i.line or 0, i.column or 0))
+
+
+_NOTHING: Mapping[str, Any] = MappingProxyType({})
+
+
+def _read_only(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A read-only view of ``mapping``; the empty ones, most nodes' tools and denials, share one view."""
+    return MappingProxyType(mapping) if mapping else _NOTHING
 
 
 def _validator(

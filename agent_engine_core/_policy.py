@@ -37,7 +37,8 @@ def policy_denials(
     ``known`` maps each target (tool, context, node, memory) to the ids it can name.
     """
     source = project.source("policy")
-    rules: list[tuple[str, int, PolicyRule]] = []
+    # each subject's rules in file order: a node's subjects find theirs by lookup, not by a scan of every rule
+    rules: dict[tuple[str, str], list[tuple[str, int, PolicyRule]]] = {}
     for p, policy in enumerate(project.policy.policies):
         for r, rule in enumerate(policy.rules):
             where: list[str | int] = ["policies", p, "rules", r]
@@ -46,9 +47,13 @@ def policy_denials(
             for n, node in enumerate(rule.nodes or ()):
                 _check(node, known["node"], f"node '{node}'", [*where, "nodes", n], source.file, source.locate,
                        issues)
-            rules.append((policy.name, r, rule))
+            rules.setdefault((rule.target, rule.target_id), []).append((policy.name, r, rule))
+    if not rules:  # nothing is denied: skip the walk over every node's subjects
+        return Denials({}, {})
+
     def decide(node_id: str, target: str, target_id: str) -> StageError | None:
-        found = next((rule for rule in rules if _applies(rule[2], target, target_id, node_id)), None)
+        candidates = rules.get((target, target_id), ())
+        found = next((rule for rule in candidates if rule[2].nodes is None or node_id in rule[2].nodes), None)
         if found is None or found[2].action == "allow":
             return None
         name, index, rule = found
@@ -79,10 +84,6 @@ class Denials:
 
     nodes: Mapping[str, StageError]
     memory: Mapping[str, Mapping[str, StageError]]
-
-
-def _applies(rule: PolicyRule, target: str, target_id: str, node_id: str) -> bool:
-    return rule.target == target and rule.target_id == target_id and (rule.nodes is None or node_id in rule.nodes)
 
 
 def _check(

@@ -39,6 +39,8 @@ class Role(StrEnum):
 
 
 FAN_OUT = frozenset({Role.BRANCH, Role.SPLIT})
+_ROLES = {role.value: role for role in Role}
+"""``Role(name)`` as a plain lookup: the enum's own call costs more than the rest of a node's checks."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,16 +62,13 @@ class DagNode:
     nested fan-outs that share one merge node merge innermost first.
     """
 
+    id: str
+    """The node id (``spec.id``, kept as a field: the router reads it several times per stage)."""
     spec: NodeSpec
     role: Role
     out_edges: tuple[Edge, ...]
     in_degree: int
     merge_out_depth: int = 0
-
-    @property
-    def id(self) -> str:
-        """The node id."""
-        return self.spec.id
 
     @property
     def is_agent(self) -> bool:
@@ -207,25 +206,28 @@ def build_dag(
     # reported, so a rule broken by the duplicate is never blamed on the line of the original.
     specs = {node_id: workflow.nodes[position] for node_id, position in positions.items()}
     out_edges, in_degree = _index_edges(workflow, specs, check)
-    for spec in specs.values():
-        _check_node(spec, refs, check)
-        _check_degree(spec, len(out_edges[spec.id]), in_degree[spec.id], check)
-        if Role(spec.role) is Role.DECISION:
-            _check_labels(spec, out_edges[spec.id], check)
+    roles = {node_id: _ROLES[spec.role] for node_id, spec in specs.items()}
+    for node_id, spec in specs.items():
+        role = roles[node_id]
+        _check_node(spec, role, refs, check)
+        _check_degree(spec, role, len(out_edges[node_id]), in_degree[node_id], check)
+        if role is Role.DECISION:
+            _check_labels(spec, out_edges[node_id], check)
     starts = [s.id for s in specs.values() if s.role == "start"]
     default_start = _default_start(specs, starts, check)
     order = _topological_order(specs, out_edges, in_degree, check)
     if order is None:
         return None, check.issues
-    _check_reachability(specs, out_edges, starts, check)
+    _check_reachability(specs, out_edges, order, starts, check)
     _check_merge_upstream(specs, out_edges, order, in_degree, check)
     depths = _fan_out_depths(specs, out_edges, order, starts)
     if check.issues or default_start is None:
         return None, check.issues
     nodes = {
         node_id: DagNode(
+            id=node_id,
             spec=specs[node_id],
-            role=Role(specs[node_id].role),
+            role=roles[node_id],
             out_edges=tuple(out_edges[node_id]),
             in_degree=in_degree[node_id],
             merge_out_depth=_merge_out_depth(depths[node_id]),
@@ -247,36 +249,33 @@ def _index_edges(
 ) -> tuple[dict[str, list[Edge]], dict[str, int]]:
     out_edges: dict[str, list[Edge]] = {node_id: [] for node_id in specs}
     in_degree = dict.fromkeys(specs, 0)
-    seen: set[tuple[str, str]] = set()
+    accepted = check.edge_positions
     for position, spec in enumerate(workflow.edges):
-        ok = True
-        for field, ref in (("from", spec.source), ("to", spec.to)):
-            if ref not in specs:
-                close = difflib.get_close_matches(ref, list(specs), n=1, cutoff=0.6)
-                check.edge(
-                    position, spec.edge_id, field, "dag.unknown_node",
-                    f"'{field}: {ref}' names no node",
-                    hint=f"did you mean '{close[0]}'?" if close else "declare the node under nodes:",
-                )
-                ok = False
-        if not ok:
+        source, target = spec.source, spec.to
+        if source not in specs or target not in specs:
+            for field, ref in (("from", source), ("to", target)):
+                if ref not in specs:
+                    close = difflib.get_close_matches(ref, list(specs), n=1, cutoff=0.6)
+                    check.edge(
+                        position, spec.edge_id, field, "dag.unknown_node",
+                        f"'{field}: {ref}' names no node",
+                        hint=f"did you mean '{close[0]}'?" if close else "declare the node under nodes:",
+                    )
             continue
-        if (spec.source, spec.to) in seen:
+        if (source, target) in accepted:
             check.edge(
                 position, spec.edge_id, "to", "dag.duplicate_edge",
                 f"edge {spec.edge_id} is declared more than once", hint="remove the duplicate edge",
             )
             continue
-        seen.add((spec.source, spec.to))
-        check.edge_positions[spec.source, spec.to] = position
-        edges = out_edges[spec.source]
-        edges.append(Edge(spec.source, spec.to, spec.label, len(edges)))
-        in_degree[spec.to] += 1
+        accepted[source, target] = position
+        edges = out_edges[source]
+        edges.append(Edge(source, target, spec.label, len(edges)))
+        in_degree[target] += 1
     return out_edges, in_degree
 
 
-def _check_node(spec: NodeSpec, refs: References, check: _Checker) -> None:
-    role = Role(spec.role)
+def _check_node(spec: NodeSpec, role: Role, refs: References, check: _Checker) -> None:
     if spec.kind == "agent":
         if spec.agent_id is None:
             check.node(spec.id, "kind", "dag.agent_missing", "agent node has no agent_id",
@@ -330,8 +329,7 @@ def _check_references(spec: NodeSpec, refs: References, check: _Checker) -> None
                        f"did you mean '{close[0]}'?" if close else "declare it in tools.yaml")
 
 
-def _check_degree(spec: NodeSpec, out_count: int, in_count: int, check: _Checker) -> None:
-    role = Role(spec.role)
+def _check_degree(spec: NodeSpec, role: Role, out_count: int, in_count: int, check: _Checker) -> None:
     (in_min, in_max), (out_min, out_max) = _DEGREE[role]
     for direction, count, low, high in (("in", in_count, in_min, in_max), ("out", out_count, out_min, out_max)):
         if count < low or (high is not None and count > high):
@@ -431,31 +429,33 @@ def _find_cycle(candidates: set[str], out_edges: Mapping[str, Sequence[Edge]]) -
     return cycle[first:] + cycle[:first]
 
 
-def _reach(roots: Sequence[str], step: Callable[[str], Sequence[str]]) -> set[str]:
-    seen = set(roots)
-    queue = deque(roots)
-    while queue:
-        for nxt in step(queue.popleft()):
-            if nxt not in seen:
-                seen.add(nxt)
-                queue.append(nxt)
-    return seen
-
-
 def _check_reachability(
-    specs: Mapping[str, NodeSpec], out_edges: Mapping[str, Sequence[Edge]], starts: Sequence[str],
-    check: _Checker,
+    specs: Mapping[str, NodeSpec], out_edges: Mapping[str, Sequence[Edge]], order: Sequence[str],
+    starts: Sequence[str], check: _Checker,
 ) -> None:
-    reachable = _reach(starts, lambda n: [e.target for e in out_edges[n]])
-    for node_id in specs:
-        if node_id not in reachable and specs[node_id].role != "start":
+    """Every node is reached from a start, every start reaches an exit: one pass each way over ``order``.
+
+    In topological order a node's predecessors all come before it, so a forward pass settles what the starts
+    reach and a backward pass what reaches an exit, with no search queue.
+    """
+    reachable = set(starts)
+    for node_id in order:
+        if node_id in reachable:
+            for edge in out_edges[node_id]:
+                reachable.add(edge.target)
+    for node_id, spec in specs.items():
+        if node_id not in reachable and spec.role != "start":
             check.node(node_id, None, "dag.unreachable", "no start node reaches this node",
                        "add an edge into it or remove it")
-    predecessors: dict[str, list[str]] = {n: [] for n in specs}
-    for edges in out_edges.values():
-        for edge in edges:
-            predecessors[edge.target].append(edge.source)
-    reaches_exit = _reach([n for n, s in specs.items() if s.role == "exit"], lambda n: predecessors[n])
+    reaches_exit: set[str] = set()
+    for node_id in reversed(order):
+        if specs[node_id].role == "exit":
+            reaches_exit.add(node_id)
+            continue
+        for edge in out_edges[node_id]:
+            if edge.target in reaches_exit:
+                reaches_exit.add(node_id)
+                break
     for start in starts:
         if start not in reaches_exit:
             check.node(start, None, "dag.dead_end", "this start node reaches no exit node",
@@ -482,26 +482,32 @@ def _fan_out_depths(
     specs: Mapping[str, NodeSpec], out_edges: Mapping[str, Sequence[Edge]], order: Sequence[str],
     starts: Sequence[str],
 ) -> dict[str, frozenset[int]]:
-    """For every node, the numbers of unmerged fan-outs that can enclose a task reaching it."""
-    depths: dict[str, set[int]] = {n: set() for n in specs}
+    """For every node, the numbers of unmerged fan-outs that can enclose a task reaching it.
+
+    The sets are immutable and handed on as they are until a fan-out, a merge or a join changes them, so the
+    nodes of a run share one set instead of each allocating its own.
+    """
+    depths: dict[str, frozenset[int]] = dict.fromkeys(specs, frozenset())
     for start in starts:
-        depths[start].add(0)
+        depths[start] = frozenset({0})
     for node_id in order:
         here = depths[node_id]
         role = specs[node_id].role
         if role in ("branch", "split"):
-            leaving = {d + 1 for d in here}
+            leaving = frozenset(d + 1 for d in here)
         elif role == "merge":
-            leaving = {_merge_out_depth(frozenset(here))}
+            leaving = frozenset({_merge_out_depth(here)})
         else:
             leaving = here
         for edge in out_edges[node_id]:
-            depths[edge.target] |= leaving
-    return {n: frozenset(d) for n, d in depths.items()}
+            reached = depths[edge.target]
+            if not leaving <= reached:
+                depths[edge.target] = (reached | leaving) if reached else leaving
+    return depths
 
 
 def _merge_out_depth(depths: frozenset[int]) -> int:
-    return max(min(depths, default=0) - 1, 0)
+    return max(min(depths) - 1, 0) if depths else 0
 
 
 def blame_node(workflow: WorkflowManifest, locate: Locate, file: str) -> Callable[..., ManifestIssue]:

@@ -19,7 +19,6 @@ from yaml.resolver import Resolver
 __all__ = ["fast_load"]
 
 
-
 def _c_parser() -> Any:
     try:
         from yaml._yaml import CParser  # noqa: PLC0415 - optional: PyYAML may be built without libyaml
@@ -67,58 +66,79 @@ def fast_load(text: str) -> tuple[bool, Any]:
 
 
 def _build(parser: Any) -> Any:  # noqa: C901, PLR0912, PLR0915 - one flat dispatch over event types reads best
-    stack: list[Any] = []
-    keys: list[Any] = []
+    """The document's data, from one pass over the events; raises on anything outside the plain subset.
+
+    Most scalars of a large manifest are a few keys and values over and over (``id``, ``from``, ``linear``),
+    so a plain scalar once found to stay a string is not run through the resolvers again.
+    """
+    get_event = parser.get_event
+    strings: set[str] = set()  # plain scalars of this document that no implicit resolver turns into a value
+    stack: list[tuple[Any, Any]] = []  # the enclosing containers, each with its pending key
+    container: Any = None  # the innermost open dict or list; None at the top level
+    key: Any = _NO_KEY  # the key read in ``container`` and waiting for its value
     root: Any = None
     documents = 0
     while True:
-        event = parser.get_event()
+        event = get_event()
         kind = type(event)
-        if kind is yaml.ScalarEvent:
+        if kind is _ScalarEvent:
             if event.anchor is not None:
                 raise _Unsupported("anchor")
             if event.implicit[0]:
-                value: Any = _plain(event.value)
+                value: Any = event.value
+                if value not in strings:
+                    text = value
+                    value = _plain(text)
+                    if value is text:
+                        strings.add(text)
             elif event.tag in (None, "!", _STR) or event.implicit[1]:
                 value = event.value
             else:
                 raise _Unsupported("tag")
-        elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+        elif kind is _MappingStartEvent or kind is _SequenceStartEvent:
             if event.anchor is not None or (event.tag is not None and not event.implicit):
                 raise _Unsupported("anchor or tag")
-            container: Any = {} if kind is yaml.MappingStartEvent else []
-            if stack and isinstance(stack[-1], dict) and keys[-1] is _NO_KEY:
+            if key is _NO_KEY and type(container) is dict:
                 raise _Unsupported("complex key")
-            stack.append(container)
-            keys.append(_NO_KEY)
+            stack.append((container, key))
+            container = {} if kind is _MappingStartEvent else []
+            key = _NO_KEY
             continue
-        elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
-            keys.pop()
-            value = stack.pop()
-        elif kind is yaml.DocumentStartEvent:
+        elif kind is _MappingEndEvent or kind is _SequenceEndEvent:
+            value = container
+            container, key = stack.pop()
+        elif kind is _DocumentStartEvent:
             documents += 1
             if documents > 1:
                 raise _Unsupported("several documents")
             continue
-        elif kind is yaml.StreamEndEvent:
+        elif kind is _StreamEndEvent:
             return root
-        elif kind is yaml.AliasEvent:
+        elif kind is _AliasEvent:
             raise _Unsupported("alias")
         else:
             continue
-        if not stack:
+        if container is None:
             root = value
-            continue
-        parent = stack[-1]
-        if type(parent) is list:
-            parent.append(value)
-        elif keys[-1] is _NO_KEY:
-            if value in parent or not isinstance(value, str | int | float | bool | None):
+        elif type(container) is list:
+            container.append(value)
+        elif key is _NO_KEY:
+            if value in container or not isinstance(value, _KEY_TYPES):
                 raise _Unsupported("duplicate or non-scalar key")
-            keys[-1] = value
+            key = value
         else:
-            parent[keys[-1]] = value
-            keys[-1] = _NO_KEY
+            container[key] = value
+            key = _NO_KEY
 
 
 _NO_KEY = object()
+_KEY_TYPES = (str, int, float, bool, type(None))
+# bound once, as ``_build`` checks the type of every event against them
+_ScalarEvent = yaml.ScalarEvent
+_MappingStartEvent = yaml.MappingStartEvent
+_MappingEndEvent = yaml.MappingEndEvent
+_SequenceStartEvent = yaml.SequenceStartEvent
+_SequenceEndEvent = yaml.SequenceEndEvent
+_DocumentStartEvent = yaml.DocumentStartEvent
+_StreamEndEvent = yaml.StreamEndEvent
+_AliasEvent = yaml.AliasEvent
