@@ -102,6 +102,10 @@ class Observers:
         self._by_event: dict[str | None, tuple[_Target, ...]] = {
             hook: every + (self._by_hook[hook] if hook else ()) for hook in (None, *OBSERVER_HOOKS)
         }
+        self._inline: dict[str | None, tuple[tuple[str, Callable[[Event], Any]], ...]] | None = None
+        if not self._background:
+            self._inline = {hook: tuple((t.plugin, t.function) for t in targets)
+                            for hook, targets in self._by_event.items()}
 
     def _target(self, plugin: str, function: Callable[[Event], Any], dispatch: Mapping[str, Dispatch]) -> _Target:
         settings = dispatch.get(plugin, Dispatch())
@@ -121,6 +125,11 @@ class Observers:
     def by_event(self) -> Mapping[str | None, tuple[_Target, ...]]:
         """Per event class hook: ``on_event`` implementations followed by those of the event's own hook."""
         return self._by_event
+
+    @property
+    def inline(self) -> Mapping[str | None, tuple[tuple[str, Callable[[Event], Any]], ...]] | None:
+        """``by_event`` as ``(plugin, function)`` pairs when no plugin is dispatched in the background."""
+        return self._inline
 
     def run(self) -> ObserverRun:
         """Per-run delivery state (failure counts, switched-off plugins)."""
@@ -145,12 +154,23 @@ class ObserverRun:
     failures: dict[str, int] = field(default_factory=dict)
     disabled: set[str] = field(default_factory=set)
     _targets: Mapping[str | None, tuple[_Target, ...]] = field(init=False)
+    _inline: Mapping[str | None, tuple[tuple[str, Callable[[Event], Any]], ...]] | None = field(init=False)
+    """The fast path while every observer is called inline and none has been switched off."""
 
     def __post_init__(self) -> None:
         self._targets = self.observers.by_event
+        self._inline = self.observers.inline
 
     def emit(self, event: Event) -> None:
         """Deliver ``event`` to every interested observer, none of which can affect the run."""
+        inline = self._inline
+        if inline is not None:
+            for plugin, function in inline[event.hook]:
+                try:
+                    function(event)
+                except Exception as exc:  # an observer's bug is its own: logged and counted, never raised
+                    self._failed(plugin, event, exc)
+            return
         disabled = self.disabled
         for plugin, function, background in self._targets[event.hook]:
             if disabled and plugin in disabled:
@@ -168,6 +188,7 @@ class ObserverRun:
         _log().warning("observer failed", plugin=plugin, event_type=event.type, error=repr(exc), failures=count)
         if count >= MAX_FAILURES:
             self.disabled.add(plugin)
+            self._inline = None  # from now on, every call checks what is switched off
             _log().warning("observer switched off for the rest of the run", plugin=plugin, failures=count)
 
     def report(self) -> Mapping[str, Any]:

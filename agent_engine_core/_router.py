@@ -215,6 +215,25 @@ def _emit(run: RunState, task: TaskState, event_class: type[Event], name: str, *
 
 def _emit_stage(run: RunState, task: TaskState, node: DagNode, outcome: StageOutcome, record: StageRecord) -> None:
     """The events that follow a stage: its context or denial, its agent and tool calls, its end, its route."""
+    if outcome.context is not None or record.error is not None or record.agent_calls or record.tool_calls:
+        _emit_calls(run, task, node, outcome, record)
+    assert run.observers is not None
+    task.events += 1
+    run.observers.emit(NodeFinished(
+        "node_failed" if outcome.failed else "node_finished", run.run_id, task.id, task.events, time.time(),
+        node.id, record.seq, record.status, record.input_json, record.output_json, record.error, record.route,
+        record.duration_s,
+    ))
+    if outcome.children:
+        kind = "clones" if node.role is Role.BRANCH else "subtasks"
+        _emit(run, task, RoutingDecision, "routing_decision", node.id, kind, record.route, None)
+    elif node.role is Role.DECISION and outcome.next_node is not None:
+        label = next((e.label for e in node.out_edges if e.target == outcome.next_node), None)
+        _emit(run, task, RoutingDecision, "routing_decision", node.id, "edge", record.route, label)
+
+
+def _emit_calls(run: RunState, task: TaskState, node: DagNode, outcome: StageOutcome, record: StageRecord) -> None:
+    """The events of what happened inside a stage: its context or policy denial, its agent and tool calls."""
     if outcome.context is not None:
         context = outcome.context
         _emit(run, task, ContextAssembled, "context_assembled", node.id, context.profile, context.entries_json,
@@ -229,19 +248,6 @@ def _emit_stage(run: RunState, task: TaskState, node: DagNode, outcome: StageOut
     for invocation in record.tool_calls:
         _emit(run, task, ToolInvoked, "tool_invoked", node.id, invocation.tool_id, invocation.arguments_json,
               str(invocation.status), dumps(invocation.result.to_dict()), invocation.call_id)
-    assert run.observers is not None
-    task.events += 1
-    run.observers.emit(NodeFinished(
-        "node_failed" if outcome.failed else "node_finished", run.run_id, task.id, task.events, time.time(),
-        node.id, record.seq, record.status, record.input_json, record.output_json, record.error, record.route,
-        record.duration_s,
-    ))
-    if outcome.children:
-        kind = "clones" if node.role is Role.BRANCH else "subtasks"
-        _emit(run, task, RoutingDecision, "routing_decision", node.id, kind, record.route, None)
-    elif node.role is Role.DECISION and outcome.next_node is not None:
-        label = next((e.label for e in node.out_edges if e.target == outcome.next_node), None)
-        _emit(run, task, RoutingDecision, "routing_decision", node.id, "edge", record.route, label)
 
 
 async def _walk(run: RunState, task: TaskState, node_id: str, input_json: str) -> Finished | Arrived:
