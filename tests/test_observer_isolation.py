@@ -131,6 +131,11 @@ def test_node_events_carry_what_the_trace_records():
     recorded = sorted((r.task_id, r.seq, r.node_id, str(r.status), r.input_json, r.output_json, r.route)
                       for r in result.trace)
     assert rebuilt == recorded
+    started = sorted((e.task_id, e.stage, e.node_id, e.input_json) for e in recorder.of_type("node_started"))
+    assert started == sorted((r.task_id, r.seq, r.node_id, r.input_json) for r in result.trace)
+    for event in recorder.events:  # built positionally on the hot path: every field where its class says
+        assert len(event) == len(type(event)._fields)
+        assert isinstance(event.seq, int) and isinstance(event.timestamp, float) and isinstance(event.run_id, str)
     merge = recorder.of_type("merge_fired")[0]
     assert merge.inputs == ("iso/fan#0", "iso/fan#1")
     assert [e.child_id for e in recorder.of_type("clone_created")] == ["iso/fan#0", "iso/fan#1"]
