@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from agent_engine_core._json import dumps
 from agent_engine_core._observe import ObserverRun
-from agent_engine_core._stage import Plan, StageOutcome, TaskState, run_stage
+from agent_engine_core._stage import Plan, StageOutcome, TaskState, new_tuple, run_stage
 from agent_engine_core.dag import FAN_OUT, DagNode, Role
 from agent_engine_core.events import (
     AgentCallEvent,
@@ -46,10 +46,6 @@ from agent_engine_core.records import (
 
 __all__ = ["Finished", "RunState", "walk"]
 
-
-_new = tuple.__new__
-"""Builds the two per-stage events from a complete field tuple, skipping the named tuples' keyword-handling
-``__new__`` (a third of an event's cost; ``test_observer_isolation`` holds the fields to the classes)."""
 
 FAST_HANDLER_S = 0.0005
 """A sync handler measured to take less than this runs inline even beside siblings."""
@@ -93,15 +89,16 @@ class RunState:
         stage_id = f"{task.id}@{record.seq}"
         now = time.time()
         project = memory.project_id
-        memory.task.backend.append(MemoryItem(stage_id, "task", project, output, now, task.id, tags))
+        item = new_tuple(MemoryItem, (stage_id, "task", project, output, now, task.id, tags, "{}"))
+        memory.task.backend.append(item)
         if node.spec.memory_write is not None:
             layer = memory.store(node.spec.memory_write)
             layer.backend.append(MemoryItem(f"{stage_id}:{layer.name}", layer.name, project, output, now, task.id,
                                             tags))
         artifacts = memory.project.backend
         schema = node.spec.schema_out if isinstance(node.spec.schema_out, str) else None
-        artifacts.put_artifact(Artifact(f"{stage_id}:output", "node_output", project, task.id, output, now,
-                                        node_id, schema))
+        artifact = (f"{stage_id}:output", "node_output", project, task.id, output, now, node_id, schema, "{}")
+        artifacts.put_artifact(new_tuple(Artifact, artifact))
         for index, call in enumerate(record.tool_calls):
             artifacts.put_artifact(Artifact(f"{stage_id}:tool{index}", "tool_result", project, task.id,
                                             dumps(call.to_dict()), now, node_id))
@@ -223,7 +220,7 @@ def _emit_stage(run: RunState, task: TaskState, node: DagNode, outcome: StageOut
         _emit_calls(run, task, node, outcome, record)
     assert run.observers is not None
     task.events += 1
-    run.observers.emit(_new(NodeFinished, (
+    run.observers.emit(new_tuple(NodeFinished, (
         "node_failed" if outcome.failed else "node_finished", run.run_id, task.id, task.events, time.time(),
         node.id, record.seq, record.status, record.input_json, record.output_json, record.error, record.route,
         record.duration_s,
@@ -297,8 +294,8 @@ async def _stage(
     observers = run.observers
     if observers is not None:
         task.events += 1  # inlined _emit: this and node_finished are the per-stage events
-        observers.emit(_new(NodeStarted, ("node_started", run.run_id, task.id, task.events, time.time(), node.id,
-                                          task.seq, input_json)))
+        started = ("node_started", run.run_id, task.id, task.events, time.time(), node.id, task.seq, input_json)
+        observers.emit(new_tuple(NodeStarted, started))
     executor = run.handler_executor(node.id)
     outcome = await run_stage(plan, task, input_json, executor=executor, forced=forced, task_items=run.task_items)
     record = outcome.record

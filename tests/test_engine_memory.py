@@ -28,6 +28,11 @@ def test_every_successful_stage_output_goes_to_task_memory_and_is_an_artifact():
     outputs = engine.artifacts.query(kind="node_output", task_id=result.task_id)
     assert [(a.node_id, a.payload) for a in outputs] == [("s", 21), ("double", 42), ("x", 42)]
     assert engine.artifacts.query(node_id="double")[0].schema is None  # an inline schema has no name
+    for stored in (*items, *outputs):  # built positionally on the hot path: every field where its class says
+        assert len(stored) == len(type(stored)._fields) and stored.metadata_json == "{}"
+        assert isinstance(stored.created_at, float) and stored.project_id == engine.memory.project_id
+    assert {i.store for i in items} == {"task"} and {i.id for i in items} == {"r1@0", "r1@1", "r1@2"}
+    assert [a.id for a in outputs] == ["r1@0:output", "r1@1:output", "r1@2:output"]
 
 
 def test_tool_results_are_artifacts_and_failed_stages_are_not_remembered():
