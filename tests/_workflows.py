@@ -160,6 +160,15 @@ def stages(result: Any, node_id: str) -> list[Any]:
     return [r for r in result.trace.records if r.node_id == node_id]
 
 
+def split_engine(work: Callable[..., Any]) -> Engine:
+    """start -> split -> one worker node running ``work`` for every item -> merge -> exit."""
+    return engine(
+        [node("s", "start"), node("fan", "split"), node("w", "linear", handler=work), node("join", "merge"),
+         node("e", "exit")],
+        [("s", "fan"), ("fan", "w"), ("w", "join"), ("join", "e")],
+    )
+
+
 def branch_merge(handler: str) -> dict[str, Any]:
     """Manifests of start -> branch -> two clones running ``handler`` -> merge -> exit."""
     return {

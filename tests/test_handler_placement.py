@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
+from _workflows import split_engine
+
 from agent_engine_core import Engine
 from agent_engine_core.testing import EventRecorder
 
@@ -131,27 +133,6 @@ def test_children_that_never_wait_run_without_tasks_with_the_same_events_and_tra
     assert all(run == runs[0] for run in runs)
 
 
-def split_manifest() -> dict:
-    return {
-        "workflow": {
-            "version": "1.0",
-            "nodes": [
-                {"id": "s", "role": "start"},
-                {"id": "fan", "role": "split"},
-                {"id": "w", "role": "linear", "handler": "work"},
-                {"id": "join", "role": "merge"},
-                {"id": "e", "role": "exit"},
-            ],
-            "edges": [
-                {"from": "s", "to": "fan"},
-                {"from": "fan", "to": "w"},
-                {"from": "w", "to": "join"},
-                {"from": "join", "to": "e"},
-            ],
-        },
-    }
-
-
 def test_an_inline_group_whose_handler_turns_slow_runs_the_rest_concurrently():
     siblings = threading.Barrier(7, timeout=5)  # only met if items 1..7 run at the same time
     mode = {"slow": False}
@@ -164,7 +145,7 @@ def test_an_inline_group_whose_handler_turns_slow_runs_the_rest_concurrently():
                 siblings.wait()
         return payload
 
-    engine = Engine.from_dict(split_manifest(), handlers={"work": work})
+    engine = split_engine(work)
     for _ in range(5):  # measured fast: later groups of this split start inline
         assert engine.run(list(range(8))).status == "success"
     mode["slow"] = True

@@ -7,10 +7,10 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from _workflows import split_engine
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent_engine_core import Engine
 from agent_engine_core._pool import HandlerPool, in_thread
 
 
@@ -152,15 +152,7 @@ def test_the_engine_runs_sync_children_on_the_local_pool():
         names.append(threading.current_thread().name)
         return payload
 
-    workflow = {
-        "version": "1.0",
-        "nodes": [{"id": "s", "role": "start"}, {"id": "fan", "role": "split"},
-                  {"id": "w", "role": "linear", "handler": "work"}, {"id": "m", "role": "merge"},
-                  {"id": "e", "role": "exit"}],
-        "edges": [{"from": "s", "to": "fan"}, {"from": "fan", "to": "w"}, {"from": "w", "to": "m"},
-                  {"from": "m", "to": "e"}],
-    }
-    engine = Engine.from_dict({"workflow": workflow}, handlers={"work": work})
+    engine = split_engine(work)
     try:
         result = engine.run([1, 2, 3])
         assert isinstance(engine._pool, HandlerPool)
