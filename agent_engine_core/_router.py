@@ -72,7 +72,7 @@ class RunState:
     task_items: dict[str, list[tuple[tuple[str, ...], str]]] = field(default_factory=dict)
     """This run's task memory (what ``task`` context sources read), dropped with the run."""
     regions: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    """Fan-out node -> the nodes its children can run a stage at (see ``region``); may outlive the run."""
+    """Fan-out node -> the nodes its children can run a stage at (see ``_region``); kept by the engine."""
     slowed: int = 0
     """How many sync handler calls of this run were measured slow: a change makes inline groups use tasks."""
 
