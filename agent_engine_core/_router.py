@@ -182,8 +182,15 @@ class Arrived:
 
     task: TaskState
     merge_node: str
-    from_node: str
+    status: Status
     output_json: str
+    entry: str
+    """Its ``merge_inputs`` item, made on arrival: while its siblings still run, not after the last one."""
+
+
+def _arrive(task: TaskState, merge_node: str, from_node: str, output_json: str) -> Arrived:
+    status = _provisional(task)
+    return Arrived(task, merge_node, status, output_json, _entry(task, from_node, status, output_json))
 
 
 async def walk(run: RunState, task: TaskState, node_id: str, input_json: str) -> Finished | Arrived:
@@ -194,7 +201,7 @@ async def walk(run: RunState, task: TaskState, node_id: str, input_json: str) ->
     if isinstance(outcome, Finished):
         summary = TaskSummary(task.id, task.lineage, outcome.status, outcome.output_json, outcome.error)
     else:
-        summary = TaskSummary(task.id, task.lineage, _provisional(task), outcome.output_json, None)
+        summary = TaskSummary(task.id, task.lineage, outcome.status, outcome.output_json, None)
     run.summaries.append(summary)
     if run.observers is not None:
         waiting_at = outcome.merge_node if isinstance(outcome, Arrived) else None
@@ -259,7 +266,7 @@ async def _walk(run: RunState, task: TaskState, node_id: str, input_json: str) -
         node = plan.node
         if node.role is Role.MERGE and merging is False:
             if task.lineage.depth > 0:
-                return Arrived(task, node_id, from_node, input_json)
+                return _arrive(task, node_id, from_node, input_json)
             input_json = _merge_input([_entry(task, from_node, _provisional(task), input_json)])
         forced = merging if isinstance(merging, StageError) else None
         merging = False
@@ -272,7 +279,7 @@ async def _walk(run: RunState, task: TaskState, node_id: str, input_json: str) -
         if node.role is Role.EXIT:
             return Finished(task, _provisional(task), record.output_json, None, node_id)
         if node.role is Role.MERGE and task.lineage.depth > node.merge_out_depth:
-            return Arrived(task, node_id, node_id, record.output_json)
+            return _arrive(task, node_id, node_id, record.output_json)
         if outcome.children:
             resolved = await _fan_out(run, task, node_id, record, outcome)
             if isinstance(resolved, Finished):
@@ -385,9 +392,8 @@ def _resolve_group(
     entries = []
     for result in results:
         if isinstance(result, Arrived):
-            status = _provisional(result.task)
-            parent.degraded = parent.degraded or status is Status.PARTIAL
-            entries.append(_entry(result.task, result.from_node, status, result.output_json))
+            parent.degraded = parent.degraded or result.status is Status.PARTIAL
+            entries.append(result.entry)
         elif result.status is Status.FAILURE and on_failure != "ignore_failures":
             entries.append(_entry(result.task, result.last_node, Status.FAILURE, result.output_json, result.error))
     forced = None
