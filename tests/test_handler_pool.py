@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -160,3 +162,16 @@ def test_the_engine_runs_sync_children_on_the_local_pool():
         engine.close()
     assert [entry["output"] for entry in result.output["merge_inputs"]] == [1, 2, 3]
     assert names and all(name.startswith("agent-engine-") for name in names)
+
+
+def test_an_engine_dropped_without_close_lets_its_threads_go():
+    engine = split_engine(lambda payload, ctx: payload)
+    assert engine.run([1, 2, 3]).status == "success"
+    pool = engine._pool
+    assert isinstance(pool, HandlerPool) and pool_threads(pool)
+    del engine
+    gc.collect()
+    deadline = time.monotonic() + 5
+    while pool_threads(pool) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert pool_threads(pool) == []
