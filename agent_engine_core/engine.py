@@ -92,10 +92,10 @@ def _usage(records: Sequence[StageRecord]) -> dict[str, int]:
 def _replaying(plan: Plan, replayer: ReplayProvider, trace: Trace) -> Plan:
     """``plan`` with its agent answered and its context given from the recording ``trace``."""
     if plan.agent is not None:
-        plan = dataclasses.replace(plan, agent=dataclasses.replace(
+        plan = plan._replace(agent=dataclasses.replace(
             plan.agent, provider=replayer, limits=dataclasses.replace(plan.agent.limits, max_attempts=1)))
     if plan.context is not None:
-        plan = dataclasses.replace(plan, context=RecordedContext.of(trace, plan.node.id, plan.context.profile))
+        plan = plan._replace(context=RecordedContext.of(trace, plan.node.id, plan.context.profile))
     return plan
 
 
