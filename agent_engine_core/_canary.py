@@ -19,6 +19,9 @@ from typing import Any
 
 import pytest
 
+from agent_engine_core.errors import ProviderError
+from agent_engine_core.llm import LlmReply, LlmRequest
+
 __all__ = ["CANARY_ENV", "SecretLedger", "secret_ledger"]
 
 CANARY_ENV = "AGENT_ENGINE_TEST_API_KEY"
@@ -41,6 +44,19 @@ class SecretLedger:
                 self.texts.append(item)
             else:
                 self.texts.extend((repr(item), str(item)))
+
+    def complete(self, provider: Any, request: LlmRequest) -> LlmReply:
+        """``provider.complete(request)``: the reply, its text form recorded (a provider adapter's tests)."""
+        reply: LlmReply = provider.complete(request)
+        self.add(reply, reply.to_dict())
+        return reply
+
+    def refusal(self, provider: Any, request: LlmRequest) -> ProviderError:
+        """The ``ProviderError`` that ``provider.complete(request)`` must raise, its text form recorded."""
+        with pytest.raises(ProviderError) as raised:
+            provider.complete(request)
+        self.add(raised.value, *raised.value.args)
+        return raised.value
 
     def leaks(self, folder: Path | None = None) -> list[str]:
         """Where the canary is: the start of each recorded text holding it, and each file under ``folder``."""

@@ -44,7 +44,7 @@ import re
 import sys
 import types
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import pytest
 
@@ -93,6 +93,7 @@ __all__ = [
     "check_retention_survives_kills",
     "check_threads_lose_nothing",
     "check_writes_survive_kills",
+    "closed_after",
     "in_another_process",
     "locked_dir",
     "secret_ledger",
@@ -164,18 +165,28 @@ def assert_same_trace(first: TaskResult, second: TaskResult) -> None:
     assert len(a) == len(b), f"traces differ in length: {len(a)} vs {len(b)} lines"
 
 
-def _closing(build: Callable[..., Engine]) -> Iterator[Callable[..., Engine]]:
-    """A fixture body: hand out ``build`` and close every engine it built when the test ends."""
-    built: list[Engine] = []
+class _Closable(Protocol):
+    def close(self) -> None: ...
 
-    def make(*args: Any, **kwargs: Any) -> Engine:
-        engine = build(*args, **kwargs)
-        built.append(engine)
-        return engine
+
+Closable = TypeVar("Closable", bound=_Closable)
+
+
+def closed_after(build: Callable[..., Closable]) -> Iterator[Callable[..., Closable]]:
+    """A fixture body: hand out ``build``, then close whatever it built when the test ends.
+
+    ``yield from closed_after(factory)``, for engines, providers, memory backends: anything with ``close()``.
+    """
+    built: list[Closable] = []
+
+    def make(*args: Any, **kwargs: Any) -> Closable:
+        made = build(*args, **kwargs)
+        built.append(made)
+        return made
 
     yield make
-    for engine in built:
-        engine.close()
+    for made in built:
+        made.close()
 
 
 @pytest.fixture
@@ -184,13 +195,13 @@ def make_engine() -> Iterator[Callable[..., Engine]]:
 
     Call it as ``make_engine(manifests, *, handlers=None, plugins=(), base_dir=None)`` (``Engine.from_dict``).
     """
-    yield from _closing(Engine.from_dict)
+    yield from closed_after(Engine.from_dict)
 
 
 @pytest.fixture
 def engine_from_dir() -> Iterator[Callable[..., Engine]]:
     """Engines from config dirs, closed after the test: ``engine_from_dir(path, *, plugins=())``."""
-    yield from _closing(Engine.from_config_dir)
+    yield from closed_after(Engine.from_config_dir)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from _fake_anthropic import FakeAnthropic
 from agent_engine_core.errors import ProviderError
 from agent_engine_core.llm import Credential, LlmReply, LlmRequest, ProviderSetup
 from agent_engine_core.secrets import Secret
-from agent_engine_core.testing import CANARY_ENV, SecretLedger
+from agent_engine_core.testing import CANARY_ENV, SecretLedger, closed_after
 
 from agent_engine_anthropic import AnthropicProvider, build_provider
 
@@ -54,38 +54,20 @@ def credential(server: FakeAnthropic, api_key: str) -> Credential:
 @pytest.fixture
 def make_provider(credential: Credential) -> Iterator[Callable[..., AnthropicProvider]]:
     """``make_provider(config=None, *, credential=<the fake's>)``: a provider built by the factory, closed after."""
-    built: list[Any] = []
 
     def make(config: Mapping[str, Any] | None = None, *, credential: Credential | None = credential) -> Any:
-        provider = build_provider(ProviderSetup(agent(config), MODEL, credential))
-        built.append(provider)
-        return provider
+        return build_provider(ProviderSetup(agent(config), MODEL, credential))
 
-    yield make
-    for provider in built:
-        provider.close()
+    yield from closed_after(make)
 
 
 @pytest.fixture
-def ask(ledger: Any) -> Callable[[Any, LlmRequest], LlmReply]:
+def ask(ledger: SecretLedger) -> Callable[[Any, LlmRequest], LlmReply]:
     """``ask(provider, request)``: the reply, recorded in the ledger."""
-
-    def call(provider: Any, request: LlmRequest) -> LlmReply:
-        reply: LlmReply = provider.complete(request)
-        ledger.add(reply, reply.to_dict())
-        return reply
-
-    return call
+    return ledger.complete
 
 
 @pytest.fixture
-def fail(ledger: Any) -> Callable[[Any, LlmRequest], ProviderError]:
+def fail(ledger: SecretLedger) -> Callable[[Any, LlmRequest], ProviderError]:
     """``fail(provider, request)``: the ``ProviderError`` the call raises, recorded in the ledger."""
-
-    def call(provider: Any, request: LlmRequest) -> ProviderError:
-        with pytest.raises(ProviderError) as info:
-            provider.complete(request)
-        ledger.add(info.value, *info.value.args)
-        return info.value
-
-    return call
+    return ledger.refusal

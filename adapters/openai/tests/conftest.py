@@ -18,7 +18,7 @@ from agent_engine_core.errors import ProviderError
 from agent_engine_core.llm import Credential, LlmReply, LlmRequest, ProviderSetup
 from agent_engine_core.manifests.models import AgentSpec
 from agent_engine_core.secrets import Secret
-from agent_engine_core.testing import CANARY_ENV, SecretLedger
+from agent_engine_core.testing import CANARY_ENV, SecretLedger, closed_after
 
 from agent_engine_openai import OpenAIProvider, create_provider
 
@@ -54,40 +54,22 @@ def credential(server: FakeOpenAI, api_key: str) -> Credential:
 @pytest.fixture
 def make_provider(credential: Credential) -> Iterator[Callable[..., OpenAIProvider]]:
     """``make_provider(config=None, *, model="gpt-test", credential=<the fake's>)``: providers closed after the test."""
-    built: list[OpenAIProvider] = []
 
     def make(config: Mapping[str, Any] | None = None, *, model: str = "gpt-test",
              credential: Credential | None = credential) -> OpenAIProvider:
         agent = AgentSpec(id="writer", llm=f"openai/{model}", prompt="You write.", config=dict(config or {}))
-        provider = create_provider(ProviderSetup(agent, model, credential))
-        built.append(provider)
-        return provider
+        return create_provider(ProviderSetup(agent, model, credential))
 
-    yield make
-    for provider in built:
-        provider.close()
+    yield from closed_after(make)
 
 
 @pytest.fixture
-def ask(ledger: Any) -> Callable[[OpenAIProvider, LlmRequest], LlmReply]:
+def ask(ledger: SecretLedger) -> Callable[[Any, LlmRequest], LlmReply]:
     """``ask(provider, request)``: the reply, recorded in the ledger."""
-
-    def call(provider: OpenAIProvider, request: LlmRequest) -> LlmReply:
-        reply = provider.complete(request)
-        ledger.add(reply, reply.to_dict())
-        return reply
-
-    return call
+    return ledger.complete
 
 
 @pytest.fixture
-def fail(ledger: Any) -> Callable[[OpenAIProvider, LlmRequest], ProviderError]:
+def fail(ledger: SecretLedger) -> Callable[[Any, LlmRequest], ProviderError]:
     """``fail(provider, request)``: the ``ProviderError`` the call raises, recorded in the ledger."""
-
-    def call(provider: OpenAIProvider, request: LlmRequest) -> ProviderError:
-        with pytest.raises(ProviderError) as info:
-            provider.complete(request)
-        ledger.add(info.value, *info.value.args)
-        return info.value
-
-    return call
+    return ledger.refusal

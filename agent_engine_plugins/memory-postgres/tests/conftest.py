@@ -28,7 +28,7 @@ from typing import Any
 import psycopg
 import pytest
 from agent_engine_core.memory import MemorySetup
-from agent_engine_core.testing import CANARY_ENV, SecretLedger
+from agent_engine_core.testing import CANARY_ENV, SecretLedger, closed_after
 from psycopg import sql
 
 from agent_engine_memory_postgres.plugin import build_backend
@@ -167,18 +167,12 @@ def config(postgres_server: PostgresServer, schema: str) -> dict[str, Any]:
 @pytest.fixture
 def make_backend(config: dict[str, Any]) -> Iterator[Callable[..., Any]]:
     """``make_backend(store, project="p1", max_items=None, **config_overrides)``: backends closed after the test."""
-    built: list[Any] = []
 
     def make(store: str = "project", project: str = "p1", max_items: int | None = None, **overrides: Any) -> Any:
-        setup = MemorySetup(store=store, project_id=project, project_dir=None, max_items=max_items,
-                            config={**config, **overrides})
-        backend = build_backend(setup)
-        built.append(backend)
-        return backend
+        return build_backend(MemorySetup(store=store, project_id=project, project_dir=None, max_items=max_items,
+                                         config={**config, **overrides}))
 
-    yield make
-    for backend in built:
-        backend.close()
+    yield from closed_after(make)
 
 
 @pytest.fixture
