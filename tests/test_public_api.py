@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 
+import pytest
+
 import agent_engine_core
+from agent_engine_core.lazy import lazy_attribute
 
 PUBLIC_API = [
     "AgentEngineError",
@@ -74,3 +78,12 @@ def test_every_public_exception_derives_from_agent_engine_error():
 
 def test_version_is_a_version_string():
     assert re.fullmatch(r"\d+\.\d+\.\d+([.-]?\w+)?", agent_engine_core.__version__)
+
+
+def test_lazy_attribute_imports_listed_names_on_use_and_refuses_others():
+
+
+    table = {"dumps": "json"}
+    assert lazy_attribute("pkg", table, "dumps") is json.dumps
+    with pytest.raises(AttributeError, match="module 'pkg' has no attribute 'loads'"):
+        lazy_attribute("pkg", table, "loads")

@@ -7,8 +7,9 @@ and structured output map to the Messages API.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
+
+from agent_engine_core.lazy import lazy_attribute
 
 from agent_engine_anthropic._version import __version__
 
@@ -34,7 +35,4 @@ _LAZY = {
 
 def __getattr__(name: str) -> Any:
     """Import the public names on first access, so that plugin discovery does not import the SDK."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'agent_engine_anthropic' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+    return lazy_attribute(__name__, _LAZY, name)

@@ -7,8 +7,9 @@ accepted config options and the notes on Ollama, vLLM, llama.cpp and LM Studio.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
+
+from agent_engine_core.lazy import lazy_attribute
 
 from agent_engine_openai._version import __version__
 
@@ -34,7 +35,4 @@ _LAZY = {
 
 def __getattr__(name: str) -> Any:
     """Import the public names on first access, so that plugin discovery does not import the openai SDK."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'agent_engine_openai' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+    return lazy_attribute(__name__, _LAZY, name)

@@ -8,8 +8,9 @@ confinement rules, and what is not protected.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
+
+from agent_engine_core.lazy import lazy_attribute
 
 from agent_engine_tools_std._version import __version__
 
@@ -38,7 +39,4 @@ _LAZY = {
 
 def __getattr__(name: str) -> Any:
     """Import the public names on first access, so that plugin discovery does not import httpx2."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'agent_engine_tools_std' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+    return lazy_attribute(__name__, _LAZY, name)

@@ -7,8 +7,9 @@ config, the table layout and the guarantees under concurrent writers.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
+
+from agent_engine_core.lazy import lazy_attribute
 
 from agent_engine_memory_postgres._version import __version__
 
@@ -30,7 +31,4 @@ _LAZY = {
 
 def __getattr__(name: str) -> Any:
     """Import the public names on first access, so that plugin discovery imports neither psycopg nor pydantic."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'agent_engine_memory_postgres' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+    return lazy_attribute(__name__, _LAZY, name)

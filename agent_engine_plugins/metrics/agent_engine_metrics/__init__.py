@@ -6,8 +6,9 @@ in the project dir chooses what is collected. See README.md for the metric names
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
+
+from agent_engine_core.lazy import lazy_attribute
 
 from agent_engine_metrics._version import __version__
 
@@ -31,7 +32,4 @@ _LAZY = {
 
 def __getattr__(name: str) -> Any:
     """Import the public names on first access, so that plugin discovery imports no prometheus_client."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'agent_engine_metrics' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+    return lazy_attribute(__name__, _LAZY, name)

@@ -7,8 +7,9 @@ The names below are imported on first access, so that discovering the plugin doe
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
+
+from agent_engine_core.lazy import lazy_attribute
 
 from agent_engine_otel._version import __version__
 
@@ -29,7 +30,4 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'agent_engine_otel' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+    return lazy_attribute(__name__, _LAZY, name)

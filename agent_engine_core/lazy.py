@@ -1,0 +1,25 @@
+"""Lazy public names for plugin packages: a heavy SDK is imported when a name is first used, not at discovery.
+
+A package lists where each public name lives and forwards its module ``__getattr__`` (PEP 562) here::
+
+    _LAZY = {"OpenAIProvider": "agent_engine_openai._provider"}
+
+    def __getattr__(name: str) -> Any:
+        return lazy_attribute(__name__, _LAZY, name)
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["lazy_attribute"]
+
+
+def lazy_attribute(package: str, modules: Mapping[str, str], name: str) -> Any:
+    """``name`` imported from the module ``modules`` maps it to; ``AttributeError`` for names it does not list."""
+    module = modules.get(name)
+    if module is None:
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
