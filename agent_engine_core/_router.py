@@ -13,10 +13,11 @@ import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from typing import Any
 
 from agent_engine_core._json import dumps
 from agent_engine_core._observe import ObserverRun
-from agent_engine_core._stage import Plan, StageOutcome, TaskState, new_tuple, run_stage
+from agent_engine_core._stage import COPY, Plan, StageOutcome, TaskState, new_tuple, run_stage
 from agent_engine_core.dag import FAN_OUT, DagNode, Role
 from agent_engine_core.events import (
     AgentCallEvent,
@@ -261,6 +262,7 @@ def _emit_calls(run: RunState, task: TaskState, node: DagNode, outcome: StageOut
 async def _walk(run: RunState, task: TaskState, node_id: str, input_json: str) -> Finished | Arrived:
     from_node = node_id
     merging: StageError | bool | None = False  # False: walked in; None/StageError: a group merges here
+    payload: Any = COPY  # the previous stage's output value, when it may be handed on undecoded
     while True:
         plan = run.plans[node_id]
         node = plan.node
@@ -270,7 +272,8 @@ async def _walk(run: RunState, task: TaskState, node_id: str, input_json: str) -
             input_json = _merge_input([_entry(task, from_node, _provisional(task), input_json)])
         forced = merging if isinstance(merging, StageError) else None
         merging = False
-        outcome, record = await _stage(run, task, plan, input_json, forced)
+        outcome, record = await _stage(run, task, plan, input_json, forced, payload)
+        payload = COPY
         if outcome.failed:
             goes_on = outcome.next_node is not None or outcome.children or node.role is Role.EXIT
             if not (node.spec.continue_on_failure and goes_on) or node.spec.always_fail:
@@ -290,11 +293,12 @@ async def _walk(run: RunState, task: TaskState, node_id: str, input_json: str) -
         assert outcome.next_node is not None  # every other role has exactly one way on
         # a decision routes; what it decided on (its input) is what the chosen path receives
         passed_on = record.input_json if node.role is Role.DECISION else record.output_json
-        from_node, node_id, input_json = node_id, outcome.next_node, passed_on
+        from_node, node_id, input_json, payload = node_id, outcome.next_node, passed_on, outcome.output
+        del outcome  # the next stage's handler must be the only holder of its payload
 
 
 async def _stage(
-    run: RunState, task: TaskState, plan: Plan, input_json: str, forced: StageError | None
+    run: RunState, task: TaskState, plan: Plan, input_json: str, forced: StageError | None, payload: Any,
 ) -> tuple[StageOutcome, StageRecord]:
     """Run one stage of ``task`` and record it: events around it, where its handler ran and how long it took."""
     node = plan.node
@@ -304,7 +308,9 @@ async def _stage(
         started = ("node_started", run.run_id, task.id, task.events, time.time(), node.id, task.seq, input_json)
         observers.emit(new_tuple(NodeStarted, started))
     executor = run.handler_executor(node.id)
-    outcome = await run_stage(plan, task, input_json, executor=executor, forced=forced, task_items=run.task_items)
+    outcome = await run_stage(plan, task, input_json, executor=executor, forced=forced, task_items=run.task_items,
+                              payload=payload)
+    del payload
     record = outcome.record
     if record.status is Status.SUCCESS:
         run.remember(task, plan, record)

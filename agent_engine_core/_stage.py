@@ -6,6 +6,7 @@ A stage never raises for anything a node does: every failure becomes a ``StageEr
 
 from __future__ import annotations
 
+import sys
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -30,7 +31,7 @@ from agent_engine_core.tools import BoundTool, ToolInvocation
 if TYPE_CHECKING:
     import jsonschema
 
-__all__ = ["Plan", "StageOutcome", "TaskState", "run_stage"]
+__all__ = ["COPY", "Plan", "StageOutcome", "TaskState", "run_stage"]
 
 new_tuple = tuple.__new__
 """Builds a named tuple made for every stage (its record, events, memory item, artifact) from a complete field
@@ -39,6 +40,10 @@ tuple, skipping the class's keyword-handling ``__new__``: half the cost. The can
 _NO_TOOLS: Mapping[str, Any] = MappingProxyType({})
 _NO_ITEMS: TaskItems = MappingProxyType({})
 _NO_DENIALS: Mapping[str, StageError] = MappingProxyType({})
+COPY: Any = object()
+"""No value to hand on: the next stage decodes its input from the recorded text (see ``_sole_owner``)."""
+_IMMUTABLE = frozenset({str, int, float, bool, type(None)})
+_KEYS = frozenset({str})
 
 
 class Plan(NamedTuple):
@@ -79,12 +84,17 @@ class TaskState:
 
 
 class StageOutcome(NamedTuple):
-    """A finished stage: its record, and for fan-outs the children to create as ``(target, input_json)``."""
+    """A finished stage: its record, and for fan-outs the children to create as ``(target, input_json)``.
+
+    ``output`` is the output value itself when the next stage may take it as its payload instead of decoding
+    the record's text (see ``_sole_owner``), else ``COPY``.
+    """
 
     record: StageRecord
     next_node: str | None = None
     children: tuple[tuple[str, str], ...] = ()
     context: Assembled | None = None
+    output: Any = COPY
 
     @property
     def failed(self) -> bool:
@@ -94,12 +104,13 @@ class StageOutcome(NamedTuple):
 
 async def run_stage(
     plan: Plan, task: TaskState, input_json: str, *, executor: Executor | None,
-    forced: StageError | None = None, task_items: TaskItems = _NO_ITEMS,
+    forced: StageError | None = None, task_items: TaskItems = _NO_ITEMS, payload: Any = COPY,
 ) -> StageOutcome:
     """Execute ``plan`` for ``task`` on ``input_json``; ``executor`` runs sync handlers off the loop.
 
     ``forced`` fails the stage before it executes (a merge whose children failed under ``fail_on_any``), as a
-    policy denial does; ``task_items`` is this run's task memory, which ``task`` context sources read.
+    policy denial does; ``task_items`` is this run's task memory, which ``task`` context sources read;
+    ``payload`` is the previous stage's ``StageOutcome.output``.
     """
     node = plan.node
     started_at = time.time()
@@ -108,6 +119,7 @@ async def run_stage(
     tool_calls: list[ToolInvocation] = []
     error: StageError | None = forced or plan.denial
     output_json = input_json
+    output: Any = COPY
     context: Assembled | None = None
     if error is None and plan.context is not None:
         try:
@@ -117,8 +129,8 @@ async def run_stage(
                            {"profile": plan.context.profile.id}, None)
     if error is None:
         try:
-            output_json = await _execute(plan, task, input_json, executor, calls, tool_calls,
-                                         context.entries_json if context else "[]")
+            output_json, output = await _execute(plan, task, input_json, payload, executor, calls, tool_calls,
+                                                 context.entries_json if context else "[]")
         except StageFailed as failed:
             kind, message, details, tb = failed.error
             error = _error(node.id, kind, message, details, tb)
@@ -138,6 +150,8 @@ async def run_stage(
                        None)
         output_json = dumps({"error": error.to_dict()})
     status = Status.SUCCESS if error is None else Status.FAILURE
+    if status is Status.FAILURE or (node.role is not Role.LINEAR and node.role is not Role.START):
+        output = COPY  # a failed stage passes its input on; fan-outs, decisions and merges hand on text
     route = (next_node,) if next_node else tuple(target for target, _ in children)
     record = new_tuple(StageRecord, (  # every field, in order: see new_tuple
         task.id, node.id, task.seq, status, input_json, output_json, error, route, tuple(calls), tuple(tool_calls),
@@ -146,7 +160,7 @@ async def run_stage(
     task.seq += 1
     if error is not None and task.first_error is None:
         task.first_error = error
-    return StageOutcome(record, next_node, children, context)
+    return StageOutcome(record, next_node, children, context, output)
 
 
 def _error(node_id: str, kind: ErrorKind, message: str, details: Any, tb: str | None) -> StageError:
@@ -158,13 +172,15 @@ def _error(node_id: str, kind: ErrorKind, message: str, details: Any, tb: str | 
 
 
 async def _execute(
-    plan: Plan, task: TaskState, input_json: str, executor: Executor | None, calls: list[AgentCall],
-    tool_calls: list[ToolInvocation], context_json: str,
-) -> str:
+    plan: Plan, task: TaskState, input_json: str, payload: Any, executor: Executor | None,
+    calls: list[AgentCall], tool_calls: list[ToolInvocation], context_json: str,
+) -> tuple[str, Any]:
+    """The stage's output as text, and as a value the next stage may take (``COPY`` if it may not)."""
     node = plan.node
     if plan.handler is None and plan.agent is None and plan.schema_in is None and plan.schema_out is None:
-        return input_json  # pass-through default: the input text is already the output
-    payload = loads(input_json)
+        return input_json, payload  # pass-through default: the input is the output, untouched
+    if payload is COPY:
+        payload = loads(input_json)
     if plan.schema_in is not None:
         _validate(plan.schema_in, payload, ErrorKind.SCHEMA_IN, "input")
     if plan.agent is not None:
@@ -177,10 +193,43 @@ async def _execute(
     if plan.schema_out is not None:
         _validate(plan.schema_out, output, ErrorKind.SCHEMA_OUT, "output")
     try:
-        return dumps(output)
+        text = dumps(output)
     except JSONValueError as exc:
         raise StageFailed(ErrorKind.HANDLER, f"handler returned a value that is not JSON: {exc}",
                       {"type": type(output).__name__}) from None
+    del payload  # the handler may have returned its payload: only ``output`` may still refer to it
+    return text, output if _sole_owner(output) else COPY
+
+
+def _sole_owner(value: Any) -> bool:
+    """True when the engine may hand ``value`` to the next stage instead of a copy decoded from its text.
+
+    That is when the value is a plain ``dict`` or ``list`` of immutable scalars (``str`` keys) that nothing but
+    the caller's one variable refers to: the handler that made it kept no reference through which it could
+    change the value later, and decoding the text would give an equal value. Anything nested, subclassed or
+    held elsewhere is decoded from the text as before. This spares the decode on chains of flat records,
+    which grow by a key at every node.
+    """
+    kind = type(value)
+    if kind is dict:
+        return (sys.getrefcount(value) == _SOLE and _IMMUTABLE.issuperset(map(type, value.values()))
+                and _KEYS.issuperset(map(type, value)))
+    if kind is list:
+        return sys.getrefcount(value) == _SOLE and _IMMUTABLE.issuperset(map(type, value))
+    return kind in _IMMUTABLE
+
+
+def _probe_sole_references() -> int:
+    """What ``sys.getrefcount`` sees in ``_sole_owner`` for a value held by one variable of its caller."""
+    held: dict[str, int] = {}
+    return _count_in_callee(held)
+
+
+def _count_in_callee(value: Any) -> int:
+    return sys.getrefcount(value)
+
+
+_SOLE = _probe_sole_references()
 
 
 def _validate(validator: jsonschema.protocols.Validator, value: Any, kind: ErrorKind, what: str) -> None:

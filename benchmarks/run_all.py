@@ -23,6 +23,7 @@ import bench_fanout_sleep
 import bench_import
 import bench_load_large
 import bench_observers
+import bench_payload
 import bench_sequential_runs
 from _harness import ERRORS, Row, Settings, machine, table
 
@@ -34,6 +35,7 @@ WORKLOADS = {
     "load": bench_load_large,
     "import": bench_import,
     "observers": bench_observers,
+    "payload": bench_payload,
 }
 
 

@@ -244,3 +244,35 @@ def test_mutating_schemas_after_build_does_not_change_the_engine(form):
     assert eng.run({"n": 1}).status is Status.SUCCESS
     schema["properties"]["n"]["type"] = "string"
     assert eng.run({"n": 1}).status is Status.SUCCESS
+
+
+def test_a_flat_output_its_handler_kept_is_copied_before_the_next_stage_sees_it():
+    # flat records of scalars are handed on without a decode only while nothing but the engine holds them
+    kept: list[dict] = []
+
+    def keep(payload, ctx):
+        out = {"n": 1, "by": ctx.node_id}
+        kept.append(out)
+        return out
+
+    def tamper_then_read(payload, ctx):
+        kept[0]["n"] = 99  # the previous handler's object, changed after it returned
+        return dict(payload)
+
+    def hand_on(payload, ctx):
+        return {"n": payload["n"] + 1}
+
+    def mutate_in_place(payload, ctx):
+        payload["n"] = -1  # a payload handed on undecoded is this handler's own to change
+        return {"seen": payload["n"]}
+
+    eng = engine([node("s", "start"), node("keep", "linear", handler=keep),
+                  node("read", "linear", handler=tamper_then_read), node("next", "linear", handler=hand_on),
+                  node("own", "linear", handler=mutate_in_place), node("x", "exit")],
+                 [("s", "keep"), ("keep", "read"), ("read", "next"), ("next", "own"), ("own", "x")])
+    result = eng.run(None, run_id="r")
+    assert stage(result, "read").input == {"n": 1, "by": "keep"}
+    assert stage(result, "read").output == {"n": 1, "by": "keep"}
+    assert stage(result, "own").input == {"n": 2}
+    assert stage(result, "next").output == {"n": 2}
+    assert result.output == {"seen": -1}

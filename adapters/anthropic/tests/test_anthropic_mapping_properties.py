@@ -14,7 +14,8 @@ from agent_engine_anthropic._options import Options
 tool_ids = st.from_regex(r"[A-Za-z0-9_.-]{1,80}", fullmatch=True)
 texts = st.text(max_size=20)
 call_ids = st.from_regex(r"toolu_[A-Za-z0-9]{1,8}", fullmatch=True)
-arguments = st.dictionaries(st.text(min_size=1, max_size=5), st.integers() | st.text(max_size=5), max_size=3)
+int64 = st.integers(-(2**63), 2**64 - 1)  # the engine refuses integers beyond 64 bits
+arguments = st.dictionaries(st.text(min_size=1, max_size=5), int64 | st.text(max_size=5), max_size=3)
 
 
 @given(st.lists(tool_ids, max_size=12), st.booleans())

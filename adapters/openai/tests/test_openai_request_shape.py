@@ -125,7 +125,8 @@ def test_openai_sends_the_credentials_key_and_endpoint_whatever_the_environment_
 
 _tool_names = st.from_regex(r"[A-Za-z0-9_.-]{1,20}", fullmatch=True)
 _text = st.text(max_size=30)
-_arguments = st.dictionaries(st.text(max_size=8), st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+int64 = st.integers(-(2**63), 2**64 - 1)  # the engine refuses integers beyond 64 bits
+_arguments = st.dictionaries(st.text(max_size=8), st.none() | st.booleans() | int64 | st.text(max_size=8),
                              max_size=3)
 
 
