@@ -5,10 +5,16 @@ each implementation from the plugin manager and calls it on its own: an exceptio
 plugin name and counted; after ``MAX_FAILURES`` in one run the plugin is switched off for the rest of that run.
 A plugin with ``dispatch: background`` gets its events through a bounded queue drained by its own thread:
 delivery never blocks the run, and what does not fit is counted as overflow.
+
+Everything an observer raises is its own failure, ``BaseException`` subclasses included (``SystemExit``,
+``GeneratorExit``, a ``KeyboardInterrupt`` it raises itself): only a real interrupt of the host process — the
+``KeyboardInterrupt`` that Python's SIGINT handler raises while an observer happens to run — goes on up, so
+Ctrl-C stops a run wherever it lands (``interrupted_by_signal``).
 """
 
 from __future__ import annotations
 
+import dis
 import queue
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -26,6 +32,26 @@ __all__ = ["MAX_FAILURES", "Dispatch", "ObserverRun", "Observers"]
 MAX_FAILURES = 3
 """Failures in one run after which an observer is switched off for the rest of that run."""
 
+
+
+_RAISE = dis.opmap["RAISE_VARARGS"]
+
+
+def interrupted_by_signal(exc: BaseException) -> bool:
+    """True for a ``KeyboardInterrupt`` delivered by a signal rather than raised by a ``raise`` statement.
+
+    Python's SIGINT handler raises it at whatever instruction was running; a plugin's own ``raise`` leaves the
+    innermost frame at a ``RAISE_VARARGS``.
+    """
+    if not isinstance(exc, KeyboardInterrupt):
+        return False
+    tb = exc.__traceback__
+    if tb is None:
+        return True
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    code = tb.tb_frame.f_code.co_code
+    return not (0 <= tb.tb_lasti < len(code) and code[tb.tb_lasti] == _RAISE)
 
 
 def _log() -> Any:
@@ -65,7 +91,7 @@ class _Background:
             function, event = item
             try:
                 function(event)
-            except Exception as exc:  # an observer's bug is its own: logged and counted, never raised
+            except BaseException as exc:  # no signal reaches this thread: all is the observer's
                 self.failures += 1
                 _log().warning("observer failed", plugin=self.plugin, event_type=event.type, error=repr(exc))
 
@@ -168,7 +194,7 @@ class ObserverRun:
             for plugin, function in inline[event.hook]:
                 try:
                     function(event)
-                except Exception as exc:  # an observer's bug is its own: logged and counted, never raised
+                except BaseException as exc:  # an observer's failure is its own (see interrupted_by_signal)
                     self._failed(plugin, event, exc)
             return
         disabled = self.disabled
@@ -178,12 +204,14 @@ class ObserverRun:
             if background is None:
                 try:
                     function(event)
-                except Exception as exc:  # an observer's bug is its own: logged and counted, never raised
+                except BaseException as exc:  # an observer's failure is its own (see interrupted_by_signal)
                     self._failed(plugin, event, exc)
             else:
                 background.offer(function, event)
 
-    def _failed(self, plugin: str, event: Event, exc: Exception) -> None:
+    def _failed(self, plugin: str, event: Event, exc: BaseException) -> None:
+        if interrupted_by_signal(exc):
+            raise exc
         count = self.failures[plugin] = self.failures.get(plugin, 0) + 1
         _log().warning("observer failed", plugin=plugin, event_type=event.type, error=repr(exc), failures=count)
         if count >= MAX_FAILURES:

@@ -53,21 +53,20 @@ class ErrorKind(StrEnum):
     EXIT = "exit"
 
 
-@dataclass(frozen=True, slots=True)
-class LineageStep:
+class LineageStep(NamedTuple):
     """One fan-out on the way from the root: ``node_id`` created this task as child ``index``.
 
     ``stage`` is the position of the creating stage in the parent's history; it orders the children of
-    successive fan-outs of one parent.
+    successive fan-outs of one parent. Lineage and errors are named tuples, not frozen dataclasses: events
+    hand them to observers, and ``object.__setattr__`` changes a frozen dataclass but not a tuple.
     """
 
     node_id: str
-    index: int
+    index: int  # type: ignore[assignment]  # the child index, shadowing tuple.index
     stage: int
 
 
-@dataclass(frozen=True, slots=True)
-class Lineage:
+class Lineage(NamedTuple):
     """Where a task comes from: the root (empty path), or a clone/subtask of ``parent_id``."""
 
     kind: str = "root"
@@ -80,7 +79,7 @@ class Lineage:
         return len(self.path)
 
     @property
-    def index(self) -> int | None:
+    def index(self) -> int | None:  # type: ignore[override]  # the sibling index, not tuple.index
         """The task's index among its siblings (``None`` for the root)."""
         return self.path[-1].index if self.path else None
 
@@ -106,8 +105,7 @@ ROOT = Lineage()
 """The lineage of every root task (immutable, so one is shared)."""
 
 
-@dataclass(frozen=True, slots=True)
-class StageError:
+class StageError(NamedTuple):
     """A structured stage failure: ``{node_id, kind, message, details}``.
 
     ``traceback`` is kept for people reading the history but left out of the canonical trace, since it
