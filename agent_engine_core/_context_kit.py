@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from agent_engine_core._context import ContextAssembler, TaskItems, estimate_tokens
+from agent_engine_core._context import Assembled, ContextAssembler, TaskItems, estimate_tokens
 from agent_engine_core._json import dumps
 from agent_engine_core.manifests.models import ContextProfile, ContextSource
 from agent_engine_core.memory import InMemoryBackend, Memory, MemoryBackend, MemoryItem, MemorySetup, StoreName
@@ -55,8 +55,8 @@ def _memory(build: Build, folder: Path, items: list[_Item], order: list[int]) ->
     for key in order:
         store, at, _, tags, _ = items[key]
         if store != "task":
-            payload = _entry(store, key, items[key])["payload"]
-            stores[store].append(MemoryItem(f"i{key}", store, "p", dumps(payload), float(at), None, tuple(sorted(tags))))
+            payload = dumps(_entry(store, key, items[key])["payload"])
+            stores[store].append(MemoryItem(f"i{key}", store, "p", payload, float(at), None, tuple(sorted(tags))))
     return Memory(stores, "p")
 
 
@@ -107,30 +107,18 @@ def _check_hybrid(offered: list[tuple[tuple[int, int, int], dict[str, Any]]], gi
         return -len(words & set(_WORDS.findall(text.lower()))), -at, source, -position
 
     spent = 0
-    for place, entry in sorted(offered, key=lambda offer: rank(*offer)):
+    for _, entry in sorted(offered, key=lambda offer: rank(*offer)):
         if entry in given:
             spent += _cost(entry)
         else:
             assert _cost(entry) > budget - spent, f"hybrid left out {entry}, which ranks higher and fits"
 
 
-def _check_example(build: Build, items: list[_Item], profile: ContextProfile, query: str) -> None:
+def _check_package(profile: ContextProfile, items: list[_Item], input_json: str, assembled: Assembled) -> None:
+    """``assembled`` is what the documented rules give ``profile`` over ``items``."""
     offered = _candidates(profile, items)
     timeline = [entry for _, entry in sorted(offered, key=lambda offer: offer[0])]
     budget = profile.max_tokens
-    input_json = dumps({"q": query})
-    packages = []
-    with tempfile.TemporaryDirectory() as first, tempfile.TemporaryDirectory() as second:
-        orders = [list(range(len(items))), sorted(range(len(items)), key=lambda key: items[key][0] != "global")]
-        for folder, order in zip((first, second), orders, strict=True):
-            memory = _memory(build, Path(folder), items, order)
-            try:
-                assembler = ContextAssembler(profile, memory, estimate_tokens)
-                packages += [assembler.assemble("t", 0, input_json, _task_items(items)) for _ in range(2)]
-            finally:
-                memory.close()
-    assert len(set(packages)) == 1, "the same items give the same package, however their writes interleaved"
-    assembled = packages[0]
     given = json.loads(assembled.entries_json)
     assert assembled.tokens == sum(map(_cost, given)) <= budget, "never more than the budget"
     assert given == [entry for entry in timeline if entry in given], "the package is in timeline order"
@@ -138,21 +126,44 @@ def _check_example(build: Build, items: list[_Item], profile: ContextProfile, qu
     if policy == "recency":
         newest_first = [entry for _, entry in sorted(offered, key=lambda o: (-o[0][0], o[0][1], -o[0][2]))]
         assert given == sorted(_fitting_run(newest_first, budget), key=timeline.index), "the newest that fit"
-    elif policy == "all":
-        expected = timeline if sum(map(_cost, timeline)) <= budget else _fitting_run(list(_head_and_tail(timeline)),
-                                                                                      budget)
+        return
+    if policy == "all":
+        fits = sum(map(_cost, timeline)) <= budget
+        expected = timeline if fits else _fitting_run(list(_head_and_tail(timeline)), budget)
         assert given == sorted(expected, key=timeline.index), "everything, or head and tail"
-        assert assembled.dropped == len(offered) - len(given)
     else:
         _check_hybrid(offered, given, input_json, budget)
-        assert assembled.dropped == len(offered) - len(given), "hybrid considers every item"
+    assert assembled.dropped == len(offered) - len(given), f"{policy} considers every item"
 
 
-def check_context_retrieval(build: Build, *, max_examples: int = 60) -> None:
+def _check_example(build: Build, items: list[_Item], profile: ContextProfile, query: str) -> None:
+    """Every policy, at the generated budget and at fractions of what everything costs, on two interleavings."""
+    input_json = dumps({"q": query})
+    total = sum(_cost(entry) for _, entry in _candidates(profile, items))
+    budgets = sorted({profile.max_tokens, *(max(total * k // 4, 1) for k in range(1, 5))})
+    profiles = [profile.model_copy(update={"retrieval_policy": policy, "max_tokens": budget})
+                for policy in ("recency", "all", "hybrid") for budget in budgets]
+    with tempfile.TemporaryDirectory() as first, tempfile.TemporaryDirectory() as second:
+        global_first = sorted(range(len(items)), key=lambda key: items[key][0] != "global")
+        memories = [_memory(build, Path(first), items, list(range(len(items)))),
+                    _memory(build, Path(second), items, global_first)]
+        try:
+            for each in profiles:
+                packages = {ContextAssembler(each, memory, estimate_tokens).assemble("t", 0, input_json,
+                                                                                     _task_items(items))
+                            for memory in memories for _ in range(2)}
+                assert len(packages) == 1, "the same items give the same package, however their writes interleaved"
+                _check_package(each, items, input_json, packages.pop())
+        finally:
+            for memory in memories:
+                memory.close()
+
+
+def check_context_retrieval(build: Build, *, max_examples: int = 40) -> None:
     """Context policies keep their documented rules with project and global memory on ``build`` (Hypothesis).
 
     Items of the three stores, written in any ``created_at`` order (ties included), with words, tags and sizes;
-    profiles over any distinct stores, with tag filters and limits, under any policy and budget. Each example
+    profiles over any distinct stores, with tag filters and limits, under every policy at several budgets. Each example
     builds its stores with fresh temporary ``project_dir``s: ``build`` must start empty there.
     """
     from hypothesis import given, settings  # noqa: PLC0415 - a test dependency, not one of the core's
@@ -164,9 +175,7 @@ def check_context_retrieval(build: Build, *, max_examples: int = 60) -> None:
     sources = st.lists(st.builds(ContextSource, store=stores, tags=st.lists(st.sampled_from("xy"), max_size=2),
                                  limit=st.none() | st.integers(1, 5)), min_size=1, max_size=3,
                        unique_by=lambda source: source.store)
-    profiles = st.builds(ContextProfile, id=st.just("c"), sources=sources,
-                         retrieval_policy=st.sampled_from(["recency", "all", "hybrid"]),
-                         max_tokens=st.integers(1, 150))
+    profiles = st.builds(ContextProfile, id=st.just("c"), sources=sources, max_tokens=st.integers(1, 150))
     query = st.lists(st.sampled_from(_VOCABULARY), max_size=3).map(" ".join)
 
     @settings(max_examples=max_examples, deadline=None)
