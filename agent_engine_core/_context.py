@@ -22,6 +22,7 @@ exact ones.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -91,9 +92,15 @@ class _Candidate(NamedTuple):
         return self.payload_json if self.canonical else dumps(loads(self.payload_json))
 
 
+@functools.lru_cache(maxsize=1024)
+def _tags_json(tags: tuple[str, ...]) -> str:
+    """A tag list's JSON text (a store's items share a few tag sets: each is encoded once)."""
+    return dumps(list(tags))
+
+
 def _entry_text(candidate: _Candidate, payload: str) -> str:
     """``dumps({"store", "tags", "payload"})`` of the entry, from its payload's text (no decode of it)."""
-    return f'{{"store":"{candidate.store}","tags":{dumps(list(candidate.tags))},"payload":{payload}}}'
+    return f'{{"store":"{candidate.store}","tags":{_tags_json(candidate.tags)},"payload":{payload}}}'
 
 
 def _newest_first(candidate: _Candidate) -> tuple[float, int, int]:
