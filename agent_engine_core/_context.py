@@ -1,30 +1,34 @@
 """Context assembly: the memory items a node sees, chosen by its profile under a token budget.
 
-A profile's sources are read in order: ``task`` is the items the running task and its ancestors wrote in this
+A profile's sources offer candidates: ``task`` is the items the running task and its ancestors wrote in this
 run (their node outputs, kept by the run itself, so that reruns and replays with the same run id see exactly
-what the original saw), ``project`` and ``global`` are read from their backends (the newest ``limit`` items,
-or as many of the newest as could fit the budget at all when the source sets no limit). Each item becomes an entry
+what the original saw), ``project`` and ``global`` are read from their backends. Each candidate becomes an entry
 ``{"store", "tags", "payload"}``; an entry costs ``count(its JSON text)`` tokens, and the package never costs
-more than ``max_tokens``:
+more than ``max_tokens``. All candidates share one timeline: by ``created_at`` (``write_time``, strictly
+increasing within a process), then the profile's source order, then the source's own order (oldest first).
 
-- ``recency``: newest first, stopping at the first entry that does not fit;
+- ``recency``: newest first across sources, stopping at the first entry that does not fit; a source offers its
+  newest ``limit`` items, or as many of its newest as could fit at all (the budget over the smallest entry);
 - ``all``: every entry when they fit; otherwise head and tail are kept (oldest, newest, second oldest, second
   newest...) until the next does not fit -- the middle is what is dropped;
-- ``hybrid``: entries sharing the most words with the node input first, newer first among equals.
+- ``hybrid``: entries whose payload and tags share the most distinct words with the node input first, newer
+  first among equals; entries that do not fit are skipped and the next ones tried.
 
-The package is always in chronological order (the order the sources list, oldest first within one).
+``all`` and ``hybrid`` consider every item of a source up to its ``limit``, or its newest ``MAX_CANDIDATES``
+without one. Whatever the policy, the package is in timeline order (oldest first), as a transcript reads.
 ``estimate`` (4 characters per token, rounded up) is the built-in counter; ``register_token_counters`` adds
 exact ones.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from agent_engine_core._json import dumps, loads
 from agent_engine_core.memory import Memory
@@ -32,11 +36,14 @@ from agent_engine_core.memory import Memory
 if TYPE_CHECKING:
     from agent_engine_core.manifests.models import ContextProfile, ContextSource
 
-__all__ = ["Assembled", "Assembler", "ContextAssembler", "TaskItems", "estimate_tokens", "freeze"]
+__all__ = ["MAX_CANDIDATES", "Assembled", "Assembler", "ContextAssembler", "TaskItems", "estimate_tokens", "freeze"]
 
 TokenCounter = Callable[[str], int]
-TaskItems = Mapping[str, Sequence[tuple[tuple[str, ...], str]]]
-"""This run's task memory: task id -> its items as ``(tags, payload_json)``, oldest first."""
+TaskItems = Mapping[str, Sequence[tuple[tuple[str, ...], str, float]]]
+"""This run's task memory: task id -> its items as ``(tags, payload_json, created_at)``, oldest first."""
+
+MAX_CANDIDATES = 10_000
+"""How many of a source's newest items ``all`` and ``hybrid`` consider when the source sets no ``limit``."""
 
 _WORDS = re.compile(r"\w+")
 
@@ -48,7 +55,7 @@ def estimate_tokens(text: str) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Assembled:
-    """An assembled context: its entries as JSON text, what they cost and how many were left out."""
+    """An assembled context: its entries as JSON text, what they cost and how many candidates were left out."""
 
     profile: str
     entries_json: str
@@ -69,6 +76,66 @@ class Assembler(Protocol):
         ...
 
 
+class _Candidate(NamedTuple):
+    """An item a source offers; ``when`` is its place on the timeline."""
+
+    when: tuple[float, int, int]
+    """``(created_at, source index, position in the source)``: unique, so candidates sort by it alone."""
+    store: str
+    tags: tuple[str, ...]
+    payload_json: str
+    canonical: bool
+    """Whether ``payload_json`` is the engine's own encoding already (task items are node outputs)."""
+
+    def payload_text(self) -> str:
+        """The payload as the engine's ``dumps`` writes it (a backend may keep other spacing or escapes)."""
+        return self.payload_json if self.canonical else dumps(loads(self.payload_json))
+
+
+@functools.lru_cache(maxsize=1024)
+def _tags_json(tags: tuple[str, ...]) -> str:
+    """A tag list's JSON text (a store's items share a few tag sets: each is encoded once)."""
+    return dumps(list(tags))
+
+
+def _entry_text(candidate: _Candidate, payload: str) -> str:
+    """``dumps({"store", "tags", "payload"})`` of the entry, from its payload's text (no decode of it)."""
+    return f'{{"store":"{candidate.store}","tags":{_tags_json(candidate.tags)},"payload":{payload}}}'
+
+
+def _newest_first(candidate: _Candidate) -> tuple[float, int, int]:
+    at, source, position = candidate.when
+    return -at, source, -position  # among items written at the same instant, the source listed first comes first
+
+
+def _with_texts(ranked: Iterable[_Candidate]) -> Iterator[tuple[_Candidate, str]]:
+    """Candidates with their entry texts, made only as they are reached."""
+    for candidate in ranked:
+        yield candidate, _entry_text(candidate, candidate.payload_text())
+
+
+def _head_and_tail(timeline: list[_Candidate]) -> Iterator[_Candidate]:
+    """Oldest, newest, second oldest, second newest... each once."""
+    low, high = 0, len(timeline) - 1
+    while low <= high:
+        yield timeline[low]
+        if high != low:
+            yield timeline[high]
+        low, high = low + 1, high - 1
+
+
+def _by_relevance(candidates: list[_Candidate], input_json: str) -> list[tuple[_Candidate, str]]:
+    """Every candidate with its text: most distinct words shared with the input first, then newest first."""
+    words = set(_WORDS.findall(input_json.lower()))
+    scored = []
+    for candidate in candidates:
+        payload = candidate.payload_text()
+        shared = len(words.intersection(_WORDS.findall(" ".join((payload, *candidate.tags)).lower()))) if words else 0
+        scored.append((-shared, _newest_first(candidate), candidate, _entry_text(candidate, payload)))
+    scored.sort(key=lambda entry: entry[:2])
+    return [(candidate, text) for _, _, candidate, text in scored]
+
+
 @dataclass(frozen=True, slots=True)
 class ContextAssembler:
     """One profile, bound to the engine's memory and a token counter."""
@@ -79,60 +146,62 @@ class ContextAssembler:
 
     def assemble(self, task_id: str, depth: int, input_json: str, task_items: TaskItems) -> Assembled:
         """The context of a stage of task ``task_id`` (at fan-out ``depth``) on ``input_json``."""
-        entries = [entry for source in self.profile.sources for entry in self._read(source, task_id, depth,
-                                                                                    task_items)]
-        texts = [dumps(entry) for entry in entries]
-        costs = [self.count(text) for text in texts]
-        chosen = self._choose(texts, costs, input_json)
-        return Assembled(
-            self.profile.id, "[" + ",".join(texts[i] for i in chosen) + "]", sum(costs[i] for i in chosen),
-            len(entries) - len(chosen),
-        )
+        candidates = [candidate for index, source in enumerate(self.profile.sources)
+                      for candidate in self._read(index, source, task_id, depth, task_items)]
+        policy = self.profile.retrieval_policy
+        if policy == "hybrid":
+            chosen = self._fill(_by_relevance(candidates, input_json), skip=True)
+        elif policy == "all":
+            chosen = self._fill(_with_texts(_head_and_tail(sorted(candidates))), skip=False)
+        else:
+            chosen = self._fill(_with_texts(sorted(candidates, key=_newest_first)), skip=False)
+        chosen.sort()  # timeline order
+        return Assembled(self.profile.id, "[" + ",".join(text for _, text, _ in chosen) + "]",
+                         sum(cost for _, _, cost in chosen), len(candidates) - len(chosen))
 
-    def _read(self, source: ContextSource, task_id: str, depth: int, task_items: TaskItems) -> list[dict[str, Any]]:
-        wanted = set(source.tags)
-        if source.store == "task":
+    def _read(
+        self, index: int, source: ContextSource, task_id: str, depth: int, task_items: TaskItems
+    ) -> list[_Candidate]:
+        """The candidates ``source`` (the profile's ``index``-th) offers, oldest first."""
+        store = source.store
+        if self.profile.retrieval_policy == "recency":
+            fit = self._fit(store)
+            wanted = fit if source.limit is None else min(source.limit, fit)
+        else:
+            wanted = MAX_CANDIDATES if source.limit is None else source.limit
+        if store == "task":
+            tags = set(source.tags)
             lineage = [task_id]
             for _ in range(depth):  # a child's id is "<parent id>/<node>#<index>"
                 lineage.append(lineage[-1].rsplit("/", 1)[0])
-            found = [(tags, payload) for owner in reversed(lineage) for tags, payload in task_items.get(owner, ())
-                     if not wanted or wanted & set(tags)]
-            if source.limit is not None:
-                found = found[-source.limit:]
-            return [{"store": "task", "tags": list(tags), "payload": loads(payload)} for tags, payload in found]
-        window = source.limit if source.limit is not None else self._window(source.store)
-        items = self.memory.store(source.store).query(tags=source.tags, limit=window)
-        return [{"store": source.store, "tags": list(i.tags), "payload": i.payload} for i in items]
+            found = [item for owner in reversed(lineage) for item in task_items.get(owner, ())
+                     if not tags or tags & set(item[0])]
+            return [_Candidate((at, index, position), "task", item_tags, payload, True)
+                    for position, (item_tags, payload, at) in enumerate(found[max(len(found) - wanted, 0):])]
+        items = self.memory.store(store).query(tags=source.tags, limit=wanted)
+        return [_Candidate((item.created_at, index, position), store, item.tags, item.payload_json, False)
+                for position, item in enumerate(items)]
 
-    def _window(self, store: str) -> int:
-        """How many of a store's newest items could fit at all: the budget over the cost of the smallest entry.
+    def _fit(self, store: str) -> int:
+        """How many entries of ``store`` could fit at all: the budget over the cost of the smallest entry.
 
         Counters are taken to be monotone (a longer text never costs less), so no entry costs less than
-        ``{"store":...,"tags":[],"payload":0}``; the backend is never asked for more than can be chosen.
+        ``{"store":...,"tags":[],"payload":0}``; recency never reads more than can be chosen.
         """
         smallest = self.count(dumps({"store": store, "tags": [], "payload": 0}))
         return self.profile.max_tokens // max(smallest, 1)
 
-    def _choose(self, texts: list[str], costs: list[int], input_json: str) -> list[int]:
-        """Indexes of the entries that go in, in chronological order."""
-        policy = self.profile.retrieval_policy
-        newest_first = list(range(len(texts) - 1, -1, -1))
-        if policy == "all":
-            order = [i for pair in zip(range(len(texts)), newest_first, strict=True) for i in pair]
-            order = list(dict.fromkeys(order))  # head, tail, head+1, tail-1 ... without repeats
-        elif policy == "hybrid":
-            words = set(_WORDS.findall(input_json.lower()))
-            overlap = [len(words & set(_WORDS.findall(text.lower()))) for text in texts]
-            order = sorted(newest_first, key=lambda i: -overlap[i])  # stable: newer first among equals
-        else:
-            order = newest_first
+    def _fill(self, ranked: Iterable[tuple[_Candidate, str]], *, skip: bool) -> list[tuple[_Candidate, str, int]]:
+        """Take entries in rank order while they fit; past one that does not, stop or (``skip``) try the next."""
         budget, chosen = self.profile.max_tokens, []
-        for index in order:
-            if costs[index] > budget:
+        for candidate, text in ranked:
+            cost = self.count(text)
+            if cost <= budget:
+                budget -= cost
+                chosen.append((candidate, text, cost))
+            elif not skip:
                 break
-            budget -= costs[index]
-            chosen.append(index)
-        return sorted(chosen)
+        return chosen
 
 
 def freeze(value: Any) -> Any:

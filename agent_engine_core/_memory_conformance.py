@@ -49,6 +49,13 @@ def check_memory_backend(
     assert task.query()[2] == third, "items come back exactly as stored"
     task.close()
 
+    late = build(setup("project", "p4", max_items=3))  # written out of created_at order, with a tie
+    for n, at in enumerate((5.0, 3.0, 5.0, 1.0, 4.0)):
+        late.append(_item("project", "p4", {"n": n}, at=at))
+    assert [i.payload["n"] for i in late.query()] == [4, 0, 2], "by created_at, then insertion; oldest retired"
+    assert [i.payload["n"] for i in late.query(limit=2)] == [0, 2], "limit keeps the newest by created_at"
+    late.close()
+
     retained = build(setup("project", max_items=3))
     for n in range(5):
         retained.append(_item("project", "p1", {"n": n}, at=10.0 + n))

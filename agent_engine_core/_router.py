@@ -34,7 +34,7 @@ from agent_engine_core.events import (
     ToolInvoked,
 )
 from agent_engine_core.ids import child_task_id
-from agent_engine_core.memory import Artifact, Memory, MemoryItem
+from agent_engine_core.memory import Artifact, Memory, MemoryItem, write_time
 from agent_engine_core.records import (
     ErrorKind,
     Lineage,
@@ -70,7 +70,7 @@ class RunState:
     active: int = 1
     observers: ObserverRun | None = None
     memory: Memory | None = None
-    task_items: dict[str, list[tuple[tuple[str, ...], str]]] = field(default_factory=dict)
+    task_items: dict[str, list[tuple[tuple[str, ...], str, float]]] = field(default_factory=dict)
     """This run's task memory (what ``task`` context sources read), dropped with the run."""
     regions: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """Fan-out node -> the nodes its children can run a stage at (see ``_region``); kept by the engine."""
@@ -86,9 +86,9 @@ class RunState:
         node_id = node.id
         tags = (node_id,)  # the task id names the run and the task; the tag names the node
         output = record.output_json
-        self.task_items.setdefault(task.id, []).append((tags, output))
+        now = write_time()
+        self.task_items.setdefault(task.id, []).append((tags, output, now))
         stage_id = f"{task.id}@{record.seq}"
-        now = time.time()
         project = memory.project_id
         item = new_tuple(MemoryItem, (stage_id, "task", project, output, now, task.id, tags, "{}"))
         memory.task.backend.append(item)

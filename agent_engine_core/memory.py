@@ -9,14 +9,19 @@ store. Every backend keeps the same semantics, which ``agent_engine_core.testing
   retention: beyond ``max_items`` items in the scope, the oldest are deleted;
 - items are scoped: task and project items by ``project_id`` (task items also carry their ``task_id``), global
   items are shared by every project; ``query`` and retention see only the setup's scope;
-- ``query`` returns items oldest first (by ``created_at``, then insertion order), filtered by ``task_id`` and by
-  tags (an item matches when it has at least one of the given tags); ``limit`` keeps the newest ``limit``;
+- ``query`` returns items oldest first (by ``created_at``, then insertion order, whatever order they were
+  appended in), filtered by ``task_id`` and by tags (an item matches when it has at least one of the given
+  tags); ``limit`` keeps the newest ``limit``;
 - artifacts live in the backend of the project store (``put_artifact``/``artifacts``), queryable by kind, task,
   node and schema, oldest first.
+
+``created_at`` is stamped by ``write_time()``: wall-clock seconds, strictly increasing within a process, so items
+written one after another order as written however fast the machine (context recency ranks by it).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -44,12 +49,33 @@ __all__ = [
     "StoreName",
     "check_limit",
     "file_store_path",
+    "write_time",
 ]
 
 StoreName = Literal["task", "project", "global"]
 
 STORES: tuple[StoreName, ...] = ("task", "project", "global")
 ARTIFACT_KINDS = ("node_output", "tool_result", "evaluation", "telemetry_snapshot")
+
+
+class _WriteClock:
+    """``time.time()``, nudged to the next float when it would not move forward (a fast write, a clock step back)."""
+
+    def __init__(self) -> None:
+        self._last = 0.0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        now = time.time()
+        with self._lock:
+            if now <= self._last:
+                now = math.nextafter(self._last, math.inf)
+            self._last = now
+        return now
+
+
+write_time = _WriteClock()
+"""The ``created_at`` of a write: wall-clock seconds, strictly increasing within the process."""
 
 
 class MemoryItem(NamedTuple):
@@ -214,15 +240,21 @@ class InMemoryBackend:
     def __init__(self, setup: MemorySetup) -> None:
         if setup.config:
             raise ValueError(f"the memory backend takes no config (got {', '.join(map(str, setup.config))})")
-        bound = setup.max_items or self.DEFAULT_MAX_ITEMS
-        self._items: deque[MemoryItem] = deque(maxlen=bound)
-        self._artifacts: deque[Artifact] = deque(maxlen=bound)
+        self._bound = setup.max_items or self.DEFAULT_MAX_ITEMS
+        self._items: deque[MemoryItem] = deque()  # in query order: by created_at, then insertion
+        self._artifacts: deque[Artifact] = deque(maxlen=self._bound)
         self._lock = threading.Lock()
 
     def append(self, item: MemoryItem) -> None:
-        """Keep the item (the oldest one drops out past the bound)."""
+        """Keep the item in ``created_at`` order (the oldest one drops out past the bound)."""
         with self._lock:
-            self._items.append(item)
+            items = self._items
+            at = len(items)
+            while at and items[at - 1].created_at > item.created_at:  # written out of order: rare, near the end
+                at -= 1
+            items.insert(at, item)
+            if len(items) > self._bound:
+                items.popleft()
 
     def query(
         self, *, task_id: str | None = None, tags: Sequence[str] = (), limit: int | None = None
@@ -265,7 +297,7 @@ class MemoryStore:
         """Store ``payload`` (JSON) with ``tags``; returns the item once the backend has acknowledged it."""
         item = MemoryItem(
             id=item_id or f"{self.name}-{uuid.uuid4().hex}", store=self.name, project_id=self.project_id,
-            payload_json=dumps(payload), created_at=time.time(), task_id=task_id, tags=tuple(tags),
+            payload_json=dumps(payload), created_at=write_time(), task_id=task_id, tags=tuple(tags),
             metadata_json=dumps(metadata if metadata is not None else {}),
         )
         self.backend.append(item)
@@ -293,7 +325,7 @@ class Artifacts:
         if kind not in ARTIFACT_KINDS:
             raise ValueError(f"unknown artifact kind {kind!r}; use one of {', '.join(ARTIFACT_KINDS)}")
         artifact = Artifact(artifact_id or f"artifact-{uuid.uuid4().hex}", kind, self._project_id, task_id,
-                            payload_json, time.time(), node_id, schema,
+                            payload_json, write_time(), node_id, schema,
                             dumps(metadata if metadata is not None else {}))
         self._backend.put_artifact(artifact)
         return artifact

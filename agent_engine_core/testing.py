@@ -32,6 +32,8 @@ one as ``"module:attribute"`` for a fresh interpreter to import):
   invalid_json_match=...)`` and ``check_fork_refused(build, dir, match=...)``: what a backend must refuse;
 * ``check_retention_property(build)``: retention keeps exactly the newest ``max_items``, for any appends
   (Hypothesis, imported only when it runs);
+* ``check_context_retrieval(build)``: with project and global memory on the backend, every context policy
+  keeps its documented rule, for any items, profiles and budgets (Hypothesis, as above);
 * ``check_memory_yaml_refused(dir, memory_yaml, match=...)`` and ``check_engines_share_memory(dir, backend,
   config=...)``: a store misconfigured in memory.yaml is a ``ManifestError`` of memory.yaml, and a store
   configured there is where the next engine finds what the last one wrote.
@@ -49,6 +51,7 @@ from typing import Any, Protocol, TypeVar
 import pytest
 
 from agent_engine_core._canary import CANARY_ENV, SecretLedger, secret_ledger
+from agent_engine_core._context_kit import check_context_retrieval
 from agent_engine_core._memory_conformance import check_memory_backend
 from agent_engine_core._memory_kit import (
     LockedDir,
@@ -82,6 +85,7 @@ __all__ = [
     "assert_same_trace",
     "assert_trace_nodes",
     "check_closed_backend_refuses_work",
+    "check_context_retrieval",
     "check_engines_share_memory",
     "check_foreign_items_are_refused",
     "check_fork_refused",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from unittest import mock
 
 import pytest
 from _agent_kit import Kit, Script, reply
@@ -11,10 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agent_engine_core import Engine, ManifestError, hookimpl
-from agent_engine_core._context import ContextAssembler, estimate_tokens
-from agent_engine_core.manifests.models import ContextProfile, ContextSource
-from agent_engine_core.memory import InMemoryBackend, Memory, MemorySetup
-from agent_engine_core.testing import EventRecorder
+from agent_engine_core._context import estimate_tokens
+from agent_engine_core.memory import InMemoryBackend
+from agent_engine_core.testing import EventRecorder, check_context_retrieval
 
 SEEN: list = []
 
@@ -82,8 +82,8 @@ def test_an_agent_node_sends_its_context_in_the_user_message():
     engine.memory.global_.append("remember the moon", tags=["fact"])
     engine.run({"q": 1})
     sent = json.loads(script.requests[0].messages[0]["content"])
-    assert sent["context"] == [{"store": "task", "tags": ["s"], "payload": {"q": 1}},
-                               {"store": "global", "tags": ["fact"], "payload": "remember the moon"}]
+    assert sent["context"] == [{"store": "global", "tags": ["fact"], "payload": "remember the moon"},
+                               {"store": "task", "tags": ["s"], "payload": {"q": 1}}]  # oldest first
 
 
 def test_children_see_their_ancestors_task_memory_but_not_their_siblings():
@@ -130,28 +130,69 @@ def test_a_registered_token_counter_sets_the_budget():
     assert sum(len(t) for t in texts) <= 60 and [e["payload"] for e in SEEN[0]] == ["threethreethree"]
 
 
-# ---- the budget, as a property ---------------------------------------------------------------------------------
-
-payloads = st.lists(st.text(max_size=40), max_size=12)
+# ---- what the policies choose ---------------------------------------------------------------------------------
 
 
-@given(payloads, st.integers(1, 200), st.sampled_from(["recency", "all", "hybrid"]), st.text(max_size=20))
-def test_the_assembled_context_never_exceeds_its_budget(items, budget, policy, node_input):
-    backend = InMemoryBackend(MemorySetup("project", "p", None))
-    memory = Memory({"task": InMemoryBackend(MemorySetup("task", "p", None)), "project": backend,
-                     "global": InMemoryBackend(MemorySetup("global", "p", None))}, "p")
-    for text in items:
-        memory.project.append(text)
-    assembler = ContextAssembler(ContextProfile(id="c", sources=[ContextSource(store="project")],
-                                                retrieval_policy=policy, max_tokens=budget), memory, estimate_tokens)
-    assembled = assembler.assemble("t", 0, json.dumps(node_input), {})
-    entries = json.loads(assembled.entries_json)
-    costs = [estimate_tokens(json.dumps(e, separators=(",", ":"), ensure_ascii=False)) for e in entries]
-    assert sum(costs) == assembled.tokens <= budget
-    smallest = estimate_tokens('{"store":"project","tags":[],"payload":0}')
-    assert len(entries) + assembled.dropped == min(len(items), budget // smallest)  # candidates: what could fit
-    kept = [e["payload"] for e in entries]
-    remaining = iter(items)
-    assert all(any(text == item for item in remaining) for text in kept)  # a subsequence: chronological order
-    if policy == "recency":
-        assert kept == items[len(items) - len(kept):]  # the newest that fit, in order
+def test_recency_ranks_by_write_time_across_sources_not_by_source_order():
+    engine = engine_with([profile({"store": "task"}, {"store": "project"}, max_tokens=60)])
+    for n in range(3):  # written before the run: older than anything the run writes
+        engine.memory.project.append(f"note {n}: written before the run, long enough")
+    engine.run("hi")
+    assert [(e["store"], e["payload"]) for e in SEEN[0]] == [
+        ("project", "note 2: written before the run, long enough"), ("task", "hi"), ("task", {"a": "hi"})]
+
+
+def test_hybrid_scores_every_item_not_only_the_newest_that_could_fit():
+    engine = engine_with([profile({"store": "project"}, retrieval_policy="hybrid", max_tokens=60)])
+    engine.memory.project.append({"fruit": "banana"})  # the oldest of 100
+    for n in range(99):
+        engine.memory.project.append({"fruit": "apple", "n": n})
+    engine.run({"q": "banana"})
+    payloads = [e["payload"] for e in SEEN[0]]
+    assert payloads[0] == {"fruit": "banana"}  # first on the timeline, as the oldest
+    assert payloads[1:] == [{"fruit": "apple", "n": n} for n in range(99 - len(payloads) + 1, 99)]
+
+
+def test_hybrid_skips_a_relevant_entry_that_does_not_fit_and_takes_the_next():
+    engine = engine_with([profile({"store": "project"}, retrieval_policy="hybrid", max_tokens=40)])
+    engine.memory.project.append({"fruit": "banana", "note": "small"})
+    engine.memory.project.append({"fruit": "banana", "note": "x" * 200})  # the newest match: too big
+    engine.memory.project.append("unrelated")
+    engine.run({"q": "banana"})
+    assert [e["payload"] for e in SEEN[0]] == [{"fruit": "banana", "note": "small"}, "unrelated"]
+
+
+def test_all_reads_a_store_beyond_what_the_budget_could_hold():
+    engine = engine_with([profile({"store": "project"}, retrieval_policy="all", max_tokens=40)])
+    for n in range(30):
+        engine.memory.project.append(n)
+    engine.run("x")
+    assert [e["payload"] for e in SEEN[0]] == [0, 1, 29]  # the store's own oldest and newest (3 fit)
+
+
+def test_items_written_at_the_same_clock_reading_keep_their_write_order(monkeypatch):
+    from agent_engine_core import memory as memory_module
+
+    frozen = memory_module.time.time() + 3_600  # later than any earlier write: every write reads the same time
+    monkeypatch.setattr(memory_module.time, "time", lambda: frozen)
+    engine = engine_with([profile({"store": "project"}, {"store": "task"}, max_tokens=25)])  # room for two
+    engine.memory.project.append("before")
+    engine.run("hi")
+    assert [(e["store"], e["payload"]) for e in SEEN[0]] == [("task", "hi"), ("task", {"a": "hi"})]
+    times = [i.created_at for i in engine.memory.task.query()]
+    assert times == sorted(set(times)) and len(times) == 4  # s, a, look and x: strictly increasing
+
+
+def test_context_policies_keep_their_rules_over_the_in_memory_backend():
+    check_context_retrieval(InMemoryBackend)
+
+
+@given(st.lists(st.floats(0, 2e9, allow_nan=False), min_size=1, max_size=30))
+def test_write_time_strictly_increases_whatever_the_wall_clock_does(readings):
+    from agent_engine_core import memory as memory_module
+
+    clock = memory_module._WriteClock()
+    with mock.patch.object(memory_module.time, "time", side_effect=readings):
+        stamps = [clock() for _ in readings]
+    assert all(a < b for a, b in itertools.pairwise(stamps))
+    assert all(stamp >= reading for stamp, reading in zip(stamps, readings, strict=True))
