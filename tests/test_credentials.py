@@ -17,7 +17,7 @@ KEY = "sk-test-0123456789abcdef"
 
 
 def creds(*entries):
-    return {"provider_credentials": {"credentials": list(entries)}}
+    return {"provider_credentials": {"provider_credentials": list(entries)}}
 
 
 def entry(cid="main", provider="scriptable", **auth):
@@ -86,7 +86,7 @@ def test_a_group_readable_key_file_is_warned_about(tmp_path):
     ("key.json", json.dumps({"other": KEY}), "openai.api_key", "has no key 'openai.api_key'"),
     ("key.json", '{"api_key": "' + KEY + '", oops}', "api_key", "is not valid JSON (line 1"),
     ("key.yaml", f"api_key: [{KEY}\n", "api_key", "is not valid YAML"),
-    ("key.txt", KEY, "api_key", "file_key needs a .json, .yaml or .yml key file"),
+    ("key.txt", KEY, "api_key", "has no key 'api_key'"),
     ("key.json", json.dumps({"api_key": 42}), "api_key", "is not a string"),
 ])
 def test_unusable_key_files_are_located_errors_that_never_quote_the_file(tmp_path, name, content, file_key, expected):

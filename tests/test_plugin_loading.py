@@ -216,7 +216,8 @@ def test_plugins_yaml_names_an_unknown_plugin_with_its_location(tmp_path, monkey
     issue = next(i for i in caught.value.issues if i.code == "plugins.invalid")
     assert issue.file.endswith("plugins.yaml")
     assert issue.line == 2
-    assert issue.hint == "pip install agent-engine-otel"
+    assert issue.hint == ("'otel' is provided by agent-engine-otel: pip install -e agent_engine_plugins/otel "
+                          "(from the root of the agent-engine repository)")
 
 
 def test_plugins_yaml_disables_an_auto_loaded_observer(site, tmp_path):
