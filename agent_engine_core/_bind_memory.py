@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from agent_engine_core._context import ContextAssembler, estimate_tokens
-from agent_engine_core.components import Components, distribution_hint
+from agent_engine_core.components import Components, Registration, distribution_hint
 from agent_engine_core.errors import ManifestIssue
 from agent_engine_core.memory import STORES, Memory, MemoryBackend, MemorySetup, StoreName
 
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
     from agent_engine_core.manifests.loader import Project
     from agent_engine_core.manifests.models import ContextProfile
 
-__all__ = ["bind_memory", "context_assemblers", "context_profiles", "register_estimate"]
+__all__ = ["PendingMemory", "bind_memory", "context_assemblers", "context_profiles", "register_estimate"]
 
 RESERVED_PROFILES = ("none", "global")
 
@@ -25,37 +26,56 @@ def register_estimate(register: Any) -> None:
     register("estimate", estimate_tokens)
 
 
-def bind_memory(project: Project, components: Components, issues: list[ManifestIssue]) -> Memory | None:
-    """The engine's memory: the backend of each store built by its registered factory (None after an issue)."""
+@dataclass(frozen=True, slots=True)
+class PendingMemory:
+    """The engine's memory before its backends are opened, with what ``open`` needs to open them."""
+
+    memory: Memory
+    stores: tuple[tuple[StoreName, Registration, MemorySetup], ...]
+
+    def open(self, project: Project, issues: list[ManifestIssue]) -> bool:
+        """Build every store's backend, once the project is valid; False, with nothing left open, after an issue."""
+        source = project.source("memory")
+        backends: dict[StoreName, MemoryBackend] = {}
+        for store, registration, setup in self.stores:
+            try:
+                backends[store] = registration.factory(setup)
+            except Exception as exc:  # a backend that cannot start is a load error, never a silent fallback
+                line, column = source.locate(["memory", f"{store}_store", "config" if setup.config else "backend"])
+                issues.append(ManifestIssue(
+                    f"the {store} store's backend '{registration.name}' cannot be used: {type(exc).__name__}: {exc}",
+                    file=source.file, line=line, column=column, code="memory.backend_unusable"))
+        if len(backends) < len(STORES):
+            for backend in backends.values():
+                backend.close()
+            return False
+        self.memory.open(backends)
+        return True
+
+
+def bind_memory(project: Project, components: Components, issues: list[ManifestIssue]) -> PendingMemory | None:
+    """The engine's memory as memory.yaml describes it, checked but not opened (None after an issue)."""
     source = project.source("memory")
     spec = project.memory.memory
     project_id = spec.project_id or (project.base_dir.resolve().name if project.base_dir else "default")
-    backends: dict[StoreName, MemoryBackend] = {}
+    installed = components.of("memory_backend")
+    stores = []
     for store in STORES:
         store_spec = getattr(spec, f"{store}_store")
-        path: list[str | int] = ["memory", f"{store}_store"]
-        registration = components.of("memory_backend").get(store_spec.backend)
+        registration = installed.get(store_spec.backend)
         if registration is None:
-            line, column = source.locate([*path, "backend"])
+            line, column = source.locate(["memory", f"{store}_store", "backend"])
             issues.append(ManifestIssue(
                 f"the {store} store uses memory backend '{store_spec.backend}', which is not installed",
                 file=source.file, line=line, column=column, code="memory.unknown_backend",
-                hint=distribution_hint("memory_backend", store_spec.backend)))
+                hint=distribution_hint("memory_backend", store_spec.backend, installed)))
             continue
         setup = MemorySetup(store, project_id, project.base_dir, store_spec.retention.max_items,
                             MappingProxyType(dict(store_spec.config)))
-        try:
-            backends[store] = registration.factory(setup)
-        except Exception as exc:  # a backend that cannot start is a load error, never a silent fallback
-            line, column = source.locate([*path, "config" if store_spec.config else "backend"])
-            issues.append(ManifestIssue(
-                f"the {store} store's backend '{store_spec.backend}' cannot be used: {type(exc).__name__}: {exc}",
-                file=source.file, line=line, column=column, code="memory.backend_unusable"))
-    if len(backends) < len(STORES):
-        for backend in backends.values():
-            backend.close()
+        stores.append((store, registration, setup))
+    if len(stores) < len(STORES):
         return None
-    return Memory(backends, project_id)
+    return PendingMemory(Memory.unopened(project_id), tuple(stores))
 
 
 def context_profiles(project: Project, issues: list[ManifestIssue]) -> dict[str, ContextProfile]:

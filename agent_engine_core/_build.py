@@ -6,7 +6,7 @@ Every pass adds located issues to one list; the build fails with all of them tog
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +19,8 @@ from agent_engine_core._policy import policy_denials
 from agent_engine_core._stage import Plan
 from agent_engine_core._version import __version__
 from agent_engine_core.components import Components, distribution_hint
-from agent_engine_core.credentials import resolve_credential
-from agent_engine_core.dag import Dag, References, Role, blame_node, build_dag
+from agent_engine_core.credentials import LoadedCredential, resolve_credential
+from agent_engine_core.dag import Dag, References, Role, WorkflowParts, blame_node, build_dag
 from agent_engine_core.errors import ManifestError, ManifestIssue, ProviderError, ToolError
 from agent_engine_core.handlers import HandlerError, resolve_handler
 from agent_engine_core.llm import Credential, LlmProvider, ProviderSetup
@@ -29,7 +29,7 @@ from agent_engine_core.tools import BoundTool, Tool, ToolSetup
 
 if TYPE_CHECKING:
     from agent_engine_core.manifests.loader import Project
-    from agent_engine_core.manifests.models import AgentSpec, NodeSpec, WorkflowManifest
+    from agent_engine_core.manifests.models import AgentSpec, NodeSpec
     from agent_engine_core.memory import Memory
 
 __all__ = ["Built", "build"]
@@ -47,6 +47,8 @@ class Built:
     memory: Memory
     executor: Callable[[int], Executor]
     """Makes the pool that runs sync handlers beside their siblings (the ``local`` executor's factory)."""
+    credentials: tuple[LoadedCredential, ...] = ()
+    """The credentials whose keys were read for the agents, in the order they were read (for telemetry)."""
 
 
 def build(
@@ -59,41 +61,46 @@ def build(
     """
     issues = [*project.issues, *issues]
     workflow = project.workflow
-    if workflow is None:
-        raise ManifestError(_in_file_order(issues))
+    parts = WorkflowParts.of(workflow) if workflow is not None else project.workflow_parts
+    nodes = parts.well_formed_nodes if parts is not None else []
     source = project.source("workflow")
-    issue_at = blame_node(workflow, source.locate, source.file)
-    memory = bind_memory(project, components, issues)
+    issue_at = blame_node(parts or _NO_PARTS, source.locate, source.file)
+    pending = bind_memory(project, components, issues)
+    memory = pending.memory if pending is not None else None
     tools = _bind_tools(project, components, memory, issues)
     profiles = context_profiles(project, issues)
     assemblers = context_assemblers(project, profiles, memory, components, issues)
     refs = References(
-        agents={a.id for a in project.agents.agents},
+        agents=_ids_of(project, "agents", {a.id for a in project.agents.agents}),
         schemas=set(project.schemas),
-        context_profiles=("none", *profiles),
-        tools={t.id for t in project.tools.tools},
+        context_profiles=_ids_of(project, "memory", ("none", *profiles)),
+        tools=_ids_of(project, "tools", {t.id for t in project.tools.tools}),
     )
-    denials = policy_denials(project, workflow.nodes, {
-        "tool": refs.tools, "context": refs.context_profiles, "node": [n.id for n in workflow.nodes],
-        "memory": ("project", "global"),
+    node_ids = [i for i in parts.ids if i is not None] if parts is not None and None not in parts.ids else None
+    denials = policy_denials(project, nodes, {
+        "tool": refs.tools, "context": refs.context_profiles,
+        "node": node_ids if node_ids is not None else _UNCHECKED, "memory": ("project", "global"),
     }, issues)
-    if any(s.kind == "agent" for s in workflow.nodes) and "agents" not in project.sources:
+    if any(s.kind == "agent" for s in nodes) and "agents" not in project.sources:
         issues.append(ManifestIssue("the workflow has agent nodes but agents.yaml is missing",
                                     file=project.source("agents").file, code="manifest.missing_file",
                                     hint="define the agents in agents.yaml"))
-    dag, dag_issues = build_dag(workflow, refs, file=source.file, locate=source.locate)
-    issues.extend(dag_issues)
+    dag = None
+    if parts is not None:
+        dag, dag_issues = build_dag(parts, refs, file=source.file, locate=source.locate)
+        issues.extend(dag_issues)
     schemas = SchemaSet(project.schemas)
-    agents = _bind_agents(project, workflow, components, issues)
+    credentials = _Credentials(project, issues)
+    agents = _bind_agents(project, nodes, components, issues, credentials)
     plans: dict[str, Plan] = {}
-    for spec in workflow.nodes:
+    for spec in nodes:
         handler = None
         if spec.handler is not None:
             try:
                 handler = resolve_handler(spec.handler, base_dir=project.base_dir, handlers=handlers)
             except HandlerError as exc:
                 issues.append(issue_at(spec.id, "handler", "dag.handler_import", str(exc), exc.hint))
-        if dag is not None and (node := dag.nodes.get(spec.id)) is not None:
+        if dag is not None and (node := dag.nodes.get(spec.id)) is not None and memory is not None:
             plans[spec.id] = Plan(
                 node=node, handler=handler,
                 schema_in=_validator(schemas, spec, "schema_in", issue_at, issues),
@@ -104,7 +111,8 @@ def build(
                 memory_denials=_read_only(denials.memory.get(spec.id, {})),
             )
     scheduler = project.scheduler.scheduler
-    executor = components.of("executor").get(scheduler.executor)
+    executors = components.of("executor")
+    executor = executors.get(scheduler.executor)
     if executor is None or scheduler.executor != "local":
         registered = executor is not None
         issues.append(ManifestIssue(
@@ -112,15 +120,46 @@ def build(
                                                    if registered else "is not registered"),
             file=project.source("scheduler").file,
             line=project.source("scheduler").locate(["scheduler", "executor"])[0],
-            hint="use executor: local" if registered else distribution_hint("executor", scheduler.executor),
+            hint="use executor: local" if registered else distribution_hint("executor", scheduler.executor, executors),
             code="feature.unsupported" if registered else "manifest.unknown_component",
         ))
-    if issues or dag is None or memory is None or executor is None:
-        if memory is not None:
-            memory.close()
+    if scheduler.rate_limit is not None:
+        line, column = project.source("scheduler").locate(["scheduler", "rate_limit"], key=True)
+        issues.append(ManifestIssue(
+            "scheduler.rate_limit is reserved by the build plan for future work: rate limiting is not built yet "
+            "(it comes with the multi-task scheduler, issue 14)", file=project.source("scheduler").file,
+            line=line, column=column, hint="remove rate_limit until then", code="manifest.unsupported",
+        ))
+    # Nothing has been opened so far: memory backends (files, connections) open only for a valid project.
+    if issues or dag is None or pending is None or executor is None or not pending.open(project, issues):
         raise ManifestError(_in_file_order(issues))
     return Built(dag, MappingProxyType(plans), scheduler.fanout_concurrency, scheduler.inline_fast_handlers,
-                 _metadata(project, agents), memory, executor.factory)
+                 _metadata(project, agents), pending.memory, executor.factory, tuple(credentials.loaded))
+
+
+class _Unchecked(Collection[str]):
+    """The ids of a manifest that failed validation: a reference into it is not reported as unknown.
+
+    The manifest's own errors are reported; echoing each of them as a broken reference elsewhere would bury them.
+    """
+
+    def __contains__(self, item: object) -> bool:
+        return True
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+_UNCHECKED = _Unchecked()
+_NO_PARTS = WorkflowParts((), (), (), complete=False)
+
+
+def _ids_of(project: Project, stem: str, ids: Collection[str]) -> Collection[str]:
+    """``ids``, the ids manifest ``stem`` defines, or ``_UNCHECKED`` when that manifest failed validation."""
+    return _UNCHECKED if stem in project.invalid else ids
 
 
 def _in_file_order(issues: list[ManifestIssue]) -> list[ManifestIssue]:
@@ -168,15 +207,15 @@ class _Agent:
 
 
 def _bind_agents(
-    project: Project, workflow: WorkflowManifest, components: Components, issues: list[ManifestIssue]
+    project: Project, nodes: Sequence[NodeSpec], components: Components, issues: list[ManifestIssue],
+    credentials: _Credentials,
 ) -> dict[str, _Agent]:
     """Build one provider per agent that some node uses; report unknown providers and unanswerable nodes."""
     source = project.source("agents")
     users: dict[str, list[str]] = {}
-    for spec in workflow.nodes:
+    for spec in nodes:
         if spec.kind == "agent" and spec.agent_id is not None:
             users.setdefault(spec.agent_id, []).append(spec.id)
-    credentials = _Credentials(project, issues)
     bound: dict[str, _Agent] = {}
     for position, agent in enumerate(project.agents.agents):
         if agent.id not in users:
@@ -190,7 +229,8 @@ def _bind_agents(
         registration = components.llm_providers.get(provider_name)
         if registration is None:
             issue(f"agent '{agent.id}' uses LLM provider '{provider_name}', which is not installed",
-                  "agents.unknown_provider", hint=distribution_hint("llm_provider", provider_name))
+                  "agents.unknown_provider",
+                  hint=distribution_hint("llm_provider", provider_name, components.llm_providers))
             continue
         found = credentials.for_agent(agent, provider_name, issue)
         if found is False:
@@ -224,9 +264,11 @@ class _Credentials:
         self._issues = issues
         self._resolved: dict[str, Credential | None] = {}
         self._positions: dict[str, int] = {}
-        for position, spec in enumerate(project.credentials.credentials):
+        self.loaded: list[LoadedCredential] = []
+        """The credentials whose keys were read, in that order."""
+        for position, spec in enumerate(project.credentials.provider_credentials):
             if spec.id in self._positions:
-                line, column = self._source.locate(["credentials", position, "id"])
+                line, column = self._source.locate(["provider_credentials", position, "id"])
                 issues.append(ManifestIssue(f"credential id '{spec.id}' is used twice", file=self._source.file,
                                             line=line, column=column, code="credentials.duplicate_id"))
             else:
@@ -236,7 +278,7 @@ class _Credentials:
         self, agent: AgentSpec, provider: str, issue: Callable[..., None]
     ) -> Credential | Literal[False] | None:
         """The agent's credential: the one it names, else the only one of its provider; False after an issue."""
-        specs = self._project.credentials.credentials
+        specs = self._project.credentials.provider_credentials
         if agent.credential is not None:
             position = self._positions.get(agent.credential)
             if position is None:
@@ -259,7 +301,7 @@ class _Credentials:
         return self._resolve(candidates[0]) if candidates else None
 
     def _resolve(self, position: int) -> Credential | Literal[False]:
-        spec = self._project.credentials.credentials[position]
+        spec = self._project.credentials.provider_credentials[position]
         if spec.id not in self._resolved:
             found = resolve_credential(spec, position, base_dir=self._project.base_dir, file=self._source.file,
                                        locate=self._source.locate)
@@ -268,6 +310,7 @@ class _Credentials:
                 self._resolved[spec.id] = None
             else:
                 self._resolved[spec.id] = found
+                self.loaded.append(LoadedCredential(spec.id, spec.provider, spec.auth.source))
         return self._resolved[spec.id] or False
 
 
@@ -290,7 +333,7 @@ def _bind_tools(
         registration = components.of("tool").get(spec.type)
         if registration is None:
             issue(f"tool '{spec.id}' has type '{spec.type}', which no installed distribution registers",
-                  "tools.unknown_type", "type", distribution_hint("tool", spec.type))
+                  "tools.unknown_type", "type", distribution_hint("tool", spec.type, components.of("tool")))
             continue
         root = None
         if spec.root is not None:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent_engine_core._json import dumps
 from agent_engine_core._observe import ObserverRun
@@ -23,6 +23,7 @@ from agent_engine_core.events import (
     AgentCallEvent,
     ChildCreated,
     ContextAssembled,
+    CredentialLoaded,
     Event,
     MergeFired,
     NodeFinished,
@@ -44,6 +45,9 @@ from agent_engine_core.records import (
     Status,
     TaskSummary,
 )
+
+if TYPE_CHECKING:
+    from agent_engine_core.credentials import LoadedCredential
 
 __all__ = ["Finished", "RunState", "walk"]
 
@@ -76,6 +80,8 @@ class RunState:
     """Fan-out node -> the nodes its children can run a stage at (see ``_region``); kept by the engine."""
     slowed: int = 0
     """How many sync handler calls of this run were measured slow: a change makes inline groups use tasks."""
+    credentials: tuple[LoadedCredential, ...] = ()
+    """The credentials the engine read at load, announced after the root task's ``task_started``."""
 
     def remember(self, task: TaskState, plan: Plan, record: StageRecord) -> None:
         """Keep a successful stage's output: task memory, ``memory_write``, and artifacts."""
@@ -198,6 +204,9 @@ async def walk(run: RunState, task: TaskState, node_id: str, input_json: str) ->
     """Move ``task`` from ``node_id`` until it ends or, as a child, arrives at a merge."""
     if run.observers is not None:
         _emit(run, task, TaskStarted, "task_started", task.lineage, node_id, input_json)
+        if task.id == run.run_id:
+            for credential in run.credentials:
+                _emit(run, task, CredentialLoaded, "credential_loaded", *credential)
     outcome = await _walk(run, task, node_id, input_json)
     if isinstance(outcome, Finished):
         summary = TaskSummary(task.id, task.lineage, outcome.status, outcome.output_json, outcome.error)

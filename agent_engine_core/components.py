@@ -6,13 +6,17 @@ so that a duplicate name is refused with both distributions named and metadata c
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import difflib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from agent_engine_core.errors import PluginError
 
-__all__ = ["CATEGORIES", "CORE_DISTRIBUTION", "Components", "Registration", "distribution_hint"]
+__all__ = [
+    "CATEGORIES", "CORE_DISTRIBUTION", "KNOWN_COMPONENTS", "REPOSITORY_DISTRIBUTIONS", "Components", "Registration",
+    "distribution_hint",
+]
 
 CORE_DISTRIBUTION = "agent-engine-core"
 
@@ -28,10 +32,23 @@ CATEGORIES = {
 }
 """Registration hook -> component category."""
 
-_KNOWN_DISTRIBUTIONS = {
+REPOSITORY_DISTRIBUTIONS = {
+    "agent-engine-openai": "adapters/openai",
+    "agent-engine-anthropic": "adapters/anthropic",
+    "agent-engine-tools-std": "adapters/tools-std",
+    "agent-engine-memory-jsonl": "agent_engine_plugins/memory-jsonl",
+    "agent-engine-memory-sqlite": "agent_engine_plugins/memory-sqlite",
+    "agent-engine-memory-postgres": "agent_engine_plugins/memory-postgres",
+    "agent-engine-telemetry-jsonl": "agent_engine_plugins/telemetry-jsonl",
+    "agent-engine-otel": "agent_engine_plugins/otel",
+    "agent-engine-metrics": "agent_engine_plugins/metrics",
+}
+"""Every plugin distribution of this repository -> its folder, which ``pip install -e`` takes."""
+
+KNOWN_COMPONENTS = {
     ("llm_provider", "openai"): "agent-engine-openai",
     ("llm_provider", "anthropic"): "agent-engine-anthropic",
-    ("executor", "dask"): "agent-engine-dask",
+    ("memory_backend", "file"): "agent-engine-memory-jsonl",
     ("memory_backend", "jsonl"): "agent-engine-memory-jsonl",
     ("memory_backend", "sqlite"): "agent-engine-memory-sqlite",
     ("memory_backend", "postgres"): "agent-engine-memory-postgres",
@@ -41,6 +58,7 @@ _KNOWN_DISTRIBUTIONS = {
     **{("tool", name): "agent-engine-tools-std" for name in (
         "fs.read_file", "fs.write_file", "fs.list_dir", "proc.run_command", "net.http_get", "memory.write")},
 }
+"""(category, name) -> the distribution of this repository that registers it (for install hints)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,9 +119,31 @@ class Components:
             self._by_category[category].pop(name, None)
 
 
-def distribution_hint(category: str, name: str) -> str:
-    """What to install for a component that is not registered."""
-    known = _KNOWN_DISTRIBUTIONS.get((category, name))
-    if known:
-        return f"pip install {known}"
-    return f"install the distribution that provides the {category.replace('_', ' ')} '{name}'"
+def distribution_hint(category: str, name: str, installed: Iterable[str] | None = None) -> str:
+    """What to do about the component ``name`` that is not registered: the installed names, what to install.
+
+    Only distributions of this repository are named, with the command that installs one from its checkout.
+    """
+    kind = category.replace("_", " ")
+    names = sorted(installed) if installed is not None else None
+    advice = _install(category, name)
+    if advice is None:
+        known = {n for c, n in KNOWN_COMPONENTS if c == category}
+        close = difflib.get_close_matches(name, sorted({*(names or ()), *known}), n=1, cutoff=0.6)
+        if close:
+            advice = f"did you mean '{close[0]}'?"
+            if close[0] not in (names or ()) and (hint := _install(category, close[0])) is not None:
+                advice += f" {hint}"
+        else:
+            advice = f"no distribution of this repository provides the {kind} '{name}'; install the one that does"
+    if names is None:
+        return advice
+    return f"installed {kind}s: {', '.join(names) or 'none'}; {advice}"
+
+
+def _install(category: str, name: str) -> str | None:
+    distribution = KNOWN_COMPONENTS.get((category, name))
+    if distribution is None:
+        return None
+    return (f"'{name}' is provided by {distribution}: pip install -e {REPOSITORY_DISTRIBUTIONS[distribution]} "
+            "(from the root of the agent-engine repository)")

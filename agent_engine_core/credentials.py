@@ -12,7 +12,7 @@ import os
 import stat
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from agent_engine_core.errors import ManifestIssue
 from agent_engine_core.llm import Credential
@@ -21,9 +21,18 @@ from agent_engine_core.secrets import Secret
 if TYPE_CHECKING:
     from agent_engine_core.manifests.models import CredentialSpec
 
-__all__ = ["resolve_credential"]
+__all__ = ["LoadedCredential", "resolve_credential"]
 
 Locate = Callable[[list[str | int]], tuple[int | None, int | None]]
+
+
+class LoadedCredential(NamedTuple):
+    """What telemetry may say of a credential whose key the engine read (``credential_loaded``): never the key."""
+
+    credential_id: str
+    provider: str
+    source: str
+    """``env`` or ``file``: the kind of place the key came from."""
 
 
 class _Unresolved(Exception):
@@ -40,7 +49,7 @@ def resolve_credential(
     try:
         key = _read_key(spec, base_dir)
     except _Unresolved as exc:
-        line, column = locate(["credentials", position, "auth", exc.field])
+        line, column = locate(["provider_credentials", position, "auth", exc.field])
         return ManifestIssue(f"credential '{spec.id}': {exc}", file=file, line=line, column=column,
                              hint=exc.hint, code="credentials.unresolved")
     return Credential(spec.id, spec.provider, key, spec.config.base_url, spec.config.default_model)
@@ -78,25 +87,25 @@ def _read_key(spec: CredentialSpec, base_dir: Path | None) -> Secret:
 
 
 def _parse(path: Path, text: str) -> Any:
-    """A JSON or YAML key file; errors give the position only, since the parsers quote the offending text."""
+    """A key file read for ``file_key``: JSON when it ends in .json, else YAML (which reads JSON too).
+
+    The build plan's own example keys a ``key.txt``. Errors give the position only: the parsers quote the text.
+    """
     if path.suffix == ".json":
         try:
             return json.loads(text)
         except json.JSONDecodeError as exc:
             raise _Unresolved(f"the key file {path} is not valid JSON (line {exc.lineno}, column {exc.colno})",
                               "file_path", "fix the file, or drop file_key for a plain-text key file") from None
-    if path.suffix in (".yaml", ".yml"):
-        import yaml  # noqa: PLC0415 - only YAML key files need it
+    import yaml  # noqa: PLC0415 - only YAML key files need it
 
-        try:
-            return yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-            raise _Unresolved(f"the key file {path} is not valid YAML{where}", "file_path",
-                              "fix the file, or drop file_key for a plain-text key file") from None
-    raise _Unresolved(f"file_key needs a .json, .yaml or .yml key file, not {path.name}", "file_key",
-                      "drop file_key to read the whole file as the key")
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        raise _Unresolved(f"the key file {path} is not valid YAML{where}", "file_path",
+                          "fix the file, or drop file_key for a plain-text key file") from None
 
 
 def _value_at(data: Any, dotted: str, path: Path) -> str:

@@ -3,7 +3,8 @@
 ``build_dag`` runs pure passes: index nodes and edges → check per-node rules → check degrees and labels →
 order topologically (Kahn) → check reachability → analyse fan-out depths. Each pass is linear in nodes +
 edges and blames the nodes or edges it finds at fault; every issue is collected, none stops the others
-except where a later pass needs an earlier one's result (no ordering without acyclicity).
+except where a later pass needs an earlier one's result (no ordering without acyclicity). A workflow some of
+whose nodes or edges failed field validation is still checked in its well-formed parts (``WorkflowParts``).
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from typing import TYPE_CHECKING
 from agent_engine_core.errors import ManifestIssue
 
 if TYPE_CHECKING:
-    from agent_engine_core.manifests.models import NodeSpec, WorkflowManifest
+    from agent_engine_core.manifests.models import EdgeSpec, NodeSpec, WorkflowManifest
 
-__all__ = ["Dag", "DagNode", "Edge", "References", "Role", "build_dag"]
+__all__ = ["Dag", "DagNode", "Edge", "References", "Role", "WorkflowParts", "build_dag"]
 
 Locate = Callable[[Sequence[str | int]], tuple[int | None, int | None]]
 
@@ -117,6 +118,32 @@ class References:
     tools: Collection[str] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class WorkflowParts:
+    """A workflow's nodes and edges at their places in workflow.yaml, ``None`` where one failed field validation.
+
+    ``ids`` is the id each node is written with (a string, also for most nodes that failed), so that a node
+    with a field error still counts for duplicate ids and edge references. Incomplete parts get every check
+    that does not need the whole graph: duplicate ids and edges, edge references, the per-node rules and
+    references; degrees, labels, start nodes, cycles and reachability wait until every part is well formed.
+    """
+
+    nodes: Sequence[NodeSpec | None]
+    edges: Sequence[EdgeSpec | None]
+    ids: Sequence[str | None]
+    complete: bool
+
+    @classmethod
+    def of(cls, workflow: WorkflowManifest) -> WorkflowParts:
+        """The parts of a workflow that validated as a whole."""
+        return cls(workflow.nodes, workflow.edges, [spec.id for spec in workflow.nodes], complete=True)
+
+    @property
+    def well_formed_nodes(self) -> list[NodeSpec]:
+        """The nodes that validated, in file order."""
+        return [spec for spec in self.nodes if spec is not None]
+
+
 _DEGREE = {
     Role.START: ((0, 0), (1, 1)),
     Role.LINEAR: ((1, 1), (1, 1)),
@@ -166,7 +193,7 @@ class _Checker:
 
 
 def build_dag(
-    workflow: WorkflowManifest, refs: References, *, file: str, locate: Locate
+    workflow: WorkflowManifest | WorkflowParts, refs: References, *, file: str, locate: Locate
 ) -> tuple[Dag | None, list[ManifestIssue]]:
     """Check ``workflow`` against every structural rule of SPEC §3.1 and build the immutable DAG.
 
@@ -183,15 +210,18 @@ def build_dag(
       - the graph is acyclic (the cycle is named); every node is reachable from a start node; every start
         node reaches an exit.
 
-    Returns the DAG (``None`` when any issue was found) and the issues.
+    Returns the DAG (``None`` when any issue was found, and for incomplete ``WorkflowParts``) and the issues.
     """
+    parts = workflow if isinstance(workflow, WorkflowParts) else WorkflowParts.of(workflow)
     positions: dict[str, int] = {}
     duplicate_ids: list[tuple[int, str]] = []
-    for position, spec in enumerate(workflow.nodes):
-        if spec.id in positions:
-            duplicate_ids.append((position, spec.id))
+    for position, node_id in enumerate(parts.ids):
+        if node_id is None:
+            continue
+        if node_id in positions:
+            duplicate_ids.append((position, node_id))
         else:
-            positions[spec.id] = position
+            positions[node_id] = position
     check = _Checker(file, locate, positions)
     for position, node_id in duplicate_ids:
         line, column = locate(["nodes", position, "id"])
@@ -204,15 +234,19 @@ def build_dag(
         )
     # The first node of a duplicated id is the one checked (the one ``positions`` locates); later ones are only
     # reported, so a rule broken by the duplicate is never blamed on the line of the original.
-    specs = {node_id: workflow.nodes[position] for node_id, position in positions.items()}
-    out_edges, in_degree = _index_edges(workflow, specs, check)
+    nodes = parts.nodes
+    specs = {node_id: spec for node_id, position in positions.items() if (spec := nodes[position]) is not None}
+    out_edges, in_degree = _index_edges(parts, specs, positions, check)
     roles = {node_id: _ROLES[spec.role] for node_id, spec in specs.items()}
     for node_id, spec in specs.items():
         role = roles[node_id]
         _check_node(spec, role, refs, check)
-        _check_degree(spec, role, len(out_edges[node_id]), in_degree[node_id], check)
-        if role is Role.DECISION:
-            _check_labels(spec, out_edges[node_id], check)
+        if parts.complete:
+            _check_degree(spec, role, len(out_edges[node_id]), in_degree[node_id], check)
+            if role is Role.DECISION:
+                _check_labels(spec, out_edges[node_id], check)
+    if not parts.complete:
+        return None, check.issues
     starts = [s.id for s in specs.values() if s.role == "start"]
     default_start = _default_start(specs, starts, check)
     order = _topological_order(specs, out_edges, in_degree, check)
@@ -223,7 +257,7 @@ def build_dag(
     depths = _fan_out_depths(specs, out_edges, order, starts)
     if check.issues or default_start is None:
         return None, check.issues
-    nodes = {
+    dag_nodes = {
         node_id: DagNode(
             id=node_id,
             spec=specs[node_id],
@@ -235,7 +269,7 @@ def build_dag(
         for node_id in order
     }
     dag = Dag(
-        nodes=MappingProxyType(nodes),
+        nodes=MappingProxyType(dag_nodes),
         order=tuple(order),
         starts=tuple(starts),
         default_start=default_start,
@@ -245,17 +279,24 @@ def build_dag(
 
 
 def _index_edges(
-    workflow: WorkflowManifest, specs: Mapping[str, NodeSpec], check: _Checker
+    parts: WorkflowParts, specs: Mapping[str, NodeSpec], known: Mapping[str, int], check: _Checker
 ) -> tuple[dict[str, list[Edge]], dict[str, int]]:
+    """Out-edges and in-degrees of the well-formed nodes; ``known`` holds every node id written, well formed or not.
+
+    An edge into or out of a node with a field error is checked for references and duplicates only.
+    """
     out_edges: dict[str, list[Edge]] = {node_id: [] for node_id in specs}
     in_degree = dict.fromkeys(specs, 0)
     accepted = check.edge_positions
-    for position, spec in enumerate(workflow.edges):
+    unnamed = not parts.complete and None in parts.ids  # a reference may name a node whose id is malformed
+    for position, spec in enumerate(parts.edges):
+        if spec is None:
+            continue
         source, target = spec.source, spec.to
-        if source not in specs or target not in specs:
+        if source not in known or target not in known:
             for field, ref in (("from", source), ("to", target)):
-                if ref not in specs:
-                    close = difflib.get_close_matches(ref, list(specs), n=1, cutoff=0.6)
+                if ref not in known and not unnamed:
+                    close = difflib.get_close_matches(ref, list(known), n=1, cutoff=0.6)
                     check.edge(
                         position, spec.edge_id, field, "dag.unknown_node",
                         f"'{field}: {ref}' names no node",
@@ -269,6 +310,8 @@ def _index_edges(
             )
             continue
         accepted[source, target] = position
+        if source not in specs or target not in specs:
+            continue
         edges = out_edges[source]
         edges.append(Edge(source, target, spec.label, len(edges)))
         in_degree[target] += 1
@@ -510,11 +553,12 @@ def _merge_out_depth(depths: frozenset[int]) -> int:
     return max(min(depths) - 1, 0) if depths else 0
 
 
-def blame_node(workflow: WorkflowManifest, locate: Locate, file: str) -> Callable[..., ManifestIssue]:
+def blame_node(parts: WorkflowParts, locate: Locate, file: str) -> Callable[..., ManifestIssue]:
     """A factory of issues located at a node's field, for passes outside this module (handlers, agents)."""
     positions: dict[str, int] = {}
-    for position, spec in enumerate(workflow.nodes):
-        positions.setdefault(spec.id, position)
+    for position, node_id in enumerate(parts.ids):
+        if node_id is not None:
+            positions.setdefault(node_id, position)
 
     def issue(node_id: str, field: str, code: str, message: str, hint: str | None = None) -> ManifestIssue:
         line, column = locate(["nodes", positions[node_id], field])

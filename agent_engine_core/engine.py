@@ -239,7 +239,7 @@ class Engine:
         observers = self._observers.run() if self._observers.active else None
         timings = self._handler_timings if built.inline_fast_handlers else None
         run = RunState(rid, built.plans, built.fanout_concurrency, self._executor(), timings, observers=observers,
-                       memory=built.memory, regions=self._regions)
+                       memory=built.memory, regions=self._regions, credentials=built.credentials)
         root = TaskState(id=rid, lineage=ROOT, run_id=rid)
         finished = await walk(run, root, start_node, input_json)
         assert isinstance(finished, Finished)  # only children wait at merges; the root always finishes

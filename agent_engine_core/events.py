@@ -23,6 +23,7 @@ __all__ = [
     "AgentCallEvent",
     "ChildCreated",
     "ContextAssembled",
+    "CredentialLoaded",
     "Event",
     "MergeFired",
     "NodeFinished",
@@ -337,6 +338,26 @@ class PolicyDenied(_PolicyDenied, Event):
     __slots__ = ()
 
 
+class _CredentialLoaded(NamedTuple):
+    type: str
+    run_id: str
+    task_id: str
+    seq: int
+    timestamp: float
+    credential_id: str
+    provider: str
+    source: str
+
+
+class CredentialLoaded(_CredentialLoaded, Event):
+    """``credential_loaded``: the engine holds this provider_credentials.yaml entry's key (``source``: env or file).
+
+    Metadata only: never the key, nor the variable's or the file's content.
+    """
+
+    __slots__ = ()
+
+
 EVENT_TYPES: Mapping[str, type[Event]] = MappingProxyType({
     "task_started": TaskStarted,
     "task_finished": TaskFinished,
@@ -351,5 +372,6 @@ EVENT_TYPES: Mapping[str, type[Event]] = MappingProxyType({
     "tool_invoked": ToolInvoked,
     "context_assembled": ContextAssembled,
     "policy_denied": PolicyDenied,
+    "credential_loaded": CredentialLoaded,
 })
 """Every event type the engine emits today, and its class."""

@@ -338,6 +338,33 @@ class Artifacts:
         return self._backend.artifacts(kind=kind, task_id=task_id, node_id=node_id, schema=schema, limit=limit)
 
 
+class _NotOpen:
+    """The backend of every store of a memory not opened yet: loading opens no backend before the project is valid."""
+
+    def _refuse(self) -> RuntimeError:
+        return RuntimeError("memory is opened only once the whole project has validated")
+
+    def append(self, item: MemoryItem) -> None:
+        raise self._refuse()
+
+    def query(
+        self, *, task_id: str | None = None, tags: Sequence[str] = (), limit: int | None = None
+    ) -> list[MemoryItem]:
+        raise self._refuse()
+
+    def put_artifact(self, artifact: Artifact) -> None:
+        raise self._refuse()
+
+    def artifacts(
+        self, *, kind: str | None = None, task_id: str | None = None, node_id: str | None = None,
+        schema: str | None = None, limit: int | None = None,
+    ) -> list[Artifact]:
+        raise self._refuse()
+
+    def close(self) -> None:
+        """Nothing was opened."""
+
+
 class Memory:
     """An engine's three stores (``task``, ``project``, ``global_``) and its ``artifacts``."""
 
@@ -347,6 +374,22 @@ class Memory:
         self.project = MemoryStore("project", backends["project"], project_id)
         self.global_ = MemoryStore("global", backends["global"], project_id)
         self.artifacts = Artifacts(backends["project"], project_id)
+
+    @classmethod
+    def unopened(cls, project_id: str) -> Memory:
+        """A memory whose stores get their backends later, from ``open``.
+
+        What is built while a project is validated (tools, context assemblers) holds its stores, and no backend
+        is opened unless the whole project is valid.
+        """
+        not_open = _NotOpen()
+        return cls(dict.fromkeys(STORES, not_open), project_id)
+
+    def open(self, backends: Mapping[StoreName, MemoryBackend]) -> None:
+        """Give every store of a memory made by ``unopened`` its backend."""
+        for store in (self.task, self.project, self.global_):
+            store.backend = backends[store.name]
+        self.artifacts._backend = backends["project"]
 
     def store(self, name: StoreName) -> MemoryStore:
         """The store called ``name`` (``task``, ``project`` or ``global``)."""

@@ -236,7 +236,8 @@ def test_an_uninstalled_provider_fails_at_load_and_never_falls_back_to_scripted(
     (issue,) = caught.value.issues
     assert issue.code == "agents.unknown_provider"
     assert "openai" in issue.message
-    assert issue.hint == "pip install agent-engine-openai"
+    assert issue.hint == ("installed llm providers: replay, scripted; 'openai' is provided by agent-engine-openai: "
+                          "pip install -e adapters/openai (from the root of the agent-engine repository)")
     assert sent == []
 
 

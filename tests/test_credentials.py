@@ -10,14 +10,16 @@ import pytest
 import structlog
 from _agent_kit import Script, agent_engine, reply
 
-from agent_engine_core import ManifestError
+from agent_engine_core import ManifestError, hookimpl
+from agent_engine_core.events import CredentialLoaded
 from agent_engine_core.secrets import Secret, redact
+from agent_engine_core.testing import CANARY_ENV
 
 KEY = "sk-test-0123456789abcdef"
 
 
 def creds(*entries):
-    return {"provider_credentials": {"credentials": list(entries)}}
+    return {"provider_credentials": {"provider_credentials": list(entries)}}
 
 
 def entry(cid="main", provider="scriptable", **auth):
@@ -86,7 +88,7 @@ def test_a_group_readable_key_file_is_warned_about(tmp_path):
     ("key.json", json.dumps({"other": KEY}), "openai.api_key", "has no key 'openai.api_key'"),
     ("key.json", '{"api_key": "' + KEY + '", oops}', "api_key", "is not valid JSON (line 1"),
     ("key.yaml", f"api_key: [{KEY}\n", "api_key", "is not valid YAML"),
-    ("key.txt", KEY, "api_key", "file_key needs a .json, .yaml or .yml key file"),
+    ("key.txt", KEY, "api_key", "has no key 'api_key'"),
     ("key.json", json.dumps({"api_key": 42}), "api_key", "is not a string"),
 ])
 def test_unusable_key_files_are_located_errors_that_never_quote_the_file(tmp_path, name, content, file_key, expected):
@@ -127,6 +129,40 @@ def test_an_agent_names_one_of_several_credentials_and_can_ask_for_the_default_m
 def test_unused_credentials_are_not_resolved(monkeypatch):
     monkeypatch.delenv("UNSET_KEY", raising=False)
     agent_engine(Script(reply({})), **creds(entry(provider="other", source="env", env_var="UNSET_KEY")))
+
+
+class Recorder:
+    def __init__(self):
+        self.events = []
+
+    @hookimpl
+    def on_event(self, event):
+        self.events.append(event)
+
+
+@pytest.mark.parametrize("source", ["env", "file"])
+def test_each_run_announces_the_credentials_read_at_load_as_metadata_only(secret_ledger, tmp_path, source):
+    key_file = tmp_path / "keys.json"
+    key_file.write_text(json.dumps({"llm": {"api_key": secret_ledger.canary}}))
+    key_file.chmod(0o600)
+    auth = ({"source": "env", "env_var": CANARY_ENV} if source == "env" else
+            {"source": "file", "file_path": str(key_file), "file_key": "llm.api_key"})
+    recorder = Recorder()
+    engine, _ = agent_engine(Script(reply({}), reply({})), plugins=(recorder,),
+                             **creds(entry("main", **auth), entry("unused", provider="other")))
+    key_file.unlink()  # read at load; the session's check of its files must not find the canary where it was put
+    first, second = engine.run({}), engine.run({})
+    events = [e for e in recorder.events if e.type == "credential_loaded"]
+    assert [(e.run_id, e.task_id, e.credential_id, e.provider, e.source) for e in events] == [
+        (run.task_id, run.task_id, "main", "scriptable", source) for run in (first, second)]  # never 'unused'
+    assert all(isinstance(e, CredentialLoaded) for e in events)
+    for run in (first, second):
+        started, loaded = [e for e in recorder.events if e.run_id == run.task_id][:2]
+        assert (started.type, loaded.type, loaded.seq) == ("task_started", "credential_loaded", started.seq + 1)
+    assert set(events[0].to_dict()) == {"type", "run_id", "task_id", "seq", "timestamp", "credential_id",
+                                        "provider", "source"}
+    secret_ledger.add(*recorder.events, *(e.to_dict() for e in recorder.events))
+    assert not any(secret_ledger.canary in f"{e!r} {e.to_dict()}" for e in recorder.events)
 
 
 def test_a_secret_never_shows_its_value():

@@ -85,7 +85,10 @@ def test_memory_yaml_names_backends_that_must_exist_and_work(monkeypatch):
     with pytest.raises(ManifestError) as caught:
         chain(memory={"memory": {"project_store": {"backend": "sqlite"}}})
     (issue,) = caught.value.issues
-    assert (issue.code, issue.hint) == ("memory.unknown_backend", "pip install agent-engine-memory-sqlite")
+    assert issue.code == "memory.unknown_backend"
+    assert issue.hint == ("installed memory backends: memory; 'sqlite' is provided by agent-engine-memory-sqlite: "
+                          "pip install -e agent_engine_plugins/memory-sqlite "
+                          "(from the root of the agent-engine repository)")
 
     class Broken:
         @hookimpl

@@ -25,12 +25,14 @@ def fan_out(executor, plugins=()):
                   scheduler={"scheduler": {"executor": executor}}, **({"plugins": plugins} if plugins else {}))
 
 
-def test_an_unregistered_executor_names_the_distribution_to_install(monkeypatch):
+def test_an_unregistered_executor_lists_the_installed_ones_and_names_no_distribution_that_does_not_exist(monkeypatch):
     monkeypatch.setenv("AGENT_ENGINE_DISABLE_PLUGIN_AUTOLOAD", "1")
     with pytest.raises(ManifestError) as caught:
         fan_out("dask")
     (issue,) = caught.value.issues
-    assert (issue.code, issue.hint) == ("manifest.unknown_component", "pip install agent-engine-dask")
+    assert issue.code == "manifest.unknown_component"
+    assert issue.hint == ("installed executors: local; no distribution of this repository provides the executor "
+                          "'dask'; install the one that does")
 
 
 def test_a_registered_queue_executor_is_refused_until_the_task_queue_exists():

@@ -160,10 +160,11 @@ def test_cli_validate_prints_every_located_issue(write_project: WriteProject) ->
     assert lines == [
         f"{root / 'agents.yaml'}:2:30: unknown field 'temperature' at agents.0.temperature "
         "(allowed fields: config, credential, id, llm, prompt)",
+        f"{root / 'workflow.yaml'}:3:37: node 'a': schema 'nope' does not exist (add schemas/nope.json)",
         f"{root / 'workflow.yaml'}:4:19: node 'b': nodes.1.role: Input should be 'start', 'linear', 'decision', "
         "'branch', 'split', 'merge' or 'exit' (did you mean 'linear'?)",
     ]
-    assert "2 issues found" in done.stderr
+    assert "3 issues found" in done.stderr
 
 
 def test_cli_validate_prints_structural_issues_and_json(write_project: WriteProject) -> None:

@@ -1058,11 +1058,15 @@ AGENT_WORKFLOW = """\
     [
         pytest.param(
             'agents:\n  - id: editor\n    llm: "openai/gpt-4o-mini"  #!\n',
-            "agents.unknown_provider", "pip install agent-engine-openai", id="openai-not-installed",
+            "agents.unknown_provider",
+            "installed llm providers: replay, scripted; 'openai' is provided by agent-engine-openai: "
+            "pip install -e adapters/openai (from the root of the agent-engine repository)", id="openai-not-installed",
         ),
         pytest.param(
             'agents:\n  - id: editor\n    llm: "acme/model-1"  #!\n',
-            "agents.unknown_provider", "install the distribution that provides the llm provider 'acme'",
+            "agents.unknown_provider",
+            "installed llm providers: replay, scripted; no distribution of this repository provides "
+            "the llm provider 'acme'; install the one that does",
             id="unknown-provider",
         ),
         pytest.param(

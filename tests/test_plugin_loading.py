@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from click.testing import CliRunner
 
 from agent_engine_core import Engine, ManifestError, PluginError, hookimpl
 from agent_engine_core.cli import main
+from agent_engine_core.components import KNOWN_COMPONENTS, REPOSITORY_DISTRIBUTIONS, distribution_hint
 
 WORKFLOW = {
     "version": "1.0",
@@ -216,7 +218,8 @@ def test_plugins_yaml_names_an_unknown_plugin_with_its_location(tmp_path, monkey
     issue = next(i for i in caught.value.issues if i.code == "plugins.invalid")
     assert issue.file.endswith("plugins.yaml")
     assert issue.line == 2
-    assert issue.hint == "pip install agent-engine-otel"
+    assert issue.hint == ("'otel' is provided by agent-engine-otel: pip install -e agent_engine_plugins/otel "
+                          "(from the root of the agent-engine repository)")
 
 
 def test_plugins_yaml_disables_an_auto_loaded_observer(site, tmp_path):
@@ -263,3 +266,31 @@ def test_cli_plugins_runs_in_process_too():
     assert core["distribution"] == "agent-engine-core"
     assert core["components"] == ["executor:local", "llm_provider:scripted", "llm_provider:replay",
                                   "memory_backend:memory", "telemetry_sink:log", "token_counter:estimate"]
+
+
+def test_install_hints_name_only_distributions_of_this_repository_with_their_folders():
+    repository = Path(__file__).resolve().parent.parent
+    for distribution, folder in REPOSITORY_DISTRIBUTIONS.items():
+        with (repository / folder / "pyproject.toml").open("rb") as file:
+            assert tomllib.load(file)["project"]["name"] == distribution
+    assert set(KNOWN_COMPONENTS.values()) <= set(REPOSITORY_DISTRIBUTIONS)
+    hint = distribution_hint("memory_backend", "file", ["memory"])
+    assert hint == ("installed memory backends: memory; 'file' is provided by agent-engine-memory-jsonl: "
+                    "pip install -e agent_engine_plugins/memory-jsonl (from the root of the agent-engine repository)")
+    assert distribution_hint("memory_backend", "sqlit", ["memory"]).startswith(
+        "installed memory backends: memory; did you mean 'sqlite'? 'sqlite' is provided by agent-engine-memory-sqlite")
+    assert "pip install" not in distribution_hint("executor", "dask", ["local"])
+
+
+def test_every_component_the_repositorys_distributions_register_has_an_install_hint():
+    engine = Engine.from_dict({"workflow": {"version": "1.0", "nodes": [{"id": "s", "role": "start"},
+                                                                        {"id": "z", "role": "exit"}],
+                                            "edges": [{"from": "s", "to": "z"}]}})
+    try:
+        registered = {(category, name): registration.distribution
+                      for category in ("llm_provider", "memory_backend", "telemetry_sink", "tool", "executor")
+                      for name, registration in engine.components.of(category).items()}
+    finally:
+        engine.close()
+    from_repository = {key: dist for key, dist in registered.items() if dist in REPOSITORY_DISTRIBUTIONS}
+    assert from_repository.items() <= KNOWN_COMPONENTS.items()

@@ -22,12 +22,15 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from agent_engine_core._json import dumps
+from agent_engine_core.dag import WorkflowParts
 from agent_engine_core.errors import ManifestIssue
 from agent_engine_core.manifests._yaml import YamlDocument, parse_yaml
 from agent_engine_core.manifests.models import (
     MANIFEST_MODELS,
     AgentsManifest,
+    EdgeSpec,
     MemoryManifest,
+    NodeSpec,
     PluginsManifest,
     PolicyManifest,
     ProviderCredentialsManifest,
@@ -52,6 +55,12 @@ KNOWN_MANIFESTS = (
     "cli_profiles",
 )
 """Every manifest file of SPEC §3, by stem; the ones without a model here are refused, not ignored."""
+
+NOT_BUILT = {
+    "evaluations": "evaluations (suites of cases that agent-engine eval checks) come with the run store, issue 13",
+    "cli_profiles": "REPL profiles (agent-engine repl) come with the REPL, issue 15",
+}
+"""What each manifest without a model configures, and the work that builds it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +94,10 @@ class Project:
     sources: Mapping[str, Source]
     base_dir: Path | None
     issues: tuple[ManifestIssue, ...] = field(default=())
+    workflow_parts: WorkflowParts | None = None
+    """When workflow.yaml failed validation: its well-formed nodes and edges, which are still checked."""
+    invalid: frozenset[str] = frozenset()
+    """The manifests (by stem) that failed to parse or validate: references into them cannot be checked."""
 
     def source(self, stem: str) -> Source:
         """The source of manifest ``stem`` (a placeholder when the manifest was absent)."""
@@ -247,10 +260,10 @@ def _validate(
         if model is None:
             issues.append(
                 ManifestIssue(
-                    f"{stem}.yaml is part of the manifest format, but this version of agent-engine-core does "
-                    "not implement it yet",
-                    file=source.file,
-                    hint="remove the file; docs/DECISIONS.md lists what is not implemented yet",
+                    f"{stem}.yaml is part of the manifest format, but not built yet in this version of "
+                    f"agent-engine-core: {NOT_BUILT[stem]}",
+                    file=source.file, line=1 if source.document is not None else None,
+                    hint="remove the file (or keep it aside) until then",
                     code="manifest.unsupported",
                 )
             )
@@ -259,6 +272,7 @@ def _validate(
             models[stem] = model.model_validate({} if content is None else content)
         except ValidationError as exc:
             issues.extend(_pydantic_issues(exc, model, content, source))
+    parts = _workflow_parts(raw.get("workflow")) if "workflow" in raw and "workflow" not in models else None
     return Project(
         workflow=typing.cast(WorkflowManifest | None, models.get("workflow")),
         agents=typing.cast(AgentsManifest, models.get("agents") or AgentsManifest()),
@@ -274,7 +288,37 @@ def _validate(
         sources=types.MappingProxyType(sources),
         base_dir=base_dir,
         issues=tuple(issues),
+        workflow_parts=parts,
+        invalid=frozenset(stem for stem in sources if stem in MANIFEST_MODELS and stem not in models),
     )
+
+
+def _workflow_parts(content: Any) -> WorkflowParts | None:
+    """The nodes and edges of a workflow that failed validation, each validated alone (None where it fails)."""
+    if not isinstance(content, Mapping) or not isinstance(content.get("nodes"), list):
+        return None
+    raw_edges = content.get("edges", [])
+    edges_listed = isinstance(raw_edges, list)
+    nodes = [_valid(NodeSpec, raw) for raw in content["nodes"]]
+    edges = [_valid(EdgeSpec, raw) for raw in raw_edges] if edges_listed else []
+    ids = [spec.id if spec is not None else _written_id(raw) for spec, raw in zip(nodes, content["nodes"], strict=True)]
+    complete = edges_listed and all(n is not None for n in nodes) and all(e is not None for e in edges)
+    return WorkflowParts(nodes, edges, ids, complete=complete)
+
+
+def _written_id(raw: Any) -> str | None:
+    node_id = raw.get("id") if isinstance(raw, Mapping) else None
+    return node_id if isinstance(node_id, str) else None
+
+
+_M = typing.TypeVar("_M", bound=BaseModel)
+
+
+def _valid(model: type[_M], content: Any) -> _M | None:
+    try:
+        return model.model_validate(content)
+    except ValidationError:
+        return None
 
 
 def _pydantic_issues(
@@ -293,6 +337,10 @@ def _pydantic_issues(
             allowed = _fields_at(model, loc[:-1])
             close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.6)
             hint = f"did you mean '{close[0]}'?" if close else f"allowed fields: {', '.join(sorted(allowed))}"
+            renamed = getattr(model, "RENAMED", {}).get(name) if len(loc) == 1 else None
+            if renamed is not None:
+                message = f"'{name}:' is the old name of the top-level key '{renamed}:'"
+                hint = f"rename '{name}:' to '{renamed}:'"
             code = "manifest.extra_field"
             line, column = source.locate(loc, key=True)
         else:

@@ -7,7 +7,7 @@ typo is an error with a suggestion rather than a silently ignored setting. These
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -33,6 +33,7 @@ __all__ = [
     "PolicyManifest",
     "PolicyRule",
     "ProviderCredentialsManifest",
+    "RateLimitSpec",
     "SchedulerManifest",
     "SchedulerSpec",
     "StoreSpec",
@@ -123,6 +124,13 @@ class AgentsManifest(_Manifest):
     agents: list[AgentSpec] = Field(default_factory=list)
 
 
+class RateLimitSpec(_Manifest):
+    """The build plan's reserved rate limit (its "future work"): accepted in this form, refused as not built yet."""
+
+    requests_per_minute: int = Field(ge=1)
+    burst: int | None = Field(None, ge=1)
+
+
 class SchedulerSpec(_Manifest):
     """Concurrency settings."""
 
@@ -136,6 +144,9 @@ class SchedulerSpec(_Manifest):
         True,
         description="Run a fan-out child's sync handler on the event loop once its node has been measured "
         "fast (under 0.5 ms); false: always in a worker thread while siblings are in flight.",
+    )
+    rate_limit: RateLimitSpec | None = Field(
+        None, description="Reserved for the multi-task scheduler (not built yet): a project that sets it is refused."
     )
 
 
@@ -190,7 +201,8 @@ class AuthSpec(_Manifest):
     env_var: str | None = Field(None, description="source: env -- the variable holding the key.")
     file_path: str | None = Field(None, description="source: file -- the key file, relative to the config dir.")
     file_key: str | None = Field(
-        None, description="source: file -- for a JSON or YAML file, the (dotted) key holding the value."
+        None, description="source: file -- the (dotted) key holding the value, the file read as JSON (.json) or "
+        "else YAML.",
     )
 
 
@@ -211,9 +223,12 @@ class CredentialSpec(_Manifest):
 
 
 class ProviderCredentialsManifest(_Manifest):
-    """provider_credentials.yaml."""
+    """provider_credentials.yaml: a top-level ``provider_credentials:`` list (SPEC §3.5, the build plan)."""
 
-    credentials: list[CredentialSpec] = Field(default_factory=list)
+    RENAMED: ClassVar[dict[str, str]] = {"credentials": "provider_credentials"}
+    """Keys earlier versions read, with the name that replaced them (refused, with the new name as the fix)."""
+
+    provider_credentials: list[CredentialSpec] = Field(default_factory=list)
 
 
 

@@ -1,4 +1,4 @@
-"""The entry point module: registers the ``jsonl`` memory backend (chosen per store in memory.yaml)."""
+"""The entry point module: registers the ``jsonl`` memory backend, also named ``file`` (chosen in memory.yaml)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,13 @@ from agent_engine_core.memory import MemorySetup
 
 from agent_engine_memory_jsonl._backend import JsonlMemoryBackend
 
-__all__ = ["BACKEND_NAME", "build_backend", "register_memory_backends"]
+__all__ = ["BACKEND_NAME", "BUILD_PLAN_NAME", "build_backend", "register_memory_backends"]
 
 BACKEND_NAME = "jsonl"
 """The name memory.yaml gives a store's ``backend``."""
+
+BUILD_PLAN_NAME = "file"
+"""The build plan's name of the same backend (``backend: "file"``); both names open the same files."""
 
 
 def build_backend(setup: MemorySetup) -> JsonlMemoryBackend:
@@ -22,5 +25,6 @@ def build_backend(setup: MemorySetup) -> JsonlMemoryBackend:
 
 @hookimpl
 def register_memory_backends(register: Callable[..., None]) -> None:
-    """Offer the ``jsonl`` backend to the engine."""
+    """Offer the backend to the engine as ``jsonl`` and as the build plan's ``file``."""
     register(BACKEND_NAME, build_backend)
+    register(BUILD_PLAN_NAME, build_backend)

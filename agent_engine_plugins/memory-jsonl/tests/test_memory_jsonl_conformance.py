@@ -60,7 +60,7 @@ def test_the_distribution_registers_the_backend_through_its_entry_point():
     assert [p.value for p in points if p.name == "memory-jsonl"] == ["agent_engine_memory_jsonl.plugin"]
     registered = []
     plugin.register_memory_backends(lambda name, factory: registered.append((name, factory)))
-    assert registered == [("jsonl", build_backend)]
+    assert registered == [("jsonl", build_backend), ("file", build_backend)]
 
 
 def test_memory_yaml_selects_it_and_the_next_engine_reads_what_the_last_wrote(tmp_path):

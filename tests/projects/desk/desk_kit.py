@@ -80,7 +80,7 @@ def live_copy(destination: Path, provider: str, base_url: str, model: str = "des
     lines[index] = f'{indent}llm: "{provider}/{model}"\n'
     agents.write_text("".join(lines), encoding="utf-8")
     (copied / "provider_credentials.yaml").write_text(
-        "credentials:\n"
+        "provider_credentials:\n"
         f"  - id: {provider}_test\n"
         f"    provider: {provider}\n"
         f"    auth: {{type: api_key, source: env, env_var: {CANARY_ENV}}}\n"
