@@ -5,6 +5,11 @@ path string the kernel would resolve on its own:
 
 * an absolute path, a NUL character or an empty path is refused before anything is touched;
 * ``..`` pops the last directory the walk entered; popping past the root is refused;
+* a component that cannot be entered (missing, not a directory) does not end the walk: the components after
+  it are resolved lexically (``missing/..`` is where the walk was) until ``..`` brings the walk back to a
+  directory it entered, so confinement is decided on the whole resolved path, whether or not its components
+  exist, before the file system's answer (a missing directory, say) is reported; ``create_dirs`` creates
+  missing directories only then;
 * a symbolic link is read (``readlink`` relative to its directory) and its target spliced into the remaining
   components: a relative target continues from the link's directory, an absolute one must start with the
   root's own (resolved) path and restarts from the root; anything else is refused, and so are more than
@@ -24,6 +29,7 @@ Refusals raise ``Refused`` (the tool answers misuse); problems of the file syste
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
@@ -100,52 +106,14 @@ class Root:
         """Walk ``path`` below the root; the final component need not exist.
 
         ``follow_final`` follows a final symbolic link (within the root) instead of stopping at it;
-        ``create_dirs`` creates missing intermediate directories (inside the root) instead of failing.
+        ``create_dirs`` creates missing intermediate directories (inside the root) instead of failing, once the
+        whole path is known to stay inside the root.
         """
-        # each pending component remembers the link whose target it came from (None: the caller's path)
-        pending: deque[tuple[str, str | None]] = deque((part, None) for part in _components(path))
-        root_fd = self._open_root()
-        stack: list[tuple[str, int]] = []
-        hops = 0
+        walk = _Walk(self, path)
         try:
-            while pending:
-                name, via = pending.popleft()
-                if name == "..":
-                    if not stack:
-                        through = f" through the symbolic link '{via}'" if via else ""
-                        raise Refused(f"path '{path}' leads outside the tool's root{through}")
-                    os.close(stack.pop()[1])
-                    continue
-                here = stack[-1][1] if stack else root_fd
-                where = "/".join([*(entry for entry, _ in stack), name])
-                final = not pending
-                info = _lstat(name, here, final=final, create_dirs=create_dirs, path=path, where=where)
-                if info is None:  # the final component does not exist: the tool decides what that means
-                    return _hand_over(root_fd, stack, name)
-                if stat.S_ISLNK(info.st_mode) and (follow_final or not final):
-                    hops += 1
-                    if hops > MAX_SYMLINKS:
-                        raise Refused(f"path '{path}' goes through more than {MAX_SYMLINKS} symbolic links")
-                    target = os.readlink(name, dir_fd=here)
-                    if target.startswith("/"):
-                        below = self._below_root(target)
-                        if below is None:
-                            raise Refused(f"path '{path}' leads outside the tool's root "
-                                          f"through the symbolic link '{where}'")
-                        _close_all(stack)
-                    else:
-                        below = _parts(target)
-                    pending.extendleft((part, where) for part in reversed(below))
-                    continue
-                if final:
-                    return _hand_over(root_fd, stack, name)
-                if not stat.S_ISDIR(info.st_mode):
-                    raise Unavailable(f"'{where}' is not a directory (in path '{path}')")
-                stack.append((name, _open_lookup(name, here, path)))
-            return _hand_over(root_fd, stack, None)
+            return walk.run(follow_final=follow_final, create_dirs=create_dirs)
         except BaseException:
-            _close_all(stack)
-            os.close(root_fd)
+            walk.close()
             raise
 
     def physical(self, location: Location) -> Path:
@@ -192,24 +160,138 @@ def _components(path: Any) -> list[str]:
 
 
 def _parts(path: str) -> list[str]:
-    """The components of a ``/``-separated path, without empty and ``.`` ones (``..`` is kept)."""
-    return [part for part in path.split("/") if part not in ("", ".")]
+    """The components of a ``/``-separated path, without empty and ``.`` ones (``..`` is kept).
+
+    A trailing ``/`` or ``/.`` stays as a final ``.``: as for the kernel, the name before it must be a directory.
+    """
+    parts = [part for part in path.split("/") if part not in ("", ".")]
+    if parts and parts[-1] != ".." and path.rsplit("/", 1)[-1] in ("", ".") and "/" in path:
+        parts.append(".")
+    return parts
 
 
-def _lstat(name: str, here: int, *, final: bool, create_dirs: bool, path: str, where: str) -> os.stat_result | None:
-    """The component's own status (a link is not followed); ``None`` when it is the missing final component."""
-    try:
-        return os.stat(name, dir_fd=here, follow_symlinks=False)
-    except FileNotFoundError:
-        if final:
+class _Walk:
+    """One walk of a caller's path: the directories entered below the root, and what lies beyond them.
+
+    ``stack`` holds the directories entered, physically (links resolved), each with its open descriptor. Once a
+    component cannot be entered (it does not exist, is not a directory, cannot be looked up), the components
+    after it are ``beyond``: resolved lexically, ``..`` dropping the last of them, until ``..`` brings the walk
+    back to ``stack`` and it goes on physically. Why the walk could not go on (``missing``, ``stuck``) is
+    reported only once the whole path is known to stay inside the root, so leaving the root is misuse whether
+    or not the components on the way exist.
+    """
+
+    def __init__(self, root: Root, path: Any) -> None:
+        self.root = root
+        self.path = path
+        # each pending component remembers the link whose target it came from (None: the caller's path)
+        self.pending: deque[tuple[str, str | None]] = deque((part, None) for part in _components(path))
+        self.root_fd = root._open_root()
+        self.stack: list[tuple[str, int]] = []
+        self.beyond: list[str] = []
+        self.missing: str | None = None  # the first directory that does not exist (create_dirs may create it)
+        self.stuck: str | None = None  # the first component that cannot be entered for another reason
+        self.hops = 0
+
+    def run(self, *, follow_final: bool, create_dirs: bool) -> Location:
+        found: str | None = None  # the final component, when it exists and is not a link to follow
+        ends_in_dir = False
+        while self.pending:
+            name, via = self.pending.popleft()
+            ends_in_dir = name in (".", "..")
+            if name == ".":  # only after a name that had to be a directory (see _parts): nothing to do
+                continue
+            if name == "..":
+                self._up(via)
+            elif self.beyond:
+                self.beyond.append(name)
+            else:
+                found = self._enter(name, final=not self.pending, follow_final=follow_final)
+        # the path stays inside the root: from here on the file system may say no
+        if self.stuck or (self.missing and (not create_dirs or (ends_in_dir and self.beyond))):
+            raise Unavailable(self.stuck or self.missing)
+        if self.beyond:
+            *parents, found = self.beyond
+            for name in parents:
+                self._make(name)
+        return _hand_over(self.root_fd, self.stack, found)
+
+    def close(self) -> None:
+        _close_all(self.stack)
+        os.close(self.root_fd)
+
+    def _here(self) -> int:
+        return self.stack[-1][1] if self.stack else self.root_fd
+
+    def _up(self, via: str | None) -> None:
+        if self.beyond:
+            self.beyond.pop()
+            return
+        if not self.stack:
+            through = f" through the symbolic link '{via}'" if via else ""
+            raise Refused(f"path '{self.path}' leads outside the tool's root{through}")
+        os.close(self.stack.pop()[1])
+
+    def _enter(self, name: str, *, final: bool, follow_final: bool) -> str | None:
+        """Step into ``name``; the name itself when it is the existing final component (not a followed link)."""
+        here = self._here()
+        where = "/".join([*(entry for entry, _ in self.stack), name])
+        try:
+            info = os.stat(name, dir_fd=here, follow_symlinks=False)
+        except OSError as exc:
+            if not (final and exc.errno == errno.ENOENT):  # a missing final component: the tool decides
+                self._block(where, exc.errno)
+            self.beyond.append(name)
             return None
-        if not create_dirs:
-            raise Unavailable(f"directory '{where}' does not exist (in path '{path}')") from None
-    try:
-        os.mkdir(name, dir_fd=here)
-    except FileExistsError:  # created concurrently: look again
-        pass
-    return os.stat(name, dir_fd=here, follow_symlinks=False)
+        if stat.S_ISLNK(info.st_mode) and (follow_final or not final):
+            self._follow(name, here, where)
+            return None
+        if final:
+            return name
+        if not stat.S_ISDIR(info.st_mode):
+            self._block(where, errno.ENOTDIR)
+            self.beyond.append(name)
+            return None
+        try:
+            fd = _open_lookup(name, here, self.path)
+        except OSError as exc:
+            self._block(where, exc.errno)
+            self.beyond.append(name)
+            return None
+        self.stack.append((name, fd))
+        return None
+
+    def _follow(self, name: str, here: int, where: str) -> None:
+        """Splice the link's target into the pending components (an absolute one restarts from the root)."""
+        self.hops += 1
+        if self.hops > MAX_SYMLINKS:
+            raise Refused(f"path '{self.path}' goes through more than {MAX_SYMLINKS} symbolic links")
+        target = os.readlink(name, dir_fd=here)
+        if target.startswith("/"):
+            below = self.root._below_root(target)
+            if below is None:
+                raise Refused(f"path '{self.path}' leads outside the tool's root through the symbolic link '{where}'")
+            _close_all(self.stack)
+        else:
+            below = _parts(target)
+        self.pending.extendleft((part, where) for part in reversed(below))
+
+    def _block(self, where: str, number: int | None) -> None:
+        if number == errno.ENOENT:
+            self.missing = self.missing or f"directory '{where}' does not exist (in path '{self.path}')"
+            return
+        if number == errno.ENOTDIR:
+            reason = f"'{where}' is not a directory"
+        else:
+            reason = f"'{where}': {_REASONS.get(number or 0) or os.strerror(number or 0)}"
+        self.stuck = self.stuck or f"{reason} (in path '{self.path}')"
+
+    def _make(self, name: str) -> None:
+        """Create the missing directory ``name`` in the current one and enter it, never through a link."""
+        here = self._here()
+        with contextlib.suppress(FileExistsError):  # created concurrently: entered all the same, if a directory
+            os.mkdir(name, dir_fd=here)
+        self.stack.append((name, _open_lookup(name, here, self.path)))
 
 
 def _open_lookup(name: str, here: int, path: str) -> int:

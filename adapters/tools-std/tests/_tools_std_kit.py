@@ -78,6 +78,10 @@ def plant(base: Path) -> Path:
         "in_slash": "a/",                               # a trailing slash
         "dotted": "./a/./b/.",                          # dots in the target
         "up_slash": "../",                              # the root's parent, with a slash
+        "deep_in": "a/b",                               # inside, two levels down: deep_in/.. is a, not the root
+        "gone_out": "../nowhere/deeper",                # dangling, into a missing directory outside
+        "via_missing": "missing/../a",                  # through a missing directory, back inside
+        "via_missing_out": "missing/../../outside",     # through a missing directory, then out
     }
     for name, target in links.items():
         os.symlink(target, root / name)
@@ -86,11 +90,16 @@ def plant(base: Path) -> Path:
 
 def outside_state(base: Path) -> dict[str, Any]:
     """Everything under ``base`` except the root: relative path -> content (files) or link target or 'dir'."""
+    return tree_state(base, skip="root")
+
+
+def tree_state(base: Path, skip: str | None = None) -> dict[str, Any]:
+    """Everything under ``base`` but its child ``skip``: relative path -> content, link target or 'dir'."""
     state: dict[str, Any] = {}
     for directory, dirs, files in os.walk(base):
         here = Path(directory)
         if here == base:
-            dirs[:] = [d for d in dirs if d != "root"]
+            dirs[:] = [d for d in dirs if d != skip]
         for name in [*dirs, *files]:
             path = here / name
             key = str(path.relative_to(base))
@@ -103,10 +112,68 @@ def outside_state(base: Path) -> dict[str, Any]:
     return state
 
 
+def within(root: Path | str, real: str) -> bool:
+    """Whether the absolute path ``real`` is the root or below it."""
+    return real == str(root) or real.startswith(str(root) + os.sep)
+
+
 def inside(root: Path, path: str) -> bool:
     """Whether ``root/path`` resolves (as the kernel would) to the root or below it."""
-    real = os.path.realpath(root / path)
-    return real == str(root) or real.startswith(str(root) + os.sep)
+    return within(root, os.path.realpath(os.path.join(root, path)))
+
+
+class Resolution:
+    """How ``root/path`` resolves, worked out on path strings: the target, and whether the walk left the root.
+
+    The reference the tools are checked against: it follows the kernel's algorithm (``..`` goes to the
+    parent of the directory reached so far, a link's target is walked in its place, from ``/`` when absolute)
+    and, like ``os.path.realpath``, goes on lexically past a component that does not exist. ``left`` is set
+    when any point of the walk lies outside the root (where the tools refuse, even if the walk came back),
+    ``loop`` when it met more than 40 links; an absolute link target is taken as the tools take it, a path
+    below the root's own or else outside.
+    """
+
+    def __init__(self, root: Path, path: str) -> None:
+        self.root = str(root)
+        self.left = False
+        self.loop = False
+        self.hops = 0
+        self.target = self._walk(self.root, path)
+
+    @property
+    def misuse(self) -> bool:
+        return self.left or self.loop
+
+    def _walk(self, current: str, path: str) -> str:
+        for part in path.split("/"):
+            if self.left or self.loop:
+                break
+            if part in ("", "."):
+                continue
+            if part == "..":
+                current = os.path.dirname(current)
+            else:
+                candidate = os.path.join(current, part)
+                current = self._link(candidate) if os.path.islink(candidate) else candidate
+            self.left = self.left or not within(self.root, current)
+        return current
+
+    def _link(self, link: str) -> str:
+        self.hops += 1
+        if self.hops > 40:
+            self.loop = True
+            return link
+        target = os.readlink(link)
+        if not target.startswith("/"):
+            return self._walk(os.path.dirname(link), target)
+        rest = target.split("/")
+        for want in self.root.split("/")[1:]:  # the target must begin with the root's components
+            while rest and rest[0] in ("", "."):
+                rest.pop(0)
+            if not rest or rest.pop(0) != want:
+                self.left = True
+                return target
+        return self._walk(self.root, "/".join(rest))
 
 
 def as_text(value: Any) -> str:

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from _tools_std_kit import CANARY, LocalServer, as_text, build, inside, outside_state, plant
+from _tools_std_kit import CANARY, LocalServer, Resolution, as_text, build, outside_state, plant, tree_state, within
 from agent_engine_core.errors import ToolError
 from agent_engine_core.tools import ToolStatus
 from hypothesis import HealthCheck, given, settings
@@ -47,6 +47,29 @@ ESCAPES = [
     "loop2/x",
     "up_slash/outside/canary.txt",
     "in_slash/../../outside/canary.txt",
+    # through components that do not exist or are not directories: decided on the resolved path all the same
+    "workspace/../../secret.txt",
+    "a/missing/../../..",
+    "a/missing/../../../outside/canary.txt",
+    "missing/deeper/../../../outside/canary.txt",
+    "top.txt/../../outside/canary.txt",
+    "a/f.txt/../../../outside/canary.txt",
+    "missing/../in/../../outside/canary.txt",
+    # .. after a link goes up from where the link led, as the kernel does
+    "absin/../../../outside/canary.txt",   # a/b, a, the root, out
+    "deep_in/../../../outside/canary.txt",
+    "out/../outside/canary.txt",
+    # trailing /., doubled slashes
+    "../.",
+    "a/missing/../../../.",
+    "a//..//..//outside/canary.txt",
+    "missing//..//..",
+    "..//",
+    # links leading outside: dangling, into a missing directory, through a missing directory
+    "gone_out",
+    "gone_out/x.txt",
+    "via_missing_out",
+    "via_missing_out/canary.txt",
 ]
 ABSOLUTE = ["/etc/passwd", "/", "//etc/passwd"]
 
@@ -63,9 +86,25 @@ def test_reading_or_listing_outside_the_root_is_misuse(root, tool, path):
     misuse(build(tool, root).invoke({"path": path}))
 
 
-@pytest.mark.parametrize("path", [*ESCAPES, "dangling_out", "out/new.txt", "absout/new.txt", "up/new.txt"])
-def test_writing_outside_the_root_is_misuse_and_creates_nothing(root, path):
-    misuse(build("fs.write_file", root).invoke({"path": path, "content": "pwned"}))
+WRITE_ESCAPES = [*ESCAPES, "dangling_out", "out/new.txt", "absout/new.txt", "up/new.txt",
+                 "../outside/newdir/x.txt", "gone_out/new.txt", "missing/../../outside/newdir/x.txt",
+                 "a/missing/deeper/../../../../outside/newdir/x.txt", "new/../../outside/canary.txt"]
+
+
+@pytest.mark.parametrize("create_parents", [True, False])
+@pytest.mark.parametrize("path", WRITE_ESCAPES)
+def test_writing_outside_the_root_is_misuse_and_creates_nothing(root, path, create_parents):
+    before = tree_state(root)
+    tool = build("fs.write_file", root, config={"create_parents": create_parents})
+    misuse(tool.invoke({"path": path, "content": "pwned"}))
+    assert tree_state(root) == before  # not even the missing directories on the way inside the root
+
+
+def test_missing_directories_are_created_only_where_the_resolved_path_needs_them(root):
+    result = build("fs.write_file", root).invoke({"path": "n1/n2/../n3/f.txt", "content": "new"})
+    assert result.status is ToolStatus.SUCCESS and result.output["path"] == "n1/n3/f.txt"
+    assert (root / "n1" / "n3" / "f.txt").read_text() == "new"
+    assert sorted(os.listdir(root / "n1")) == ["n3"]
 
 
 @pytest.mark.parametrize("path", ABSOLUTE)
@@ -87,6 +126,10 @@ def test_messages_name_paths_relative_to_the_root_and_never_the_root_itself(root
         "path 'in/../../x' leads outside the tool's root")
     assert build("fs.read_file", root).invoke({"path": "up_slash/x"}).error == (
         "path 'up_slash/x' leads outside the tool's root through the symbolic link 'up_slash'")
+    assert build("fs.read_file", root).invoke({"path": "workspace/../../secret.txt"}).error == (
+        "path 'workspace/../../secret.txt' leads outside the tool's root")
+    assert build("fs.read_file", root).invoke({"path": "via_missing_out/x"}).error == (
+        "path 'via_missing_out/x' leads outside the tool's root through the symbolic link 'via_missing_out'")
     loop = build("fs.read_file", root).invoke({"path": "loop1"})
     assert "more than 40 symbolic links" in loop.error
 
@@ -95,11 +138,27 @@ def test_messages_name_paths_relative_to_the_root_and_never_the_root_itself(root
     ("in/f.txt", "f inside"), ("absin/g.txt", "g inside"), ("in_file", "f inside"),
     ("a/b/back/f.txt", "f inside"), ("in_slash/f.txt", "f inside"), ("dotted/g.txt", "g inside"),
     ("root_itself/top.txt", "top inside"), ("a/b/../../top.txt", "top inside"),
+    ("absin/../../top.txt", "top inside"),  # .. from where the link led (a/b), not lexically (the root's parent)
+    ("deep_in/../f.txt", "f inside"), ("in_slash/./f.txt", "f inside"), ("a//b///g.txt", "g inside"),
 ])
 def test_links_and_dotdot_that_stay_inside_the_root_are_followed(root, path, text):
     result = build("fs.read_file", root).invoke({"path": path})
     assert result.status is ToolStatus.SUCCESS, result
     assert result.output["text"] == text
+
+
+@pytest.mark.parametrize(("path", "error"), [
+    ("missing/../top.txt", "directory 'missing' does not exist (in path 'missing/../top.txt')"),
+    ("a/missing/..", "directory 'a/missing' does not exist (in path 'a/missing/..')"),
+    ("top.txt/..", "'top.txt' is not a directory (in path 'top.txt/..')"),
+    ("top.txt/.", "'top.txt' is not a directory (in path 'top.txt/.')"),
+    ("top.txt/", "'top.txt' is not a directory (in path 'top.txt/')"),
+    ("in_file/", "'a/f.txt' is not a directory (in path 'in_file/')"),
+    ("via_missing/f.txt", "directory 'missing' does not exist (in path 'via_missing/f.txt')"),
+])
+def test_paths_that_stay_inside_through_missing_components_are_environment_errors(root, path, error):
+    result = build("fs.read_file", root).invoke({"path": path})
+    assert (result.status, result.error) == (ToolStatus.ERROR, error)
 
 
 def test_a_file_tool_without_root_is_refused_when_built():
@@ -111,11 +170,27 @@ def test_a_file_tool_without_root_is_refused_when_built():
 # --- generated paths ------------------------------------------------------------------------------------------
 
 SEGMENTS = ["..", ".", "", "a", "b", "f.txt", "g.txt", "top.txt", "in", "absin", "in_file", "up", "out",
-            "in_slash", "dotted", "up_slash",
+            "in_slash", "dotted", "up_slash", "deep_in", "gone_out", "via_missing", "via_missing_out", "missing",
             "absout", "canary_link", "abscanary", "deep_out", "back", "loop1", "root_itself", "slash", "outside",
-            "root", "canary.txt", "dir", "etc"]
+            "root", "canary.txt", "dir", "etc", "nowhere"]
 relative_paths = st.lists(st.sampled_from(SEGMENTS), min_size=1, max_size=7).map("/".join).filter(
     lambda p: p != "" and not p.startswith("/"))
+
+
+def kernel_text(path: str) -> str | None:
+    """What the kernel reads at ``path`` (followed links, trailing slash rules), or None if not a readable file."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            return file.read()
+    except OSError:
+        return None
+
+
+def kernel_listing(path: str) -> set[str] | None:
+    try:
+        return set(os.listdir(path))
+    except OSError:
+        return None
 
 
 @pytest.fixture(scope="module")
@@ -124,39 +199,53 @@ def shared(tmp_path_factory):
     return base, plant(base)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(path=relative_paths)
-def test_generated_paths_never_read_or_list_outside_the_root(shared, path):
+def test_generated_paths_are_misuse_exactly_when_they_lead_outside_and_read_what_the_kernel_reads(shared, path):
+    """Misuse exactly when the walk leaves the root; otherwise the kernel's own answer for ``root/path``."""
     base, root = shared
     before = outside_state(base)
+    expected = Resolution(root, path)
+    spelled = os.path.join(root, path)  # as a string: pathlib would drop a trailing "/." or "/"
+    if not expected.misuse:  # the reference agrees with the kernel on where the path leads
+        assert expected.target == os.path.realpath(spelled)
     for tool in ("fs.read_file", "fs.list_dir"):
         result = build(tool, root).invoke({"path": path})
         assert CANARY not in as_text(result)
-        if result.status is ToolStatus.SUCCESS:
-            assert inside(root, path), (path, result)
-            real = Path(os.path.realpath(root / path))
-            if tool == "fs.read_file":
-                assert result.output["text"] == real.read_text()
-            else:
-                assert {e["name"] for e in result.output["entries"]} == set(os.listdir(real))
-        elif not inside(root, path):
-            assert result.status is ToolStatus.FAILURE or "does not exist" in result.error or "not a" in result.error
+        assert (result.status is ToolStatus.FAILURE) == expected.misuse, (path, tool, result)
+        if not expected.loop and not within(root, os.path.realpath(spelled)):
+            assert result.status is ToolStatus.FAILURE, (path, tool, result)
+        if expected.misuse:
+            assert "leads outside the tool's root" in result.error or "symbolic links" in result.error
+            continue
+        if tool == "fs.read_file":
+            text = kernel_text(spelled)
+            assert (result.status is ToolStatus.SUCCESS) == (text is not None), (path, result)
+            assert text is None or result.output["text"] == text
+        else:
+            names = kernel_listing(spelled)
+            assert (result.status is ToolStatus.SUCCESS) == (names is not None), (path, result)
+            assert names is None or {e["name"] for e in result.output["entries"]} == names
     assert outside_state(base) == before
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(path=relative_paths)
-def test_generated_paths_never_write_outside_the_root(tmp_path_factory, path):
+@given(path=relative_paths, create_parents=st.booleans())
+def test_generated_writes_are_misuse_exactly_when_they_lead_outside_and_never_touch_it(
+        tmp_path_factory, path, create_parents):
     base = tmp_path_factory.mktemp("writes")
     root = plant(base)
-    before = outside_state(base)
-    result = build("fs.write_file", root).invoke({"path": path, "content": "written"})
+    expected = Resolution(root, path)
+    before, inside_before = outside_state(base), tree_state(root)
+    tool = build("fs.write_file", root, config={"create_parents": create_parents})
+    result = tool.invoke({"path": path, "content": "written"})
     assert outside_state(base) == before
-    if result.status is ToolStatus.SUCCESS:
-        assert inside(root, path), (path, result)
-        assert Path(os.path.realpath(root / path)).read_text() == "written"
-    elif not inside(root, path):
-        assert result.status is not ToolStatus.SUCCESS
+    assert (result.status is ToolStatus.FAILURE) == expected.misuse, (path, result)
+    if expected.misuse:
+        assert tree_state(root) == inside_before, path
+    elif result.status is ToolStatus.SUCCESS:
+        assert within(root, expected.target)
+        assert Path(expected.target).read_text() == "written"
 
 
 @settings(max_examples=100, deadline=None)
@@ -232,7 +321,9 @@ def test_run_command_without_allow_shell_is_misuse_for_every_call(root):
     assert not (root / "pwned").exists()
 
 
-@pytest.mark.parametrize("cwd", ["..", "out", "absout", "up", "/tmp", "a/deep_out", "canary_link"])
+@pytest.mark.parametrize("cwd", ["..", "out", "absout", "up", "/tmp", "a/deep_out", "canary_link",
+                                 "workspace/../..", "a/missing/../../..", "top.txt/../..", "absin/../../..",
+                                 "gone_out", "via_missing_out", "missing//..//../."])
 def test_a_working_directory_outside_the_root_is_misuse(root, cwd):
     tool = build("proc.run_command", root, allow_shell=True)
     misuse(tool.invoke({"argv": ["touch", "pwned"], "cwd": cwd}))

@@ -47,6 +47,22 @@ ATTACKS = [
     ("fetch", {"url": "file:///etc/passwd"}, "url must use http or https, not 'file'"),
     ("fetch_denied", {"url": "http://127.0.0.1:9/"}, "http_get needs allow_network: true in tools.yaml"),
 ]
+# leaving the root through components that do not exist, are not directories, or are links: misuse all the same
+OUT = "leads outside the tool's root"
+RESOLVED_ATTACKS = [
+    ("read_file", {"path": "workspace/../../outside/canary.txt"}, OUT),
+    ("read_file", {"path": "a/missing/../../../outside/canary.txt"}, OUT),
+    ("read_file", {"path": "top.txt/../../outside/canary.txt"}, OUT),
+    ("read_file", {"path": "absin/../../../outside/canary.txt"}, OUT),
+    ("read_file", {"path": "a//missing/..//../../outside/./canary.txt"}, OUT),
+    ("read_file", {"path": "via_missing_out/canary.txt"}, "through the symbolic link 'via_missing_out'"),
+    ("list_dir", {"path": "a/missing/../../.."}, OUT),
+    ("list_dir", {"path": "missing/../../."}, OUT),
+    ("list_dir", {"path": "gone_out"}, "through the symbolic link 'gone_out'"),
+    ("write_file", {"path": "missing/../../outside/newdir/x.txt", "content": "pwned"}, OUT),
+    ("write_file", {"path": "gone_out/new.txt", "content": "pwned"}, "through the symbolic link 'gone_out'"),
+    ("run", {"argv": ["touch", "pwned"], "cwd": "a/missing/../../.."}, OUT),
+]
 
 
 def assert_clean(result, base, recorder) -> None:
@@ -57,7 +73,8 @@ def assert_clean(result, base, recorder) -> None:
     assert not list(base.rglob("pwned"))
 
 
-@pytest.mark.parametrize(("tool", "args", "message"), ATTACKS, ids=[f"{t}:{a}" for t, a, _ in ATTACKS])
+@pytest.mark.parametrize(("tool", "args", "message"), ATTACKS + RESOLVED_ATTACKS,
+                         ids=[f"{t}:{a}" for t, a, _ in ATTACKS + RESOLVED_ATTACKS])
 def test_every_attack_from_a_handler_is_a_recorded_tool_misuse(base, event_recorder, tool, args, message):
     engine = handler_engine(base, TOOLS, ALL, plugins=[event_recorder])
     result = engine.run({"tool": tool, "args": args})
@@ -92,7 +109,7 @@ def test_an_agent_asking_for_an_unlisted_tool_fails_the_node_and_nothing_runs(ba
     assert_clean(result, base, event_recorder)
 
 
-@pytest.mark.parametrize(("tool", "args", "message"), ATTACKS[:4] + ATTACKS[9:12])
+@pytest.mark.parametrize(("tool", "args", "message"), ATTACKS[:4] + ATTACKS[9:12] + RESOLVED_ATTACKS[:-1])
 def test_an_agent_asking_to_leave_the_root_fails_the_node(base, event_recorder, tool, args, message):
     model = ScriptedModel(reply(None, ("c1", tool, args)), reply({"done": True}))
     engine = agent_engine(base, TOOLS, ALL, model, plugins=(event_recorder,))
@@ -100,6 +117,23 @@ def test_an_agent_asking_to_leave_the_root_fails_the_node(base, event_recorder, 
     assert result.error["kind"] == "tool_misuse" and message in result.error["message"]
     assert len(model.requests) == 1  # the model is not asked again
     assert_clean(result, base, event_recorder)
+
+
+def test_a_path_out_of_root_workspace_through_a_missing_folder_fails_the_node(tmp_path_factory, event_recorder):
+    """The issue's case: ``root: ./workspace`` and ``workspace/../../secret.txt`` (no ``workspace`` inside it)."""
+    tmp_path = tmp_path_factory.mktemp("project")
+    (tmp_path / "workspace").mkdir()
+    (tmp_path / "secret.txt").write_text(CANARY)
+    tools = [{"id": "read_file", "type": "fs.read_file", "root": "./workspace"}]
+    engine = handler_engine(tmp_path, tools, ["read_file"], plugins=[event_recorder])
+    result = engine.run({"tool": "read_file", "args": {"path": "workspace/../../secret.txt"}})
+    assert result.status is Status.FAILURE
+    assert result.error["kind"] == "tool_misuse"
+    assert "path 'workspace/../../secret.txt' leads outside the tool's root" in result.error["message"]
+    (record,) = [r for r in result.trace if r.node_id == "work"]
+    assert str(record.status) == "failure"
+    assert [(c.tool_id, str(c.status)) for c in record.tool_calls] == [("read_file", "failure")]
+    assert_clean(result, tmp_path, event_recorder)
 
 
 def test_an_agent_reads_inside_the_root_and_sees_the_result(base, event_recorder):

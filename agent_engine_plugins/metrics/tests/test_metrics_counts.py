@@ -7,12 +7,11 @@ from types import MappingProxyType
 
 import prometheus_client
 from agent_engine_core import Engine, LlmReply, NodeFailure, hookimpl
-from agent_engine_core.events import ToolInvoked
 from agent_engine_core.testing import assert_same_trace
+from agent_engine_core.tools import ToolResult
 from prometheus_client.parser import text_string_to_metric_families
 
 from agent_engine_metrics import MetricsSink
-from agent_engine_metrics.plugin import build_sink
 
 # s -> br (branch) -> ok | bad -> m (merge, include_failures) -> sp (split) -> w -> m2 (merge) -> e
 FANOUT = {
@@ -198,15 +197,52 @@ def test_metrics_of_two_engines_in_one_process_stay_apart(make_engine):
     assert "agent_engine" not in prometheus_client.generate_latest().decode()  # the global registry is untouched
 
 
-def test_metrics_count_tool_invocations_by_tool_node_and_status():
-    # The core does not emit tool_invoked yet (docs/EVENTS.md); the sink is ready for the event it documents.
-    sink = build_sink({}, None)
-    for status in ("success", "success", "failure"):
-        sink.on_tool_invoked(ToolInvoked(
-            type="tool_invoked", run_id="r", task_id="r", seq=1, timestamp=0.0, node_id="draft",
-            tool_id="read_file", arguments_json="{}", status=status, result_json="null",
-        ))
-    found = samples(sink.render())
-    assert by_label(found, "agent_engine_tool_calls_total", "tool", "node", "status") == Counter({
-        ("read_file", "draft", "success"): 2, ("read_file", "draft", "failure"): 1,
-    })
+class EchoTool:
+    """A tool answering each call with ``answer(arguments)``."""
+
+    def __init__(self, description, answer):
+        self.description, self.answer = description, answer
+        self.parameters = {"type": "object"}
+
+    def invoke(self, arguments):
+        return self.answer(arguments)
+
+
+class ToolPlugin:
+    @hookimpl
+    def register_tools(self, register):
+        register("demo.echo", lambda setup: EchoTool("echoes", ToolResult.ok))
+        register("demo.full", lambda setup: EchoTool("a full disk", lambda args: ToolResult.environment("full")))
+        register("demo.refuse", lambda setup: EchoTool("refuses", lambda args: ToolResult.misuse("no")))
+
+
+def use_tools(payload, ctx):
+    ctx.tools.echo(text="a")
+    ctx.tools.full()
+    if payload["refuse"]:
+        ctx.tools.refuse()
+    ctx.tools.echo(text="b")
+    return payload
+
+
+TOOLS_WORKFLOW = {
+    "version": "1.0",
+    "nodes": [{"id": "s", "role": "start"},
+              {"id": "work", "role": "linear", "handler": "use_tools", "tools": ["echo", "full", "refuse"]},
+              {"id": "e", "role": "exit"}],
+    "edges": [{"from": "s", "to": "work"}, {"from": "work", "to": "e"}],
+}
+TOOLS_SPECS = {"tools": [{"id": "echo", "type": "demo.echo"}, {"id": "full", "type": "demo.full"},
+                         {"id": "refuse", "type": "demo.refuse"}]}
+
+
+def test_metrics_count_the_tool_invocations_the_core_emits_by_tool_node_and_status(make_engine):
+    engine = make_engine(with_metrics({"workflow": TOOLS_WORKFLOW, "tools": TOOLS_SPECS}),
+                         handlers={"use_tools": use_tools}, plugins=[ToolPlugin()])
+    runs = [engine.run({"refuse": False}, run_id="calm"), engine.run({"refuse": True}, run_id="refused")]
+    assert [str(run.status) for run in runs] == ["success", "failure"]
+    calls = Counter((c.tool_id, r.node_id, str(c.status)) for run in runs for r in run.trace for c in r.tool_calls)
+    assert calls == Counter({("echo", "work", "success"): 3, ("full", "work", "error"): 2,
+                             ("refuse", "work", "failure"): 1})
+    found = samples(sink_of(engine).render())
+    assert by_label(found, "agent_engine_tool_calls_total", "tool", "node", "status") == calls

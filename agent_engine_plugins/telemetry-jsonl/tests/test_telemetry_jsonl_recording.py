@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -145,3 +146,11 @@ def test_text_utf8_cannot_carry_is_escaped_rather_than_lost(tmp_path):
     sink.close()
     assert read_trace(tmp_path / "t", "odd")[0]["input"] == "\ud800 é"
     assert (tmp_path / "t" / "odd.jsonl").read_bytes().isascii()  # this one line fell back to \u escapes
+
+
+def test_the_file_name_the_readme_shows_for_a_hostile_run_id_is_the_one_it_gets():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    shown = re.findall(r"`([^`]+)\.jsonl` for `([^`]+)`", readme)
+    assert shown, "the README's example of a sanitised file name was not found"
+    for stem, run_id in shown:
+        assert trace_stem(run_id) == stem, f"README.md shows {stem}.jsonl for {run_id!r}: update it"
