@@ -183,10 +183,6 @@ def figures(doc: Path) -> Iterator[Figure]:
 
 
 FIGURES = [*figures(GETTING_STARTED), *figures(HELLO_README)]
-KNOWN_DRIFT = {
-    "validate my_hello": "issue 10, finding 10: a field error in workflow.yaml hides the structural issues "
-                         "(the edge to greeting_done is not reported); this doc shows what SPEC §3 promises",
-}
 
 
 def test_the_checked_docs_show_commands_to_check():
@@ -196,9 +192,6 @@ def test_the_checked_docs_show_commands_to_check():
 
 @pytest.mark.parametrize("figure", FIGURES, ids=lambda f: f.id)
 def test_a_command_prints_what_the_doc_shows(figure: Figure, workspace: Path, request: pytest.FixtureRequest):
-    for text, reason in KNOWN_DRIFT.items():
-        if text in figure.command:
-            request.applymarker(pytest.mark.xfail(reason=reason, strict=True))
     for text, setup in SETUPS.items():
         if text in figure.command:
             setup(workspace)
