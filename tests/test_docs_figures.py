@@ -191,7 +191,7 @@ def test_the_checked_docs_show_commands_to_check():
 
 
 @pytest.mark.parametrize("figure", FIGURES, ids=lambda f: f.id)
-def test_a_command_prints_what_the_doc_shows(figure: Figure, workspace: Path, request: pytest.FixtureRequest):
+def test_a_command_prints_what_the_doc_shows(figure: Figure, workspace: Path):
     for text, setup in SETUPS.items():
         if text in figure.command:
             setup(workspace)

@@ -11,7 +11,9 @@ import copy
 import difflib
 import hashlib
 import json
+import os
 import re
+import stat
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -118,7 +120,7 @@ def load_config_dir(path: Path) -> Project:
         )
         return _empty(path, issue)
     for file in sorted(path.iterdir()):
-        if file.suffix not in (".yaml", ".yml") or not file.is_file():
+        if file.suffix not in (".yaml", ".yml"):
             continue
         stem = file.stem
         if stem not in KNOWN_MANIFESTS or file.suffix == ".yml":
@@ -133,7 +135,9 @@ def load_config_dir(path: Path) -> Project:
                     )
                 )
             continue
-        data = file.read_bytes()
+        data = read_manifest_file(file, issues)
+        if data is None:
+            continue
         text = data.decode("utf-8", errors="replace")
         document, parse_issues = parse_yaml(text, str(file))
         issues.extend(parse_issues)
@@ -141,11 +145,12 @@ def load_config_dir(path: Path) -> Project:
         if document is not None:
             raw[stem] = document.data
     schemas = _load_schema_dir(path / "schemas", sources, issues)
-    if "workflow" not in sources:
+    workflow_file = path / "workflow.yaml"
+    if "workflow" not in sources and not (workflow_file.exists() or workflow_file.is_symlink()):  # else reported
         issues.append(
             ManifestIssue(
                 "workflow.yaml is missing",
-                file=str(path / "workflow.yaml"),
+                file=str(workflow_file),
                 hint="every project needs exactly one workflow.yaml describing its DAG",
                 code="manifest.missing_file",
             )
@@ -221,12 +226,59 @@ def _empty(base_dir: Path | None, issue: ManifestIssue) -> Project:
                    ProviderCredentialsManifest(), MemoryManifest(), PolicyManifest(), {}, {}, base_dir, (issue,))
 
 
+MAX_MANIFEST_BYTES = 16 * 1024 * 1024
+"""The largest manifest or schema file the loader reads (a 2,000-node workflow is about 200 KB)."""
+
+_FILE_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
+               (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+
+
+def read_manifest_file(file: Path, issues: list[ManifestIssue]) -> bytes | None:
+    """The bytes of ``file`` if it is a regular file within ``MAX_MANIFEST_BYTES``, else ``None`` and an issue.
+
+    A FIFO would block the loader forever, a device could stream without end and a directory or a symlink loop
+    cannot be read: each is a located issue. The file is opened non-blocking and checked again once open, so
+    one swapped in between the check and the read is refused too.
+    """
+    try:
+        if _not_regular(file, os.stat(file).st_mode, issues):
+            return None
+        fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        issues.append(_unreadable(file, exc.strerror or type(exc).__name__))
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        if _not_regular(file, os.fstat(fd).st_mode, issues):
+            return None
+        data = handle.read(MAX_MANIFEST_BYTES + 1)
+    if len(data) > MAX_MANIFEST_BYTES:
+        issues.append(_unreadable(file, f"it is larger than {MAX_MANIFEST_BYTES:,} bytes",
+                                  hint="split it up, or check that this is the file you meant"))
+        return None
+    return data
+
+
+def _not_regular(file: Path, mode: int, issues: list[ManifestIssue]) -> bool:
+    if stat.S_ISREG(mode):
+        return False
+    kind = next((name for test, name in _FILE_KINDS if test(mode)), "not a regular file")
+    issues.append(_unreadable(file, f"it is {kind}, not a regular file"))
+    return True
+
+
+def _unreadable(file: Path, why: str, *, hint: str = "replace it with a regular file, or remove it") -> ManifestIssue:
+    return ManifestIssue(f"'{file.name}' cannot be read: {why}", file=str(file), hint=hint,
+                         code="manifest.unreadable_file")
+
+
 def _load_schema_dir(folder: Path, sources: dict[str, Source], issues: list[ManifestIssue]) -> dict[str, Any]:
     schemas: dict[str, Any] = {}
     if not folder.is_dir():
         return schemas
     for file in sorted(folder.glob("*.json")):
-        data = file.read_bytes()
+        data = read_manifest_file(file, issues)
+        if data is None:
+            continue
         try:
             schema = json.loads(data)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
