@@ -44,10 +44,10 @@ def test_wrong_credentials_are_an_error_that_never_shows_the_password(
 ):
     role, password = password_role
     wrong = password[::-1]
-    dsn = f"postgresql://{role}:{wrong}@127.0.0.1:{postgres_server.port}/agent_engine_test"
+    dsn = f"postgresql://{role}:{wrong}@{postgres_server.host}:{postgres_server.port}/agent_engine_test"
     text = _refused({"dsn_env": "PG_MEMORY_DSN"}, ConnectionError, secret_ledger,
                     env={"PG_MEMORY_DSN": dsn}, monkeypatch=monkeypatch)
-    assert f"host 127.0.0.1 port {postgres_server.port} database agent_engine_test user {role}" in text
+    assert f"host {postgres_server.host} port {postgres_server.port} database agent_engine_test user {role}" in text
     assert "password authentication failed" in text and "$PG_MEMORY_DSN" in text
     assert wrong not in text and password not in text
 
@@ -68,7 +68,7 @@ def test_a_password_written_in_memory_yaml_is_refused_without_being_repeated(
 ):
     role, password = password_role
     dsn = (postgres_server.dsn(user=role, **{keyword: password}) if form == "keywords"
-           else f"postgresql://{role}@127.0.0.1:{postgres_server.port}/agent_engine_test?{keyword}={password}")
+           else f"postgresql://{role}@{postgres_server.host}:{postgres_server.port}/agent_engine_test?{keyword}={password}")
     text = _refused({"dsn": dsn}, ValueError, secret_ledger)
     assert f"holds a {keyword}" in text and "dsn_env" in text
     assert password not in text

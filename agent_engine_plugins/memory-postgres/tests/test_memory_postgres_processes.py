@@ -23,7 +23,7 @@ def _worker(spec: dict, env: dict[str, str] | None = None) -> str:
 def test_memory_written_by_one_process_is_read_by_the_next(postgres_server, password_role, schema, make_backend):
     role, password = password_role
     # the way an operator configures workers: the DSN, password included, in the variable dsn_env names
-    env = {"AGENT_ENGINE_PG_DSN": f"postgresql://{role}:{password}@127.0.0.1:{postgres_server.port}/agent_engine_test"}
+    env = {"AGENT_ENGINE_PG_DSN": f"postgresql://{role}:{password}@{postgres_server.host}:{postgres_server.port}/agent_engine_test"}
     config = {"dsn_env": "AGENT_ENGINE_PG_DSN", "schema": schema}
     items = [{"id": f"i{n}", "payload": {"n": n, "text": "é✓"}, "created_at": float(n), "task_id": "t1",
               "tags": ["style"] if n % 2 else []} for n in range(4)]
