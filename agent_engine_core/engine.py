@@ -52,7 +52,13 @@ class _LoopHolder:
         import asyncio  # noqa: PLC0415 - see the module docstring
 
         self.loop = asyncio.new_event_loop()
-        weakref.finalize(self, self.loop.close)
+        weakref.finalize(self, _close_idle, self.loop)
+
+
+def _close_idle(loop: asyncio.AbstractEventLoop) -> None:
+    """Close ``loop`` unless a daemon thread still runs it at exit (a running loop cannot be closed)."""
+    if not loop.is_running():
+        loop.close()
 
 
 class _ThreadLoop(threading.local):
