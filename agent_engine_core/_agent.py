@@ -13,7 +13,6 @@ with jitter otherwise; the failed attempts are kept in the call's record.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import inspect
 import json
@@ -145,6 +144,8 @@ async def _complete(
     agent: AgentBinding, request: LlmRequest, executor: Executor | None, calls: list[AgentCall]
 ) -> LlmReply:
     """One provider call, retried as the limits allow; recorded in ``calls`` whether it succeeds or not."""
+    import asyncio  # noqa: PLC0415 - loaded with the first run that needs a loop, not with the package
+
     request_json = dumps(request.to_dict())  # recorded as sent, before the provider can touch it
     limits = agent.limits
     attempts: list[Mapping[str, Any]] = []

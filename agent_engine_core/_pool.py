@@ -12,14 +12,16 @@ the interpreter open at exit (``Engine.close`` and garbage collection shut the p
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import itertools
 import queue
 import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, Future
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = ["HandlerPool", "in_thread"]
 
@@ -163,6 +165,8 @@ class HandlerPool(Executor):
 
 def in_thread(executor: Executor | None, function: Callable[..., T], *args: Any) -> Awaitable[T]:
     """Await ``function(*args)`` in ``executor`` (``None``: the loop's default executor), directly if it is ours."""
+    import asyncio  # noqa: PLC0415 - loaded with the first run that needs a loop, not with the package
+
     loop = asyncio.get_running_loop()
     if isinstance(executor, HandlerPool):
         return executor.start(loop, function, *args)

@@ -1,13 +1,14 @@
 """``Engine``: load a project once, run it many times.
 
 ``engine.run`` is a thin synchronous wrapper over ``await engine.arun``: it drives the coroutine on an event
-loop kept per calling thread (creating a loop per run would dominate a short workflow's cost).
+loop kept per calling thread (creating a loop per run would dominate a short workflow's cost). asyncio (about a
+third of the package's import time) and the router that needs it load with the first run, not with the package.
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
+import sys
 import threading
 import weakref
 from collections.abc import Callable, Coroutine, Mapping, Sequence
@@ -21,7 +22,6 @@ from agent_engine_core._json import JSONValueError, dumps
 from agent_engine_core._observe import ObserverRun, Observers
 from agent_engine_core._plugin_config import apply_plugin_config
 from agent_engine_core._plugins import load_plugins
-from agent_engine_core._router import Finished, RunState, first_failure, ordered, walk
 from agent_engine_core._stage import Plan, TaskState
 from agent_engine_core.components import Components
 from agent_engine_core.dag import FAN_OUT, Dag
@@ -32,6 +32,8 @@ from agent_engine_core.records import ROOT, StageRecord, Status, TaskResult, Tra
 from agent_engine_core.replay import RecordedContext, Recording, ReplayProvider, check_replay, load_recording
 
 if TYPE_CHECKING:
+    import asyncio
+
     from agent_engine_core.manifests.loader import Project
 
 __all__ = ["Engine"]
@@ -40,13 +42,23 @@ Handlers = Mapping[str, Callable[..., Any]]
 
 
 class _LoopHolder:
-    """Owns one thread's event loop and closes it when the thread's local storage is dropped."""
+    """Owns one thread's event loop and closes it when the thread's local storage is dropped.
+
+    Or at interpreter exit, before modules are torn down: asyncio is imported after this module, so it is torn
+    down first, and a loop closed from a ``__del__`` during that teardown would find its modules emptied.
+    """
 
     def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
+        import asyncio  # noqa: PLC0415 - see the module docstring
 
-    def __del__(self) -> None:
-        self.loop.close()
+        self.loop = asyncio.new_event_loop()
+        weakref.finalize(self, _close_idle, self.loop)
+
+
+def _close_idle(loop: asyncio.AbstractEventLoop) -> None:
+    """Close ``loop`` unless a daemon thread still runs it at exit (a running loop cannot be closed)."""
+    if not loop.is_running():
+        loop.close()
 
 
 class _ThreadLoop(threading.local):
@@ -61,6 +73,12 @@ class _ThreadLoop(threading.local):
 
 
 _loops = _ThreadLoop()
+
+
+def _in_running_loop() -> bool:
+    """Whether this thread is inside a running event loop (there is none while asyncio is not even imported)."""
+    asyncio = sys.modules.get("asyncio")
+    return asyncio is not None and asyncio._get_running_loop() is not None
 
 
 def _drive(running: Coroutine[Any, Any, TaskResult]) -> TaskResult:
@@ -181,7 +199,7 @@ class Engine:
         self, input: Any, *, start: str | None = None, run_id: str | None = None, raise_on_failure: bool = False
     ) -> TaskResult:
         """Run one task to completion and return its result (see ``arun``)."""
-        if asyncio._get_running_loop() is not None:
+        if _in_running_loop():
             raise RuntimeError("Engine.run() was called inside a running event loop; use 'await engine.arun()'")
         running = self.arun(input, start=start, run_id=run_id, raise_on_failure=raise_on_failure)
         if self._never_suspends:
@@ -200,7 +218,7 @@ class Engine:
 
     def replay(self, recording: Recording, *, run_id: str | None = None) -> TaskResult:
         """Re-execute a recorded run with agents answered from the recording (see ``areplay``)."""
-        if asyncio._get_running_loop() is not None:
+        if _in_running_loop():
             raise RuntimeError("Engine.replay() was called inside a running event loop; use 'await engine.areplay()'")
         return _loops.get().run_until_complete(self.areplay(recording, run_id=run_id))
 
@@ -225,6 +243,9 @@ class Engine:
     async def _execute(
         self, built: Built, input: Any, start: str | None, run_id: str | None, raise_on_failure: bool
     ) -> TaskResult:
+        # the router, and asyncio with it, load with the first run (see the module docstring)
+        from agent_engine_core._router import Finished, RunState, first_failure, ordered, walk  # noqa: PLC0415
+
         try:
             start_node = built.dag.start_node(start)
         except KeyError:
