@@ -49,7 +49,6 @@ if sys.platform != "win32":
 __all__ = ["JsonlFile", "TornLineWarning", "acquire", "release"]
 
 
-
 def _log() -> Any:
     """The module's structlog logger, imported only when a torn line is met (structlog costs ~50 ms to import)."""
     import structlog  # noqa: PLC0415 - kept off plugin discovery, which every engine does
