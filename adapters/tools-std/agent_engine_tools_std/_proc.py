@@ -4,17 +4,16 @@
 globs) reaches the program as literal text. The process runs in a new session (its own process group) with
 stdin closed, a working directory inside the tool's root and an environment of ``PATH`` plus the variables the
 entry's ``config.env`` lets through. Its output is read as it comes, keeping the first ``max_output_bytes`` of
-each stream. When the process exits, or the deadline passes, the whole group is killed (``SIGKILL``), so
-nothing it started in the background outlives the call.
+each stream. When the process exits, or the deadline passes, its group, its session and what their members
+started are killed (``SIGKILL``; see ``_session`` for what is guaranteed), so nothing it started in the
+background outlives the call.
 """
 
 from __future__ import annotations
 
 import codecs
-import contextlib
 import os
 import selectors
-import signal
 import stat
 import subprocess
 import time
@@ -26,12 +25,13 @@ from agent_engine_core.tools import ToolResult, ToolSetup, ToolStatus
 
 from agent_engine_tools_std._config import Option, read_config
 from agent_engine_tools_std._jail import Location, Unavailable, confined_root, guarded
+from agent_engine_tools_std._session import end_session
 
 __all__ = ["RunCommandTool"]
 
 KiB = 1024
 DRAIN_S = 1.0
-"""How long output is still read after the group was killed (a process outside the group may hold the pipes)."""
+"""How long output is still read after the kill (a process that escaped it may hold the pipes)."""
 _POLL_S = 0.05
 
 
@@ -177,7 +177,7 @@ class _Capped:
 
 
 def _collect(process: subprocess.Popen[bytes], timeout: float, cap: int) -> tuple[_Capped, _Capped, bool]:
-    """Read both streams until the process exits or ``timeout`` passes; then kill its group and reap it."""
+    """Read both streams until the process exits or ``timeout`` passes; then end its session and reap it."""
     assert process.stdout is not None and process.stderr is not None
     stdout, stderr = _Capped(cap), _Capped(cap)
     streams = {process.stdout.fileno(): stdout, process.stderr.fileno(): stderr}
@@ -201,7 +201,7 @@ def _collect(process: subprocess.Popen[bytes], timeout: float, cap: int) -> tupl
                 else:
                     _pump(selector, streams, None, min(remaining, _POLL_S))
                     exited = _exited(process)
-            _kill_group(process.pid)  # the leader is not reaped yet, so its id still names its group alone
+            end_session(process.pid)  # the leader is not reaped yet, so its id still names its group and session
             if pidfd is not None:
                 selector.unregister(pidfd)
             drain_until = time.monotonic() + DRAIN_S
@@ -249,8 +249,3 @@ def _pidfd(pid: int) -> int | None:
         return int(opener(pid))
     except OSError:
         return None
-
-
-def _kill_group(pgid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGKILL)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
 
@@ -87,6 +88,39 @@ def test_processes_left_in_the_background_are_killed_when_the_command_exits(root
     assert time.monotonic() - began < 5  # the sleeper held stdout open; the call did not wait for it
     assert result.status is ToolStatus.SUCCESS and result.output["exit_code"] == 0
     assert gone(int(result.output["stdout"]))
+
+
+ESCAPER = """
+import os, sys, time
+ready, told = os.pipe()
+pid = os.fork()
+if pid == 0:
+    if sys.argv[2] == "setpgid":
+        os.setpgid(0, 0)  # a process group of its own, still in the command's session
+    else:
+        os.setsid()  # a session of its own: found through its parent, still alive when the call ends
+    os.write(told, b"x")
+    time.sleep(60)
+    os._exit(0)
+os.read(ready, 1)
+print(pid, flush=True)
+if sys.argv[1] == "stay":
+    time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize(("ending", "escape"), [("exit", "setpgid"), ("stay", "setpgid"), ("stay", "setsid")])
+def test_a_child_that_left_the_process_group_ends_with_the_call(root, ending, escape):
+    """On a normal exit and on a timeout, a child that moved to a process group of its own is killed too, and
+    so is one that started a session of its own while the command that started it still runs."""
+    result = run(root, PY, "-c", ESCAPER, ending, escape, timeout_s=2.0)
+    pid = int(result.output["stdout"])
+    try:
+        assert result.output["timed_out"] is (ending == "stay")
+        assert gone(pid)
+    finally:
+        if alive(pid):
+            os.kill(pid, signal.SIGKILL)
 
 
 def test_the_timeout_may_not_exceed_the_entry_and_defaults_to_it(root):
