@@ -14,6 +14,7 @@ from __future__ import annotations
 import codecs
 import os
 import selectors
+import shutil
 import stat
 import subprocess
 import time
@@ -21,6 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from agent_engine_core.errors import ToolError
 from agent_engine_core.tools import ToolResult, ToolSetup, ToolStatus
 
 from agent_engine_tools_std._config import Option, read_config
@@ -30,6 +32,8 @@ from agent_engine_tools_std._session import end_session
 __all__ = ["RunCommandTool"]
 
 KiB = 1024
+DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
+"""Where programs are looked up, and the PATH they see, unless ``config.path`` says otherwise."""
 DRAIN_S = 1.0
 """How long output is still read after the kill (a process that escaped it may hold the pipes)."""
 _POLL_S = 0.05
@@ -56,9 +60,10 @@ class RunCommandTool:
         self.timeout_s = setup.spec.timeout_s
         self.max_output_bytes: int = config["max_output_bytes"]
         self.env_names: tuple[str, ...] = tuple(config["env"])
-        self.search_path: str = config["path"] if config["path"] is not None else os.environ.get("PATH", os.defpath)
+        self.search_path: str = _search_path(config["path"])
         allowed = config["allowed_commands"]
-        self.allowed_commands: frozenset[str] | None = None if allowed is None else frozenset(allowed)
+        self.allowed_commands: dict[str, str] | None = None if allowed is None else {
+            name: _resolve(name, self.search_path) for name in allowed}
         self.description = ("Run a program without a shell: argv is the program and its arguments as a list "
                             "(no pipes, redirection or variable expansion). Returns its exit code and output. "
                             "cwd is relative to the tool's root directory.")
@@ -66,7 +71,8 @@ class RunCommandTool:
             "type": "object",
             "properties": {
                 "argv": {"type": "array", "items": {"type": "string"}, "minItems": 1,
-                         "description": "The program (found on PATH) and its arguments, one list item each."},
+                         "description": "The program (found on the tool's search path) and its arguments, "
+                                        "one list item each."},
                 "cwd": {"type": "string", "minLength": 1, "default": ".",
                         "description": "The working directory, relative to the tool's root."},
                 "timeout_s": {"type": "number", "exclusiveMinimum": 0, "maximum": self.timeout_s,
@@ -107,10 +113,11 @@ class RunCommandTool:
         directory = self._directory(cwd)
         environment = {"PATH": self.search_path}
         environment.update({name: os.environ[name] for name in self.env_names if name in os.environ})
+        executable = None if self.allowed_commands is None else self.allowed_commands[argv[0]]
         try:
             process = subprocess.Popen(
-                argv, cwd=directory, env=environment, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, start_new_session=True, close_fds=True, shell=False,
+                argv, executable=executable, cwd=directory, env=environment, stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, close_fds=True, shell=False,
             )
         except FileNotFoundError as exc:
             if exc.filename == str(directory):
@@ -138,6 +145,32 @@ class RunCommandTool:
         with self.root.locate(cwd) as where:
             _require_directory(where, cwd)
         return self.root.physical(where)
+
+
+def _search_path(configured: str | None) -> str:
+    """``config.path``, or the fixed default.
+
+    An empty or relative directory in it would search the working directory (where the command or the model
+    may have put a file), so it is refused.
+    """
+    if configured is None:
+        return DEFAULT_PATH
+    if not all(directory.startswith("/") for directory in configured.split(os.pathsep)):
+        raise ToolError(f"config.path of proc.run_command must list absolute directories separated by ':', "
+                        f"not {configured!r}: an empty or relative element would search the working directory")
+    return configured
+
+
+def _resolve(name: str, search_path: str) -> str:
+    """The absolute path ``name`` (an entry of ``config.allowed_commands``) runs, found when the tool is built."""
+    if "/" in name and not name.startswith("/"):
+        raise ToolError(f"config.allowed_commands of proc.run_command: '{name}' must be a program name or an "
+                        f"absolute path (a relative path would depend on the working directory)")
+    found = shutil.which(name, path=search_path)
+    if found is None:
+        raise ToolError(f"config.allowed_commands of proc.run_command: '{name}' is not an executable file in any "
+                        f"directory of config.path ({search_path})")
+    return found
 
 
 def _require_directory(where: Location, cwd: Any) -> None:

@@ -190,6 +190,48 @@ def test_allowed_commands_limits_the_programs(root):
     assert not (root / "x").exists()
 
 
+@pytest.mark.parametrize("engine_path", [":/usr/bin:/bin", "/nowhere::/usr/bin:/bin", ".:/usr/bin:/bin"])
+def test_an_allowed_command_never_runs_from_the_working_directory(root, monkeypatch, engine_path):
+    """An ``echo`` planted in the root (the working directory) with an empty or relative element in the engine's
+    PATH: the allowed ``echo`` is the one on the tool's search path, and the planted one never runs."""
+    marker = root / "planted-ran"
+    planted = root / "echo"
+    planted.write_text(f"#!/bin/sh\ntouch {marker}\n")
+    planted.chmod(0o755)
+    monkeypatch.setenv("PATH", engine_path)
+    result = run(root, "echo", "real", config={"allowed_commands": ["echo"]})
+    assert (result.status, result.output["stdout"]) == (ToolStatus.SUCCESS, "real\n")
+    assert not marker.exists()
+    plain = run(root, "echo", "real")  # without allowed_commands, the lookup is the same
+    assert plain.output["stdout"] == "real\n" and not marker.exists()
+
+
+def test_allowed_commands_are_found_on_the_search_path_when_the_tool_is_built(root, tmp_path):
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    (tools / "hello").write_text("#!/bin/sh\necho from-bin\n")
+    (tools / "hello").chmod(0o755)
+    config = {"allowed_commands": ["hello"], "path": str(tools)}
+    assert run(root, "hello", config=config).output["stdout"] == "from-bin\n"
+    with pytest.raises(ToolError, match=r"config\.allowed_commands of proc\.run_command: 'nope' is not an "
+                                        r"executable file in any directory of config\.path \(/usr/bin:/bin\)"):
+        build("proc.run_command", root, config={"allowed_commands": ["echo", "nope"], "path": "/usr/bin:/bin"})
+    with pytest.raises(ToolError, match=r"'./hello' .* a program name or an absolute path"):
+        build("proc.run_command", root, config={"allowed_commands": ["./hello"]})
+
+
+@pytest.mark.parametrize("path", ["", "/usr/bin:", "/usr/bin::/bin", "bin:/usr/bin", ".", "/usr/bin:~/bin"])
+def test_a_search_path_with_an_empty_or_relative_directory_is_refused_when_the_tool_is_built(root, path):
+    with pytest.raises(ToolError, match=r"config\.path of proc\.run_command must list absolute directories"):
+        build("proc.run_command", root, config={"path": path})
+
+
+def test_the_default_search_path_is_fixed_not_the_engines(root, monkeypatch):
+    monkeypatch.setenv("PATH", "/somewhere/else")
+    result = run(root, PY, "-c", "import os; print(os.environ['PATH'])")
+    assert result.output["stdout"] == "/usr/local/bin:/usr/bin:/bin\n"
+
+
 @pytest.mark.parametrize("argv", [[], [""], ["echo", "a\x00b"], ["echo", 3], "echo hi"])
 def test_malformed_argv_is_misuse(root, argv):
     tool = build("proc.run_command", root, allow_shell=True)
