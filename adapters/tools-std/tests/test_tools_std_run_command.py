@@ -13,6 +13,8 @@ from _tools_std_kit import build
 from agent_engine_core.errors import ToolError
 from agent_engine_core.testing import CANARY_ENV
 from agent_engine_core.tools import ToolStatus
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 PY = sys.executable
 
@@ -224,6 +226,20 @@ def test_allowed_commands_are_found_on_the_search_path_when_the_tool_is_built(ro
 def test_a_search_path_with_an_empty_or_relative_directory_is_refused_when_the_tool_is_built(root, path):
     with pytest.raises(ToolError, match=r"config\.path of proc\.run_command must list absolute directories"):
         build("proc.run_command", root, config={"path": path})
+
+
+DIRECTORY = st.text(st.sampled_from("ab./~-"), max_size=6)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(DIRECTORY, min_size=1, max_size=5))
+def test_a_search_path_is_accepted_exactly_when_every_element_is_absolute(root, elements):
+    path = ":".join(elements)
+    if all(element.startswith("/") for element in elements):
+        assert build("proc.run_command", root, allow_shell=True, config={"path": path}).search_path == path
+    else:
+        with pytest.raises(ToolError, match="an empty or relative element would search the working directory"):
+            build("proc.run_command", root, config={"path": path})
 
 
 def test_the_default_search_path_is_fixed_not_the_engines(root, monkeypatch):
