@@ -5,14 +5,20 @@ are followed (at most ``max_redirects``) when every hop is again http or https a
 an allowed host; httpx2 drops ``Authorization`` when a redirect leaves the origin. The client is built for
 the call and closed after it; it ignores proxy variables and ``.netrc`` (``trust_env=False``) unless the entry
 names a ``proxy``.
+
+``timeout_s`` bounds the whole call. httpx2's own timeouts apply to each socket operation, so a server sending
+a byte just within every read timeout could hold a call for ever; the request therefore runs on an asyncio
+client under ``asyncio.timeout`` (what httpx's maintainers recommend for a total timeout, encode/httpx#776,
+#1450), which cancels it wherever it is: connecting, waiting for headers or reading the body.
 """
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import re
-import time
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx2
@@ -81,8 +87,8 @@ class HttpGetTool:
         if refusal is not None:
             return ToolResult.misuse(refusal)
         try:
-            return self._get(str(url), headers)
-        except (_Stop, httpx2.HTTPError) as exc:
+            return _run(self._get(str(url), headers))
+        except (_Stop, httpx2.HTTPError, TimeoutError) as exc:
             return ToolResult.environment(self._explain(exc, httpx2.URL(str(url)).host))
 
     def _explain(self, exc: Exception, host: str) -> str:
@@ -90,7 +96,7 @@ class HttpGetTool:
             return str(exc)
         if isinstance(exc, httpx2.TooManyRedirects):
             return f"too many redirects (config.max_redirects: {self.max_redirects})"
-        if isinstance(exc, httpx2.TimeoutException):
+        if isinstance(exc, TimeoutError):
             return f"no complete answer from {host} within {self.timeout_s:g} s"
         if isinstance(exc, httpx2.ConnectError):
             return f"could not connect to {host}: {exc}"
@@ -112,25 +118,22 @@ class HttpGetTool:
             return f"host '{parsed.host}' is not allowed (config.allowed_hosts: {allowed})"
         return None
 
-    def _check_hop(self, request: httpx2.Request) -> None:
+    async def _check_hop(self, request: httpx2.Request) -> None:
         """Event hook run before every request the client sends, redirects included."""
         refusal = self._url_refusal(str(request.url), hop="the redirect target")
         if refusal is not None:
             raise _Stop(f"the server redirected to {request.url.scheme}://{request.url.host}, which this tool "
                         f"may not follow: {refusal}")
 
-    def _get(self, url: str, headers: Mapping[str, str]) -> ToolResult:
-        deadline = time.monotonic() + self.timeout_s
-        with httpx2.Client(
-            timeout=httpx2.Timeout(self.timeout_s), follow_redirects=self.follow_redirects,
+    async def _get(self, url: str, headers: Mapping[str, str]) -> ToolResult:
+        async with asyncio.timeout(self.timeout_s), httpx2.AsyncClient(
+            timeout=None, follow_redirects=self.follow_redirects,  # the deadline above bounds every step
             max_redirects=self.max_redirects, trust_env=False, proxy=self.proxy,
             event_hooks={"request": [self._check_hop]},
         ) as client, client.stream("GET", url, headers=dict(headers)) as response:
             body = bytearray()
             truncated = False
-            for chunk in response.iter_bytes():
-                if time.monotonic() > deadline:
-                    raise httpx2.ReadTimeout("deadline", request=response.request)
+            async for chunk in response.aiter_bytes():
                 if len(body) + len(chunk) > self.max_bytes:
                     body += chunk[: self.max_bytes - len(body)]
                     truncated = True
@@ -143,6 +146,20 @@ class HttpGetTool:
                 "text": _text(bytes(body), response.charset_encoding, complete=not truncated),
                 "truncated": truncated,
             })
+
+
+def _run(call: Coroutine[Any, Any, ToolResult]) -> ToolResult:
+    """Run ``call`` on an event loop of its own.
+
+    On a worker thread when this thread already runs a loop (a tool called from an async handler): a thread
+    holds one running loop at most.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(call)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="http_get") as worker:
+        return worker.submit(asyncio.run, call).result()
 
 
 def _header_refusal(headers: Any) -> str | None:

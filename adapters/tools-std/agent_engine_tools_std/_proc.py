@@ -4,17 +4,17 @@
 globs) reaches the program as literal text. The process runs in a new session (its own process group) with
 stdin closed, a working directory inside the tool's root and an environment of ``PATH`` plus the variables the
 entry's ``config.env`` lets through. Its output is read as it comes, keeping the first ``max_output_bytes`` of
-each stream. When the process exits, or the deadline passes, the whole group is killed (``SIGKILL``), so
-nothing it started in the background outlives the call.
+each stream. When the process exits, or the deadline passes, its group, its session and what their members
+started are killed (``SIGKILL``; see ``_session`` for what is guaranteed), so nothing it started in the
+background outlives the call.
 """
 
 from __future__ import annotations
 
 import codecs
-import contextlib
 import os
 import selectors
-import signal
+import shutil
 import stat
 import subprocess
 import time
@@ -22,16 +22,20 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from agent_engine_core.errors import ToolError
 from agent_engine_core.tools import ToolResult, ToolSetup, ToolStatus
 
 from agent_engine_tools_std._config import Option, read_config
 from agent_engine_tools_std._jail import Location, Unavailable, confined_root, guarded
+from agent_engine_tools_std._session import end_session
 
 __all__ = ["RunCommandTool"]
 
 KiB = 1024
+DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
+"""Where programs are looked up, and the PATH they see, unless ``config.path`` says otherwise."""
 DRAIN_S = 1.0
-"""How long output is still read after the group was killed (a process outside the group may hold the pipes)."""
+"""How long output is still read after the kill (a process that escaped it may hold the pipes)."""
 _POLL_S = 0.05
 
 
@@ -56,9 +60,10 @@ class RunCommandTool:
         self.timeout_s = setup.spec.timeout_s
         self.max_output_bytes: int = config["max_output_bytes"]
         self.env_names: tuple[str, ...] = tuple(config["env"])
-        self.search_path: str = config["path"] if config["path"] is not None else os.environ.get("PATH", os.defpath)
+        self.search_path: str = _search_path(config["path"])
         allowed = config["allowed_commands"]
-        self.allowed_commands: frozenset[str] | None = None if allowed is None else frozenset(allowed)
+        self.allowed_commands: dict[str, str] | None = None if allowed is None else {
+            name: _resolve(name, self.search_path) for name in allowed}
         self.description = ("Run a program without a shell: argv is the program and its arguments as a list "
                             "(no pipes, redirection or variable expansion). Returns its exit code and output. "
                             "cwd is relative to the tool's root directory.")
@@ -66,7 +71,8 @@ class RunCommandTool:
             "type": "object",
             "properties": {
                 "argv": {"type": "array", "items": {"type": "string"}, "minItems": 1,
-                         "description": "The program (found on PATH) and its arguments, one list item each."},
+                         "description": "The program (found on the tool's search path) and its arguments, "
+                                        "one list item each."},
                 "cwd": {"type": "string", "minLength": 1, "default": ".",
                         "description": "The working directory, relative to the tool's root."},
                 "timeout_s": {"type": "number", "exclusiveMinimum": 0, "maximum": self.timeout_s,
@@ -107,10 +113,11 @@ class RunCommandTool:
         directory = self._directory(cwd)
         environment = {"PATH": self.search_path}
         environment.update({name: os.environ[name] for name in self.env_names if name in os.environ})
+        executable = None if self.allowed_commands is None else self.allowed_commands[argv[0]]
         try:
             process = subprocess.Popen(
-                argv, cwd=directory, env=environment, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, start_new_session=True, close_fds=True, shell=False,
+                argv, executable=executable, cwd=directory, env=environment, stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, close_fds=True, shell=False,
             )
         except FileNotFoundError as exc:
             if exc.filename == str(directory):
@@ -138,6 +145,32 @@ class RunCommandTool:
         with self.root.locate(cwd) as where:
             _require_directory(where, cwd)
         return self.root.physical(where)
+
+
+def _search_path(configured: str | None) -> str:
+    """``config.path``, or the fixed default.
+
+    An empty or relative directory in it would search the working directory (where the command or the model
+    may have put a file), so it is refused.
+    """
+    if configured is None:
+        return DEFAULT_PATH
+    if not all(directory.startswith("/") for directory in configured.split(os.pathsep)):
+        raise ToolError(f"config.path of proc.run_command must list absolute directories separated by ':', "
+                        f"not {configured!r}: an empty or relative element would search the working directory")
+    return configured
+
+
+def _resolve(name: str, search_path: str) -> str:
+    """The absolute path ``name`` (an entry of ``config.allowed_commands``) runs, found when the tool is built."""
+    if "/" in name and not name.startswith("/"):
+        raise ToolError(f"config.allowed_commands of proc.run_command: '{name}' must be a program name or an "
+                        f"absolute path (a relative path would depend on the working directory)")
+    found = shutil.which(name, path=search_path)
+    if found is None:
+        raise ToolError(f"config.allowed_commands of proc.run_command: '{name}' is not an executable file in any "
+                        f"directory of config.path ({search_path})")
+    return found
 
 
 def _require_directory(where: Location, cwd: Any) -> None:
@@ -177,7 +210,7 @@ class _Capped:
 
 
 def _collect(process: subprocess.Popen[bytes], timeout: float, cap: int) -> tuple[_Capped, _Capped, bool]:
-    """Read both streams until the process exits or ``timeout`` passes; then kill its group and reap it."""
+    """Read both streams until the process exits or ``timeout`` passes; then end its session and reap it."""
     assert process.stdout is not None and process.stderr is not None
     stdout, stderr = _Capped(cap), _Capped(cap)
     streams = {process.stdout.fileno(): stdout, process.stderr.fileno(): stderr}
@@ -201,7 +234,7 @@ def _collect(process: subprocess.Popen[bytes], timeout: float, cap: int) -> tupl
                 else:
                     _pump(selector, streams, None, min(remaining, _POLL_S))
                     exited = _exited(process)
-            _kill_group(process.pid)  # the leader is not reaped yet, so its id still names its group alone
+            end_session(process.pid)  # the leader is not reaped yet, so its id still names its group and session
             if pidfd is not None:
                 selector.unregister(pidfd)
             drain_until = time.monotonic() + DRAIN_S
@@ -249,8 +282,3 @@ def _pidfd(pid: int) -> int | None:
         return int(opener(pid))
     except OSError:
         return None
-
-
-def _kill_group(pgid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGKILL)

@@ -5,9 +5,11 @@ No test leaves the machine: every URL is the local server's, or a closed port on
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
+import threading
 import time
 import urllib.parse
 
@@ -83,6 +85,13 @@ def test_a_slow_server_is_an_environment_error_after_the_entry_timeout(server):
     assert (result.status, result.error) == (ToolStatus.ERROR, "no complete answer from 127.0.0.1 within 0.5 s")
 
 
+def test_a_call_from_a_coroutine_runs_beside_the_running_loop(server):
+    """An async handler calling the tool: the fetch gets its own loop, as a thread runs one at most."""
+    async def handler():
+        return fetch(f"{server.url}/text")
+    assert asyncio.run(handler()).output["text"] == "hello"
+
+
 def test_redirects_within_http_are_followed(server):
     target = urllib.parse.quote(f"{server.url}/text")
     result = fetch(f"{server.url}/redirect?to={target}")
@@ -145,3 +154,61 @@ def test_a_key_sent_as_a_header_reaches_the_server_only_and_not_another_origin(s
     for answer in (result, hop):
         secret_ledger.add(answer, as_text(answer))
         assert key not in as_text(answer)
+
+
+
+class Trickler:
+    """A server on 127.0.0.1 answering one request: the reply's first ``at_once`` bytes together, then one byte
+    every ``gap_s``. Its loop is bounded by the reply and ends by itself when the reply is out, when the client
+    hangs up, or when the test ends."""
+
+    def __init__(self, reply: bytes, at_once: int = 0, gap_s: float = 0.25) -> None:
+        self.reply, self.at_once, self.gap_s = reply, at_once, gap_s
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(10)
+        self.stop = threading.Event()
+        self.sent = 0  # how many bytes of the reply are out
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.listener.getsockname()[1]}/"
+
+    def _serve(self) -> None:
+        try:
+            connection, _ = self.listener.accept()
+        except OSError:
+            return
+        with connection:
+            try:
+                connection.recv(65536)
+                connection.sendall(self.reply[:self.at_once])
+                self.sent = self.at_once
+                while self.sent < len(self.reply) and not self.stop.wait(self.gap_s):
+                    connection.sendall(self.reply[self.sent:self.sent + 1])
+                    self.sent += 1
+            except OSError:  # the client gave up
+                return
+
+    def __enter__(self) -> Trickler:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.listener.close()
+        self.thread.join(10)
+
+
+HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 80\r\n\r\n"
+
+
+@pytest.mark.parametrize(("at_once", "part"), [(0, len(HEAD)), (len(HEAD), len(HEAD) + 80)], ids=["headers", "body"])
+def test_the_timeout_bounds_the_whole_call_not_each_read(at_once, part):
+    """The headers (or, after headers sent at once, the body) come a byte every 0.25 s: every read gets a byte
+    well within the timeout, yet the call ends with a timeout error while that part is still being sent
+    (~16 s of headers, ~20 s of body): ``timeout_s`` bounds the call, not each socket read."""
+    with Trickler(HEAD + b"b" * 80, at_once=at_once) as server:
+        result = fetch(server.url, timeout_s=1.0)
+        assert server.sent < part  # the call came back before the server had sent that part
+    assert (result.status, result.error) == (ToolStatus.ERROR, "no complete answer from 127.0.0.1 within 1 s")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
 
@@ -12,6 +13,8 @@ from _tools_std_kit import build
 from agent_engine_core.errors import ToolError
 from agent_engine_core.testing import CANARY_ENV
 from agent_engine_core.tools import ToolStatus
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 PY = sys.executable
 
@@ -89,6 +92,39 @@ def test_processes_left_in_the_background_are_killed_when_the_command_exits(root
     assert gone(int(result.output["stdout"]))
 
 
+ESCAPER = """
+import os, sys, time
+ready, told = os.pipe()
+pid = os.fork()
+if pid == 0:
+    if sys.argv[2] == "setpgid":
+        os.setpgid(0, 0)  # a process group of its own, still in the command's session
+    else:
+        os.setsid()  # a session of its own: found through its parent, still alive when the call ends
+    os.write(told, b"x")
+    time.sleep(60)
+    os._exit(0)
+os.read(ready, 1)
+print(pid, flush=True)
+if sys.argv[1] == "stay":
+    time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize(("ending", "escape"), [("exit", "setpgid"), ("stay", "setpgid"), ("stay", "setsid")])
+def test_a_child_that_left_the_process_group_ends_with_the_call(root, ending, escape):
+    """On a normal exit and on a timeout, a child that moved to a process group of its own is killed too, and
+    so is one that started a session of its own while the command that started it still runs."""
+    result = run(root, PY, "-c", ESCAPER, ending, escape, timeout_s=2.0)
+    pid = int(result.output["stdout"])
+    try:
+        assert result.output["timed_out"] is (ending == "stay")
+        assert gone(pid)
+    finally:
+        if alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
 def test_the_timeout_may_not_exceed_the_entry_and_defaults_to_it(root):
     tool = build("proc.run_command", root, allow_shell=True, timeout_s=2)
     assert tool.parameters["properties"]["timeout_s"]["maximum"] == 2
@@ -154,6 +190,62 @@ def test_allowed_commands_limits_the_programs(root):
     assert (refused.status, refused.error) == (
         ToolStatus.FAILURE, "command 'touch' is not allowed (config.allowed_commands: echo)")
     assert not (root / "x").exists()
+
+
+@pytest.mark.parametrize("engine_path", [":/usr/bin:/bin", "/nowhere::/usr/bin:/bin", ".:/usr/bin:/bin"])
+def test_an_allowed_command_never_runs_from_the_working_directory(root, monkeypatch, engine_path):
+    """An ``echo`` planted in the root (the working directory) with an empty or relative element in the engine's
+    PATH: the allowed ``echo`` is the one on the tool's search path, and the planted one never runs."""
+    marker = root / "planted-ran"
+    planted = root / "echo"
+    planted.write_text(f"#!/bin/sh\ntouch {marker}\n")
+    planted.chmod(0o755)
+    monkeypatch.setenv("PATH", engine_path)
+    result = run(root, "echo", "real", config={"allowed_commands": ["echo"]})
+    assert (result.status, result.output["stdout"]) == (ToolStatus.SUCCESS, "real\n")
+    assert not marker.exists()
+    plain = run(root, "echo", "real")  # without allowed_commands, the lookup is the same
+    assert plain.output["stdout"] == "real\n" and not marker.exists()
+
+
+def test_allowed_commands_are_found_on_the_search_path_when_the_tool_is_built(root, tmp_path):
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    (tools / "hello").write_text("#!/bin/sh\necho from-bin\n")
+    (tools / "hello").chmod(0o755)
+    config = {"allowed_commands": ["hello"], "path": str(tools)}
+    assert run(root, "hello", config=config).output["stdout"] == "from-bin\n"
+    with pytest.raises(ToolError, match=r"config\.allowed_commands of proc\.run_command: 'nope' is not an "
+                                        r"executable file in any directory of config\.path \(/usr/bin:/bin\)"):
+        build("proc.run_command", root, config={"allowed_commands": ["echo", "nope"], "path": "/usr/bin:/bin"})
+    with pytest.raises(ToolError, match=r"'./hello' .* a program name or an absolute path"):
+        build("proc.run_command", root, config={"allowed_commands": ["./hello"]})
+
+
+@pytest.mark.parametrize("path", ["", "/usr/bin:", "/usr/bin::/bin", "bin:/usr/bin", ".", "/usr/bin:~/bin"])
+def test_a_search_path_with_an_empty_or_relative_directory_is_refused_when_the_tool_is_built(root, path):
+    with pytest.raises(ToolError, match=r"config\.path of proc\.run_command must list absolute directories"):
+        build("proc.run_command", root, config={"path": path})
+
+
+DIRECTORY = st.text(st.sampled_from("ab./~-"), max_size=6)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(DIRECTORY, min_size=1, max_size=5))
+def test_a_search_path_is_accepted_exactly_when_every_element_is_absolute(root, elements):
+    path = ":".join(elements)
+    if all(element.startswith("/") for element in elements):
+        assert build("proc.run_command", root, allow_shell=True, config={"path": path}).search_path == path
+    else:
+        with pytest.raises(ToolError, match="an empty or relative element would search the working directory"):
+            build("proc.run_command", root, config={"path": path})
+
+
+def test_the_default_search_path_is_fixed_not_the_engines(root, monkeypatch):
+    monkeypatch.setenv("PATH", "/somewhere/else")
+    result = run(root, PY, "-c", "import os; print(os.environ['PATH'])")
+    assert result.output["stdout"] == "/usr/local/bin:/usr/bin:/bin\n"
 
 
 @pytest.mark.parametrize("argv", [[], [""], ["echo", "a\x00b"], ["echo", 3], "echo hi"])
