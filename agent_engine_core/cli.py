@@ -189,7 +189,7 @@ def main() -> None:
     """
 
 
-@main.command()
+@main.command(short_help="Run the workflow once and print the result.")
 @click.argument("config_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--input", "input_text", help="The task input as JSON.")
 @click.option("--input-file", type=click.File("r"), help="Read the task input (JSON) from a file, '-' for stdin.")
@@ -201,7 +201,10 @@ def main() -> None:
 @_guarded
 def run(config_dir: Path, input_text: str | None, input_file: Any, start: str | None, run_id: str | None,
         as_json: bool, record: Path | None) -> None:
-    """Run the workflow in CONFIG_DIR once and print the result."""
+    """Run the workflow in CONFIG_DIR once and print the result.
+
+    On a terminal, a run that takes more than half a second shows a spinner naming the node that is running.
+    """
     if input_text is not None and input_file is not None:
         _fail("give --input or --input-file, not both", EXIT_USAGE)
     text = input_file.read() if input_file is not None else input_text
@@ -304,7 +307,7 @@ def _write_atomically(path: Path, text: str) -> None:
         _fail(f"cannot write {path}: {exc.strerror or exc}", 1)
 
 
-@main.command()
+@main.command(short_help="Re-run a recorded task, agents answered from the recording.")
 @click.argument("config_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.argument("recording", type=click.Path(path_type=Path))
 @click.option("--run-id", help="The run to replay when RECORDING is a telemetry-jsonl folder of several runs.")
@@ -324,7 +327,7 @@ def replay(config_dir: Path, recording: Path, run_id: str | None, as_json: bool)
         click.echo(f"replay: the digest matches the recording of run {result.task_id}")
 
 
-@main.command()
+@main.command(short_help="Check every manifest; print every located issue.")
 @click.argument("config_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the issues as a JSON list.")
 @_guarded
@@ -390,7 +393,7 @@ def _mermaid_shape(node: DagNode) -> str:
     return f"{opening}{_mermaid_text(label + suffix)}{closing}"
 
 
-@main.command()
+@main.command(short_help="Print the workflow as a Mermaid flowchart.")
 @click.argument("config_dir", type=click.Path(file_okay=False, path_type=Path))
 @_guarded
 def graph(config_dir: Path) -> None:
@@ -398,7 +401,7 @@ def graph(config_dir: Path) -> None:
     click.echo(mermaid(Engine.from_config_dir(config_dir).dag), nl=False)
 
 
-@main.command()
+@main.command(short_help="List installed plugins, and those that failed to load.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @_guarded
 def plugins(as_json: bool) -> None:
@@ -422,8 +425,10 @@ def plugins(as_json: bool) -> None:
         click.echo(f"FAILED {failure.distribution or '?'}  [{failure.name}]: {failure.reason}")
 
 
-@main.command()
-@click.argument("manifest", required=False, type=click.Choice(sorted(MANIFEST_MODELS)))
+@main.command(short_help="Print the JSON Schema of the manifests, for editors.",
+              help="Print the JSON Schema of each manifest (or of MANIFEST), for editors and yaml-language-server."
+                   f"\n\nMANIFEST is one of: {', '.join(sorted(MANIFEST_MODELS))}.")
+@click.argument("manifest", required=False, metavar="[MANIFEST]", type=click.Choice(sorted(MANIFEST_MODELS)))
 @_guarded
 def schema(manifest: str | None) -> None:
     """Print the JSON Schema of each manifest (or of MANIFEST), for editors and yaml-language-server."""

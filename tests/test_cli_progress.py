@@ -7,9 +7,13 @@ import os
 import select
 import subprocess
 import textwrap
+from pathlib import Path
 
 import pytest
 from _cli import COMMAND
+
+from agent_engine_core import Engine
+from agent_engine_core.cli import _Progress
 
 
 @pytest.fixture
@@ -96,3 +100,12 @@ def test_json_on_a_terminal_has_no_spinner(slow_project):
     assert code == 0
     assert "running node" not in screen
     assert json.loads(screen.replace("\r\n", "\n"))["output"] == {"thought": True}
+
+
+def test_the_progress_observer_changes_nothing_in_the_result():
+    """Only where the result goes differs on a terminal: a --record made there has the same metadata and digest."""
+    hello = Path(__file__).resolve().parents[1] / "examples" / "hello"
+    plain = Engine.from_config_dir(hello).run({"request": "hi"}, run_id="same")
+    watched = Engine.from_config_dir(hello, plugins=[_Progress()]).run({"request": "hi"}, run_id="same")
+    assert watched.to_dict(with_trace=True)["metadata"] == plain.to_dict(with_trace=True)["metadata"]
+    assert watched.trace.digest == plain.trace.digest
