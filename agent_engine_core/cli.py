@@ -1,7 +1,8 @@
 """The ``agent-engine`` command line: run, replay, validate, graph, plugins, schema.
 
-Exit codes: 0 success, 3 partial, 1 failure, 2 invalid manifests or usage. No traceback reaches the user
-unless ``--debug`` is given.
+Exit codes: 0 success, 3 partial, 1 failure, 2 invalid manifests or usage, 141 stdout closed early (``| head``).
+No traceback reaches the user unless ``--debug`` is given. The global options are accepted before the subcommand
+and among its own options alike.
 """
 
 from __future__ import annotations

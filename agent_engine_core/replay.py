@@ -110,8 +110,9 @@ def _from_telemetry(path: Path, run_id: str | None) -> Trace:
         raise _not_a_recording(path, f"it holds {kind}" + (f" of run {run_id!r}" if run_id else ""))
     try:
         trace = rebuild_trace(events)
-    except (ValueError, KeyError) as exc:
-        problem = f"an event lacks the field {exc}" if isinstance(exc, KeyError) else str(exc)
+    except (ValueError, KeyError, TypeError) as exc:  # the reader checks lines, not each event type's fields
+        problem = {KeyError: f"an event lacks the field {exc}",
+                   TypeError: f"an event has a field of the wrong type ({exc})"}.get(type(exc), str(exc))
         if torn:
             problem = f"{'; '.join(torn)}; without that line: {problem}"
         raise _not_a_recording(path, problem) from None

@@ -30,16 +30,12 @@ def replay(*args):
 
 def make(tmp_path, name, content):
     path = tmp_path / name
-    if content is None:
-        path.mkdir()
-    else:
-        path.write_text(content)
+    path.write_text(content)
     return path
 
 
-CASES = [
+CASES = [  # files that are not .json are read as telemetry-jsonl traces: see that distribution's tests
     pytest.param("notes.json", "hello, world\n", "notes.json:1:1: not JSON (Expecting value)", id="json-not-json"),
-    pytest.param("notes.txt", "hello, world\n", "notes.txt:1: not a JSON event", id="text-not-json"),
     pytest.param("package.json", '{"name": "x", "version": "1"}', "package.json: it is not a recording: run_id: "
                  "Field required; tasks: Field required; records: Field required", id="other-json-object"),
     pytest.param("list.json", "[1, 2]", "list.json: it is not a recording: (top level): a JSON object is needed, "
@@ -47,8 +43,6 @@ CASES = [
     pytest.param("half.json", '{"trace": {"run_id": "r", "tasks": [], "records": [{"seq": "1"}]}}',
                  "half.json: it is not a recording: trace.records.0.task_id: Field required", id="wrong-shape"),
     pytest.param("empty.json", "", "empty.json: the file is empty", id="empty-json"),
-    pytest.param("empty.jsonl", "", "empty.jsonl: it holds no recorded events", id="empty-jsonl"),
-    pytest.param("folder", None, "folder: it holds no telemetry-jsonl trace files", id="directory"),
 ]
 
 
@@ -97,9 +91,9 @@ def _paths(value, prefix=()):
             yield from _paths(item, (*prefix, index))
 
 
-JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=5),
-                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
-                    max_leaves=5)
+SCALAR = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5)
+JSON = SCALAR | st.lists(SCALAR, max_size=3) | st.dictionaries(st.text(max_size=5), SCALAR, max_size=3)
+"""Any JSON value a damaged file could hold where a recording has one (nested one level)."""
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -1,4 +1,7 @@
-"""``agent-engine replay`` of a trace with a torn last line: reported once, at ``file:line``, nothing internal."""
+"""``agent-engine replay`` of a trace: a torn last line reported once at ``file:line``, non-traces refused.
+
+Run as a real process: the CLI shows warnings its own way, and pytest's ``filterwarnings = error`` must not.
+"""
 
 from __future__ import annotations
 
@@ -62,3 +65,30 @@ def test_a_torn_line_after_a_whole_run_is_a_one_line_warning_and_the_replay_goes
     assert "matches the recording of run r1" in done.stdout
     assert_reported_once_and_located(done.stderr, trace, whole.count(b"\n") + 1)
     assert done.stderr.startswith("warning: ")
+
+
+WHAT_A_RECORDING_IS = "A recording is the result saved by 'agent-engine run DIR --input JSON --record FILE.json'"
+
+
+@pytest.mark.parametrize(("name", "content", "problem"), [
+    pytest.param("notes.txt", "hello, world\n", "notes.txt:1: not a JSON event", id="not-json"),
+    pytest.param("empty.jsonl", "", "empty.jsonl: it holds no recorded events", id="empty"),
+    pytest.param("folder", None, "folder: it holds no telemetry-jsonl trace files", id="directory"),
+    pytest.param("other.jsonl", '{"type": "x"}\n', "other.jsonl: an event lacks the field 'run_id'", id="not-events"),
+    pytest.param("typed.jsonl", '{"type": "task_started", "run_id": "r", "task_id": "r", "seq": 1, "lineage": "?"}\n'
+                 '{"type": "task_finished", "run_id": "r", "task_id": "r", "seq": 2}\n',
+                 "typed.jsonl: an event has a field of the wrong type", id="wrong-type"),
+])
+def test_what_is_not_a_trace_is_refused_located_with_exit_2(tmp_path, name, content, problem):
+    path = tmp_path / name
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_text(content)
+    done = cli("replay", HELLO, path)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    first, hint = done.stderr.splitlines()
+    assert first.startswith(f"error: cannot replay {tmp_path}/") and problem in first
+    assert hint.startswith(WHAT_A_RECORDING_IS)
+    assert "Traceback" not in done.stderr
