@@ -6,11 +6,14 @@ import json
 from pathlib import Path
 
 import pytest
+from _cli import cli_logging_restored  # noqa: F401 - a fixture, used through pytestmark
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agent_engine_core.cli import main
+
+pytestmark = pytest.mark.usefixtures("cli_logging_restored")
 
 HELLO = Path(__file__).resolve().parents[1] / "examples" / "hello"
 INPUT = '{"request": "Hello there"}'

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from _cli import cli_logging_restored  # noqa: F401 - a fixture, used through pytestmark
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -14,6 +15,8 @@ from hypothesis import strategies as st
 from agent_engine_core import Engine, InvalidInput, Trace
 from agent_engine_core.cli import main
 from agent_engine_core.replay import load_recording
+
+pytestmark = pytest.mark.usefixtures("cli_logging_restored")
 
 HELLO = Path(__file__).resolve().parents[1] / "examples" / "hello"
 WHAT_A_RECORDING_IS = "A recording is the result saved by 'agent-engine run DIR --input JSON --record FILE.json'"
