@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from agent_engine_core._context import Assembled, TaskItems
 from agent_engine_core._json import loads
+from agent_engine_core.components import distribution_hint
 from agent_engine_core.errors import InvalidInput, ProviderError, ReplayMismatch
 from agent_engine_core.llm import LlmReply, LlmRequest, ProviderSetup, ToolCall
 from agent_engine_core.records import AgentCall, StageRecord, Trace
@@ -94,7 +95,8 @@ def _from_telemetry(path: Path, run_id: str | None) -> Trace:
         )
     except ImportError:
         raise _not_a_recording(path, "not a .json file, and reading it as a telemetry-jsonl trace needs the "
-                                     "agent-engine-telemetry-jsonl distribution") from None
+                                     "agent-engine-telemetry-jsonl distribution "
+                                     f"({distribution_hint('telemetry_sink', 'trace_file')})") from None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", TornLineWarning)
         try:
