@@ -7,6 +7,7 @@ load-time error that says which distribution to install.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -52,9 +53,11 @@ def apply_plugin_config(project: Project, components: Components, plugins: Plugi
             if not entry.enabled:
                 settings.disabled.add(entry.id)
         else:
-            known = ", ".join(sorted({*sinks, *loaded} - {"agent_engine_core.builtins"})) or "none installed"
-            problem = f"'{entry.id}' is neither a registered telemetry sink nor an installed plugin (known: {known})"
-            hint = distribution_hint("telemetry_sink", entry.id)
+            known = sorted({*sinks, *loaded} - {"agent_engine_core.builtins"})
+            problem = (f"'{entry.id}' is neither a registered telemetry sink nor an installed plugin "
+                       f"(available: {', '.join(known) or 'none installed'})")
+            close = difflib.get_close_matches(entry.id, known, n=1, cutoff=0.6)
+            hint = f"did you mean '{close[0]}'?" if close else distribution_hint("telemetry_sink", entry.id)
         seen.add(entry.id)
         if problem is not None:
             line, column = source.locate(["plugins", position, "id"])

@@ -1,19 +1,24 @@
 """The ``agent-engine`` command line: run, replay, validate, graph, plugins, schema.
 
-Exit codes: 0 success, 3 partial, 1 failure, 2 invalid manifests or usage. No traceback reaches the user
-unless ``--debug`` is given.
+Exit codes: 0 success, 3 partial, 1 failure, 2 invalid manifests or usage, 141 stdout closed early (``| head``).
+No traceback reaches the user unless ``--debug`` is given. The global options are accepted before the subcommand
+and among its own options alike.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
 import os
 import sys
 import tempfile
+import threading
 import traceback
+import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -26,6 +31,8 @@ from agent_engine_core.components import Components
 from agent_engine_core.dag import Dag, DagNode, Role
 from agent_engine_core.engine import Engine
 from agent_engine_core.errors import AgentEngineError, InvalidInput, ManifestError
+from agent_engine_core.events import NodeFinished, NodeStarted
+from agent_engine_core.hookspecs import hookimpl
 from agent_engine_core.manifests.models import MANIFEST_MODELS
 from agent_engine_core.records import Status, TaskResult
 
@@ -33,6 +40,8 @@ __all__ = ["main", "mermaid"]
 
 EXIT_CODES = {Status.SUCCESS: 0, Status.FAILURE: 1, Status.PARTIAL: 3}
 EXIT_USAGE = 2
+EXIT_CLOSED_STDOUT = 128 + 13
+"""What a shell reports for a tool ended by SIGPIPE (13): its reader closed the pipe (``| head -1``)."""
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -43,13 +52,25 @@ def _fail(message: str, code: int) -> NoReturn:
 
 
 def _guarded(command: F) -> F:
-    """Turn engine errors into messages and exit codes; tracebacks only with ``--debug``."""
+    """Turn engine errors into messages and exit codes; tracebacks only with ``--debug``.
+
+    stdout is flushed inside the guard, so a reader that went away (``| head -1``) is noticed here and ends the
+    program quietly, not as an internal error or at interpreter exit.
+    """
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        debug = click.get_current_context().find_root().params.get("debug", False)
+        debug = _options(click.get_current_context()).debug
         try:
-            return command(*args, **kwargs)
+            with warnings.catch_warnings():
+                if not debug:
+                    warnings.showwarning = _show_warning
+                try:
+                    return command(*args, **kwargs)
+                finally:
+                    sys.stdout.flush()
+        except BrokenPipeError:
+            _exit_for_closed_stdout()
         except ManifestError as exc:
             click.echo(str(exc), err=True)
             sys.exit(EXIT_USAGE)
@@ -67,16 +88,63 @@ def _guarded(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="agent-engine")
-@click.option("--debug", is_flag=True, help="Show tracebacks of unexpected errors and debug logs.")
-@click.option("-v", "--verbose", count=True, help="More log output on stderr (-v info, -vv debug).")
-@click.option("--log-json", is_flag=True, help="Log JSON lines on stderr instead of console text.")
-def main(debug: bool, verbose: int, log_json: bool) -> None:
-    """Agent Engine: run LLM-agent workflows declared as a YAML DAG."""
-    level = logging.DEBUG if debug or verbose > 1 else logging.INFO if verbose else logging.WARNING
+def _exit_for_closed_stdout() -> NoReturn:
+    """End as a Unix tool whose reader closed the pipe does: no message, the shell's status for SIGPIPE.
+
+    As Python's docs advise ("Note on SIGPIPE"), stdout is pointed at devnull first, so the interpreter's final
+    flush of what is still buffered cannot fail a second time.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(EXIT_CLOSED_STDOUT)
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    """A warning as one ``warning:`` line: its message locates it in the user's files; Python's source is noise."""
+    click.echo(f"warning: {message}", err=True)
+
+
+@dataclass(slots=True)
+class _GlobalOptions:
+    """``--debug``, ``-v``/``-vv`` and ``--log-json``, as given before the subcommand and after it together."""
+
+    debug: bool = False
+    verbose: int = 0
+    log_json: bool = False
+
+
+def _options(ctx: click.Context) -> _GlobalOptions:
+    options: _GlobalOptions = ctx.meta.setdefault("agent_engine.global_options", _GlobalOptions())
+    return options
+
+
+def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    options = _options(ctx)
+    if param.name == "verbose":
+        options.verbose += value
+    elif value:
+        setattr(options, str(param.name), True)
+
+
+def _global_params() -> list[click.Parameter]:
+    """The global options, for the group and for each subcommand: they mean the same wherever they are given."""
+    return [
+        click.Option(["--debug"], is_flag=True, expose_value=False, callback=_remember,
+                     help="Show tracebacks of unexpected errors and debug logs."),
+        click.Option(["-v", "--verbose"], count=True, expose_value=False, callback=_remember,
+                     help="More log output on stderr (-v info, -vv debug)."),
+        click.Option(["--log-json"], is_flag=True, expose_value=False, callback=_remember,
+                     help="Log JSON lines on stderr instead of console text."),
+    ]
+
+
+def _configure_logging(options: _GlobalOptions) -> None:
+    verbose = options.debug or options.verbose > 1
+    level = logging.DEBUG if verbose else logging.INFO if options.verbose else logging.WARNING
     renderer: Any = (
-        structlog.processors.JSONRenderer() if log_json else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        structlog.processors.JSONRenderer() if options.log_json
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )
     structlog.configure(
         processors=[
@@ -86,12 +154,43 @@ def main(debug: bool, verbose: int, log_json: bool) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )
 
 
-@main.command()
+def _stderr_logger(*args: Any) -> structlog.PrintLogger:
+    """A logger on the ``sys.stderr`` of the moment: while the progress spinner shows, that prints above it."""
+    return structlog.PrintLogger(sys.stderr)
+
+
+class _Command(click.Command):
+    """A subcommand: it takes the global options too, and sets logging up from all of them before it runs."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params.extend(_global_params())
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command with logging set up from the global options wherever they were given."""
+        _configure_logging(_options(ctx))
+        return super().invoke(ctx)
+
+
+class _Group(click.Group):
+    command_class = _Command
+
+
+@click.group(cls=_Group, params=_global_params(), context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="agent-engine")
+def main() -> None:
+    """Agent Engine: run LLM-agent workflows declared as a YAML DAG.
+
+    The options below may also be given after the command, e.g. 'agent-engine run DIR --input JSON -v'.
+    """
+
+
+@main.command(short_help="Run the workflow once and print the result.")
 @click.argument("config_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--input", "input_text", help="The task input as JSON.")
 @click.option("--input-file", type=click.File("r"), help="Read the task input (JSON) from a file, '-' for stdin.")
@@ -103,7 +202,10 @@ def main(debug: bool, verbose: int, log_json: bool) -> None:
 @_guarded
 def run(config_dir: Path, input_text: str | None, input_file: Any, start: str | None, run_id: str | None,
         as_json: bool, record: Path | None) -> None:
-    """Run the workflow in CONFIG_DIR once and print the result."""
+    """Run the workflow in CONFIG_DIR once and print the result.
+
+    On a terminal, a run that takes more than half a second shows a spinner naming the node that is running.
+    """
     if input_text is not None and input_file is not None:
         _fail("give --input or --input-file, not both", EXIT_USAGE)
     text = input_file.read() if input_file is not None else input_text
@@ -115,12 +217,69 @@ def run(config_dir: Path, input_text: str | None, input_file: Any, start: str | 
         _fail(f"--input is not valid JSON: {exc}", EXIT_USAGE)
     if record is not None and record.suffix != ".json":
         _fail(f"--record needs a .json file name, not {record.name}", EXIT_USAGE)
-    with Engine.from_config_dir(config_dir) as engine:
+    observers, progress = _progress(as_json)
+    with Engine.from_config_dir(config_dir, plugins=observers) as engine, progress:
         result = engine.run(payload, start=start, run_id=run_id)
     if record is not None:
         _write_atomically(record, json.dumps(result.to_dict(with_trace=True), indent=2, ensure_ascii=False))
     _show(result, as_json)
     sys.exit(EXIT_CODES[result.status])
+
+
+class _Progress:
+    """A spinner on stderr naming the node that started last, fed by the engine's ``node_started`` events.
+
+    It appears only once a run has lasted ``DELAY_S`` (a quick run prints nothing extra) and is erased before
+    the result is printed. Used only when stdout and stderr are both terminals and ``--json`` was not asked for.
+    """
+
+    name = "agent-engine-cli-progress"
+    DELAY_S = 0.5
+
+    def __init__(self) -> None:
+        from rich.console import Console  # noqa: PLC0415 - rich loads only when a terminal will show it
+        from rich.live import Live  # noqa: PLC0415
+        from rich.spinner import Spinner  # noqa: PLC0415
+
+        self._done = 0
+        self._spinner = Spinner("dots", text="starting")
+        self._live = Live(self._spinner, console=Console(stderr=True), transient=True, refresh_per_second=10)
+        self._timer = threading.Timer(self.DELAY_S, self._live.start)
+        self._timer.daemon = True
+
+    @staticmethod
+    def wanted(as_json: bool) -> bool:
+        """Progress goes to a person at a terminal: never into a pipe, a file or a ``--json`` reader."""
+        return not as_json and sys.stdout.isatty() and sys.stderr.isatty()
+
+    @hookimpl
+    def on_node_started(self, event: NodeStarted) -> None:
+        """Name the node now running (in a fan-out, the one that started last)."""
+        task = "" if event.task_id == event.run_id else f" in task {event.task_id}"
+        done = f"{self._done} stage{'' if self._done == 1 else 's'} done"
+        self._spinner.update(text=f"running node '{event.node_id}'{task} · {done}")
+
+    @hookimpl
+    def on_node_finished(self, event: NodeFinished) -> None:
+        """Count the stage (shown when the next one starts)."""
+        self._done += 1
+
+    def __enter__(self) -> _Progress:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._timer.cancel()
+        self._timer.join()  # if the spinner was just being shown, it is shown before it is stopped
+        self._live.stop()
+
+
+def _progress(as_json: bool) -> tuple[list[object], contextlib.AbstractContextManager[object]]:
+    """The engine plugins and the context that show a run's progress (none and a no-op when not wanted)."""
+    if not _Progress.wanted(as_json):
+        return [], contextlib.nullcontext()
+    progress = _Progress()
+    return [progress], progress
 
 
 def _show(result: TaskResult, as_json: bool) -> None:
@@ -149,9 +308,9 @@ def _write_atomically(path: Path, text: str) -> None:
         _fail(f"cannot write {path}: {exc.strerror or exc}", 1)
 
 
-@main.command()
+@main.command(short_help="Re-run a recorded task, agents answered from the recording.")
 @click.argument("config_dir", type=click.Path(file_okay=False, path_type=Path))
-@click.argument("recording", type=click.Path(exists=True, path_type=Path))
+@click.argument("recording", type=click.Path(path_type=Path))
 @click.option("--run-id", help="The run to replay when RECORDING is a telemetry-jsonl folder of several runs.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the replayed result.")
 @_guarded
@@ -161,14 +320,15 @@ def replay(config_dir: Path, recording: Path, run_id: str | None, as_json: bool)
     RECORDING is a result saved with 'run --record FILE.json', or a telemetry-jsonl trace file or folder. A
     divergence exits 1 naming the first differing stage.
     """
-    with Engine.from_config_dir(config_dir) as engine:
+    observers, progress = _progress(as_json)
+    with Engine.from_config_dir(config_dir, plugins=observers) as engine, progress:
         result = engine.replay(recording, run_id=run_id)
     _show(result, as_json)
     if not as_json:
         click.echo(f"replay: the digest matches the recording of run {result.task_id}")
 
 
-@main.command()
+@main.command(short_help="Check every manifest; print every located issue.")
 @click.argument("config_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the issues as a JSON list.")
 @_guarded
@@ -234,7 +394,7 @@ def _mermaid_shape(node: DagNode) -> str:
     return f"{opening}{_mermaid_text(label + suffix)}{closing}"
 
 
-@main.command()
+@main.command(short_help="Print the workflow as a Mermaid flowchart.")
 @click.argument("config_dir", type=click.Path(file_okay=False, path_type=Path))
 @_guarded
 def graph(config_dir: Path) -> None:
@@ -242,7 +402,7 @@ def graph(config_dir: Path) -> None:
     click.echo(mermaid(Engine.from_config_dir(config_dir).dag), nl=False)
 
 
-@main.command()
+@main.command(short_help="List installed plugins, and those that failed to load.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @_guarded
 def plugins(as_json: bool) -> None:
@@ -266,8 +426,10 @@ def plugins(as_json: bool) -> None:
         click.echo(f"FAILED {failure.distribution or '?'}  [{failure.name}]: {failure.reason}")
 
 
-@main.command()
-@click.argument("manifest", required=False, type=click.Choice(sorted(MANIFEST_MODELS)))
+@main.command(short_help="Print the JSON Schema of the manifests, for editors.",
+              help="Print the JSON Schema of each manifest (or of MANIFEST), for editors and yaml-language-server."
+                   f"\n\nMANIFEST is one of: {', '.join(sorted(MANIFEST_MODELS))}.")
+@click.argument("manifest", required=False, metavar="[MANIFEST]", type=click.Choice(sorted(MANIFEST_MODELS)))
 @_guarded
 def schema(manifest: str | None) -> None:
     """Print the JSON Schema of each manifest (or of MANIFEST), for editors and yaml-language-server."""

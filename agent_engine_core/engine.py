@@ -139,7 +139,9 @@ class Engine:
         self._observers = Observers(
             self.plugins.manager, [p.name for p in self.plugins.loaded], settings.dispatch, settings.disabled
         )
-        distributions = {p.distribution: p.version for p in self.plugins.loaded}
+        distributions: dict[str, str | None] = {}
+        for plugin in self.plugins.loaded:  # an explicit plugin (version unknown) keeps its distribution's version
+            distributions[plugin.distribution] = distributions.get(plugin.distribution) or plugin.version
         self._metadata_base: Mapping[str, Any] = MappingProxyType({
             **self._built.metadata, "plugins": MappingProxyType(dict(sorted(distributions.items())))
         })

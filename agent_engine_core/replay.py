@@ -10,6 +10,7 @@ recorded one; the first stage that is not raises ``ReplayMismatch`` naming it.
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from agent_engine_core._context import Assembled, TaskItems
 from agent_engine_core._json import loads
+from agent_engine_core.components import distribution_hint
 from agent_engine_core.errors import InvalidInput, ProviderError, ReplayMismatch
 from agent_engine_core.llm import LlmReply, LlmRequest, ProviderSetup, ToolCall
 from agent_engine_core.records import AgentCall, StageRecord, Trace
@@ -30,42 +32,95 @@ __all__ = ["RecordedContext", "ReplayProvider", "check_replay", "load_recording"
 Recording = Trace | Mapping[str, Any] | str | Path
 
 
+_RECORDING_HINT = ("A recording is the result saved by 'agent-engine run DIR --input JSON --record FILE.json', or "
+                   "a telemetry-jsonl trace file or folder (written when plugins.yaml has 'id: trace_file').")
+"""What the refusal of something that is not a recording says it should have been."""
+
+
 def load_recording(source: Recording, *, run_id: str | None = None) -> Trace:
     """The recorded trace in ``source``: a ``Trace``, a result or trace mapping, or a file/folder path.
 
     A ``.json`` file holds a result saved with its trace (or a bare trace); any other path is read as a
-    telemetry-jsonl trace file or folder (``run_id`` picks the run in a folder of several).
+    telemetry-jsonl trace file or folder (``run_id`` picks the run in a folder of several). Anything else
+    raises ``InvalidInput`` naming the file, what is wrong with it, and what a recording is.
     """
     if isinstance(source, Trace):
         return source
     if isinstance(source, Mapping):
         return _from_mapping(source, "the recording")
     path = Path(source)
+    if not path.exists():
+        raise _not_a_recording(path, "no such file or folder")
     if path.suffix == ".json":
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise InvalidInput(f"cannot read the recording {path}: {exc}") from None
-        return _from_mapping(data, str(path))
+        return _from_mapping(_read_json(path), str(path))
+    return _from_telemetry(path, run_id)
+
+
+def _not_a_recording(where: Path | str, problem: str) -> InvalidInput:
+    """The refusal: where, what is wrong (a ``problem`` located in ``where`` already is not located twice)."""
+    located = problem if problem.startswith(f"{where}:") else f"{where}: {problem}"
+    return InvalidInput(f"cannot replay {located}\n{_RECORDING_HINT}")
+
+
+def _read_json(path: Path) -> Any:
     try:
-        from agent_engine_telemetry_jsonl import read_trace, rebuild_trace  # noqa: PLC0415 - optional distribution
-    except ImportError:
-        raise InvalidInput(f"{path} is not a .json recording; reading a telemetry-jsonl trace needs the "
-                           "agent-engine-telemetry-jsonl distribution (pip install agent-engine-telemetry-jsonl)"
-                           ) from None
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        problem = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise _not_a_recording(path, f"cannot be read ({problem})") from None
+    if not text.strip():
+        raise _not_a_recording(path, "the file is empty")
     try:
-        return rebuild_trace(read_trace(path, run_id))
-    except (OSError, ValueError, KeyError) as exc:
-        raise InvalidInput(f"cannot rebuild a trace from {path}: {exc}") from None
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _not_a_recording(f"{path}:{exc.lineno}:{exc.colno}", f"not JSON ({exc.msg})") from None
 
 
 def _from_mapping(data: Any, where: str) -> Trace:
-    trace = data.get("trace", data) if isinstance(data, Mapping) else None
+    from agent_engine_core._recording import recording_problems  # noqa: PLC0415 - pydantic: only when reading one
+
+    problems = recording_problems(data)
+    if problems:
+        raise _not_a_recording(where, "it is not a recording: " + "; ".join(problems))
+    return Trace.from_dict(data.get("trace", data))
+
+
+def _from_telemetry(path: Path, run_id: str | None) -> Trace:
+    """The trace rebuilt from a telemetry-jsonl file or folder; a torn last line is reported once, with the rest."""
     try:
-        return Trace.from_dict(trace)  # type: ignore[arg-type]
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise InvalidInput(f"{where} is not a recorded trace (save one with 'agent-engine run --record FILE'): "
-                           f"{type(exc).__name__}: {exc}") from None
+        from agent_engine_telemetry_jsonl import (  # noqa: PLC0415 - optional distribution
+            TornLineWarning,
+            read_trace,
+            rebuild_trace,
+        )
+    except ImportError:
+        raise _not_a_recording(path, "not a .json file, and reading it as a telemetry-jsonl trace needs the "
+                                     "agent-engine-telemetry-jsonl distribution "
+                                     f"({distribution_hint('telemetry_sink', 'trace_file')})") from None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", TornLineWarning)
+        try:
+            events = read_trace(path, run_id)
+        except (OSError, ValueError) as exc:
+            raise _not_a_recording(path, str(exc)) from None
+    torn = [str(w.message) for w in caught if issubclass(w.category, TornLineWarning)]
+    for w in caught:
+        if not issubclass(w.category, TornLineWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if not events:
+        kind = "no telemetry-jsonl trace files (RUN.jsonl)" if path.is_dir() else "no recorded events"
+        raise _not_a_recording(path, f"it holds {kind}" + (f" of run {run_id!r}" if run_id else ""))
+    try:
+        trace = rebuild_trace(events)
+    except (ValueError, KeyError, TypeError) as exc:  # the reader checks lines, not each event type's fields
+        problem = {KeyError: f"an event lacks the field {exc}",
+                   TypeError: f"an event has a field of the wrong type ({exc})"}.get(type(exc), str(exc))
+        if torn:
+            problem = f"{'; '.join(torn)}; without that line: {problem}"
+        raise _not_a_recording(path, problem) from None
+    for message in torn:
+        warnings.warn(message, TornLineWarning, stacklevel=3)
+    return trace
 
 
 def _stage_key(task_id: str, node_id: str) -> tuple[str, str]:

@@ -111,4 +111,4 @@ def test_cli_replay_refuses_what_is_not_a_recording(tmp_path):
     junk.write_text('{"status": "success"}')
     result = CliRunner().invoke(main, ["replay", str(HELLO), str(junk)])
     assert result.exit_code == 2
-    assert "is not a recorded trace" in result.output and "Traceback" not in result.output
+    assert "is not a recording: run_id: Field required" in result.output and "Traceback" not in result.output
