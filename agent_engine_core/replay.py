@@ -18,7 +18,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from agent_engine_core._context import Assembled, TaskItems
-from agent_engine_core._json import loads
+from agent_engine_core._json import JSONValueError, loads
 from agent_engine_core.components import distribution_hint
 from agent_engine_core.errors import InvalidInput, ProviderError, ReplayMismatch
 from agent_engine_core.llm import LlmReply, LlmRequest, ProviderSetup, ToolCall
@@ -82,7 +82,10 @@ def _from_mapping(data: Any, where: str) -> Trace:
     problems = recording_problems(data)
     if problems:
         raise _not_a_recording(where, "it is not a recording: " + "; ".join(problems))
-    return Trace.from_dict(data.get("trace", data))
+    try:
+        return Trace.from_dict(data.get("trace", data))
+    except JSONValueError as exc:  # a value no run could have recorded (an integer beyond 64 bits)
+        raise _not_a_recording(where, f"it is not a recording: it holds a value no run records ({exc})") from None
 
 
 def _from_telemetry(path: Path, run_id: str | None) -> Trace:
