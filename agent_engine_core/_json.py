@@ -99,9 +99,20 @@ def _dumps_reference(value: Any) -> str:
             text.encode()  # a lone surrogate would make the canonical trace unencodable: refuse it here
     except (TypeError, ValueError, RecursionError) as exc:  # UnicodeEncodeError is a ValueError
         raise JSONValueError(str(exc)) from None
-    if _reference.encode(orjson.loads(text)) != text:  # only an integer beyond 64 bits reads back differently
+    if _has_wide_integer(value):
         raise JSONValueError("an integer does not fit in 64 bits (-2**63 to 2**64 - 1)")
     return text
+
+
+def _has_wide_integer(value: Any) -> bool:
+    """True when ``value`` holds an integer that orjson would read back as a float (keys are written as text)."""
+    if isinstance(value, int):
+        return not isinstance(value, bool) and not -(2**63) <= value < 2**64
+    if isinstance(value, dict | MappingProxyType):
+        return any(_has_wide_integer(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_wide_integer(item) for item in value)
+    return False
 
 
 def loads(text: str | bytes) -> Any:
