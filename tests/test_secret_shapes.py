@@ -78,6 +78,8 @@ def test_redact_removes_every_form_of_a_secret_of_any_shape(key, before, after):
     for quoted in encodings(key):
         text = redact(f"{before}{quoted}{after}", [secret])
         assert find_secret(key, [text]) == [], (quoted, text)
+        if quoted not in key.splitlines() and len(key.strip()) >= 2 * MIN_FRAGMENT:
+            assert REDACTED in text  # the whole key, however quoted, is found (not just absent by accident)
 
 
 def test_fragments_shorter_than_the_minimum_are_not_redacted():
@@ -288,7 +290,7 @@ def test_the_session_ledger_finds_the_canary_encoded_escaped_or_in_part(tmp_path
               repr(raw), json.dumps(ledger.canary), urllib.parse.quote(ledger.canary), first, f"x {second} y"]
     ledger.add(*quoted)
     assert len(ledger.leaks()) == len(quoted)
-    (tmp_path / "trace.jsonl").write_text(json.dumps({"error": base64.b64encode(b"ab" + raw).decode()}))
+    (tmp_path / "trace.jsonl").write_text(json.dumps({"error": base64.b64encode(b"a" + raw + b"z").decode()}))
     assert ledger.leaks(tmp_path)[-1] == str(tmp_path / "trace.jsonl")
 
 
