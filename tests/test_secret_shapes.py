@@ -126,6 +126,11 @@ class EchoProvider:
         if setup.agent.config.get("fail_at_load"):
             raise ProviderError(f"the server refused {' / '.join(encodings(self.key))}")
         self.plain = bool(setup.agent.config.get("plain_exception"))
+        self.fail_at_close = bool(setup.agent.config.get("fail_at_close"))
+
+    def close(self) -> None:
+        if self.fail_at_close:
+            raise RuntimeError(f"connection pool of {self.key!r} already closed")
 
     def complete(self, request: LlmRequest) -> LlmReply:
         if self.plain:  # what an HTTP client raises for a header it refuses
@@ -313,3 +318,16 @@ def test_each_source_names_where_the_unusable_key_is_and_what_is_wrong(tmp_path,
     assert expected in issue.message and issue.message.startswith("credential 'main': ")
     assert issue.hint and "one line" in issue.hint
     assert "first-line" not in repr(caught.value) and "second-line" not in str(caught.value)
+
+
+def test_a_provider_that_fails_to_close_quoting_its_key_is_redacted(tmp_path, monkeypatch, echo_installed, cli):
+    key = f"sk-close-{uuid.uuid4().hex}"
+    monkeypatch.setenv(KEY_VAR, key)
+    folder = project(tmp_path / "p", {"type": "api_key", "source": "env", "env_var": KEY_VAR},
+                     config={"fail_at_close": True})
+    with pytest.raises(ProviderError) as caught, Engine.from_config_dir(folder) as engine:
+        engine.run({})
+    assert "provider 'echo' failed to close: RuntimeError: connection pool of '********'" in str(caught.value)
+    outputs = [str(caught.value), repr(caught.value), *(cli(*flags, "run", folder, "--input", "{}")
+                                                        for flags in ((), ("--debug",)))]
+    assert find_secret(key, outputs) == []
