@@ -25,6 +25,7 @@ from agent_engine_core.errors import ManifestError, ManifestIssue, ProviderError
 from agent_engine_core.handlers import HandlerError, resolve_handler
 from agent_engine_core.llm import Credential, LlmProvider, ProviderSetup
 from agent_engine_core.schemas import SchemaSet, schema_problem
+from agent_engine_core.secrets import redact
 from agent_engine_core.tools import BoundTool, Tool, ToolSetup
 
 if TYPE_CHECKING:
@@ -243,14 +244,17 @@ def _bind_agents(
                       hint="name the model in llm:, or set default_model in provider_credentials.yaml")
                 continue
             model = credential.default_model
+        keys = (credential.api_key,) if credential else ()  # a provider's message may echo the key
         try:
             limits = AgentLimits.from_config(agent.config)
             provider = registration.factory(ProviderSetup(agent, model, credential, project.base_dir))
         except ProviderError as exc:
-            issue(f"agent '{agent.id}': {exc}", "agents.provider_config", "config" if agent.config else "llm")
+            issue(f"agent '{agent.id}': {redact(str(exc), keys)}", "agents.provider_config",
+                  "config" if agent.config else "llm")
             continue
         for problem in provider.check(users[agent.id]):
-            issue(f"agent '{agent.id}': {problem}", "agents.provider_config", "config" if agent.config else "llm")
+            issue(f"agent '{agent.id}': {redact(problem, keys)}", "agents.provider_config",
+                  "config" if agent.config else "llm")
         bound[agent.id] = _Agent(agent, provider, registration.distribution, model, limits, credential)
     return bound
 
@@ -401,6 +405,7 @@ def _describe(agent: _Agent) -> Mapping[str, str]:
     except importlib.metadata.PackageNotFoundError:
         version = "unknown"
     described = getattr(agent.provider, "describe", None)
-    extra = {str(k): str(v) for k, v in (described() if callable(described) else {}).items()}
+    keys = (agent.credential.api_key,) if agent.credential else ()
+    extra = {str(k): redact(str(v), keys) for k, v in (described() if callable(described) else {}).items()}
     return MappingProxyType({**extra, "provider": agent.spec.llm.partition("/")[0], "model": agent.model,
                              "distribution": distribution, "version": version})

@@ -3,7 +3,8 @@
 The fixture sets ``AGENT_ENGINE_TEST_API_KEY`` to a unique canary value for the test session, collects every
 log line (stdlib logging at DEBUG, and structlog) and whatever tests hand to ``secret_ledger.add(...)``
 (results, traces, events, CLI output, exception text), and when the session ends fails it if any of that, or any
-file under the session's temporary directory, contains the canary. Tests that send the key on purpose (to a
+file under the session's temporary directory, contains the canary -- or one of its lines, its escaped,
+percent-encoded or base64 forms (``find_secret``). Tests that send the key on purpose (to a
 fake provider server) record it in ``servers_that_saw_it``, so a check can prove the key was really used.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,9 @@ import pytest
 
 from agent_engine_core.errors import ProviderError
 from agent_engine_core.llm import LlmReply, LlmRequest
+from agent_engine_core.secrets import forms_of
 
-__all__ = ["CANARY_ENV", "SecretLedger", "secret_ledger"]
+__all__ = ["CANARY_ENV", "SecretLedger", "find_secret", "secret_ledger"]
 
 CANARY_ENV = "AGENT_ENGINE_TEST_API_KEY"
 
@@ -59,12 +61,26 @@ class SecretLedger:
         return raised.value
 
     def leaks(self, folder: Path | None = None) -> list[str]:
-        """Where the canary is: the start of each recorded text holding it, and each file under ``folder``."""
-        found = [text[:120] for text in self.texts if self.canary in text]
-        if folder is not None:
-            needle = self.canary.encode()
-            found += [str(p) for p in folder.rglob("*") if p.is_file() and needle in p.read_bytes()]
-        return found
+        """Where the canary is, in any form ``redact`` removes: each recorded text and each file under ``folder``."""
+        return find_secret(self.canary, self.texts, folder)
+
+
+def find_secret(value: str, texts: Iterable[str], folder: Path | None = None) -> list[str]:
+    """The start of each of ``texts``, and each file under ``folder``, holding ``value`` in any of its forms.
+
+    The forms are ``forms_of(value)``: the value, each of its lines, stripped, escaped as ``repr`` and JSON
+    quote it, percent-encoded and base64-encoded -- a check of the exact value alone would pass a message that
+    quotes the key escaped or encoded.
+    """
+    forms = forms_of(value)
+    found = [text[:120] for text in texts if any(form in text for form in forms)]
+    if folder is not None:
+        needles = [form.encode("utf-8", "surrogatepass") for form in forms]
+        for path in sorted(folder.rglob("*")):
+            data = path.read_bytes() if path.is_file() else b""
+            if any(needle in data for needle in needles):
+                found.append(str(path))
+    return found
 
 
 class _LogLedger(logging.Handler):

@@ -2,7 +2,8 @@
 
 Only the credentials that some agent in use is bound to are resolved, so an operator can keep entries for
 providers a project does not use without setting their variables. Every problem names the variable, file or
-key that is missing -- never a value, and never a parser message that could quote the file's content.
+key that is missing or unusable -- never a value, and never a parser message that could quote the file's
+content. A key is stripped of surrounding whitespace and must then be one line of printable text.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import unicodedata
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -22,6 +24,9 @@ if TYPE_CHECKING:
     from agent_engine_core.manifests.models import CredentialSpec
 
 __all__ = ["LoadedCredential", "resolve_credential"]
+
+_NOT_IN_A_KEY = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+"""Unicode categories a key may not contain: control, format, surrogate, private, unassigned, line breaks."""
 
 Locate = Callable[[list[str | int]], tuple[int | None, int | None]]
 
@@ -60,11 +65,13 @@ def _read_key(spec: CredentialSpec, base_dir: Path | None) -> Secret:
     if auth.source == "env":
         if not auth.env_var:
             raise _Unresolved("source: env needs env_var", "source", "add env_var: NAME_OF_THE_VARIABLE")
-        value = os.environ.get(auth.env_var, "")
-        if not value.strip():
+        value = os.environ.get(auth.env_var, "").strip()
+        if not value:
             raise _Unresolved(f"the environment variable {auth.env_var} is not set or empty", "env_var",
                               f"export {auth.env_var}=... before starting the engine, or use source: file")
-        return Secret(value.strip(), origin=f"env:{auth.env_var}")
+        _check_key(value, f"the environment variable {auth.env_var}", "env_var",
+                   f"export {auth.env_var} with the key alone: one line, no control characters")
+        return Secret(value, origin=f"env:{auth.env_var}")
     if not auth.file_path:
         raise _Unresolved("source: file needs file_path", "source", "add file_path: path/to/key/file")
     path = Path(auth.file_path).expanduser()
@@ -80,10 +87,29 @@ def _read_key(spec: CredentialSpec, base_dir: Path | None) -> Secret:
         _warn_readable(spec.id, path, mode)
     origin = f"file:{path}" + (f"#{auth.file_key}" if auth.file_key else "")
     value = text.strip() if auth.file_key is None else _value_at(_parse(path, text), auth.file_key, path)
+    field = "file_key" if auth.file_key else "file_path"
     if not value:
-        raise _Unresolved(f"the key in {origin[5:]} is empty", "file_key" if auth.file_key else "file_path",
-                          "put the API key in the file")
+        raise _Unresolved(f"the key in {origin[5:]} is empty", field, "put the API key in the file")
+    if auth.file_key:
+        _check_key(value, f"the value at '{auth.file_key}' in {path}", field,
+                   "the value holds the key alone: one line, no control characters")
+    else:
+        _check_key(value, f"the key file {path}", field,
+                   "a key file holds the key alone (one line; surrounding whitespace is ignored)")
     return Secret(value, origin=origin)
+
+
+def _check_key(value: str, where: str, field: str, hint: str) -> None:
+    """Refuse a key that is more than one line or holds a control character, naming ``where``, never the value.
+
+    An HTTP client refuses such a key in a header with a message that quotes it; stopping it here keeps every
+    loaded key a single line of printable text, which is also what ``redact`` relies on to find it.
+    """
+    lines = len(value.splitlines())
+    if lines > 1:
+        raise _Unresolved(f"{where} has {lines} lines; it must hold the key alone, on one line", field, hint)
+    if any(unicodedata.category(char) in _NOT_IN_A_KEY for char in value):
+        raise _Unresolved(f"{where} holds a control or format character; an API key is printable text", field, hint)
 
 
 def _parse(path: Path, text: str) -> Any:

@@ -25,11 +25,12 @@ from agent_engine_core._plugins import load_plugins
 from agent_engine_core._stage import Plan, TaskState
 from agent_engine_core.components import Components
 from agent_engine_core.dag import FAN_OUT, Dag
-from agent_engine_core.errors import InvalidInput, TaskFailed
+from agent_engine_core.errors import InvalidInput, ProviderError, TaskFailed
 from agent_engine_core.ids import RunId, new_run_id
 from agent_engine_core.memory import Artifacts, Memory
 from agent_engine_core.records import ROOT, StageRecord, Status, TaskResult, Trace
 from agent_engine_core.replay import RecordedContext, Recording, ReplayProvider, check_replay, load_recording
+from agent_engine_core.secrets import redact
 
 if TYPE_CHECKING:
     import asyncio
@@ -308,11 +309,15 @@ class Engine:
         self._observers.close()
         self.plugins.close_sinks()
         self._built.memory.close()
-        providers = {id(p.agent.provider): p.agent.provider for p in self._built.plans.values() if p.agent}
-        for provider in providers.values():
-            close = getattr(provider, "close", None)
+        agents = {id(p.agent.provider): p.agent for p in self._built.plans.values() if p.agent}
+        for agent in agents.values():
+            close = getattr(agent.provider, "close", None)
             if callable(close):
-                close()
+                try:
+                    close()
+                except Exception as exc:  # its message may echo the key: the caller gets it redacted
+                    raise ProviderError(f"provider '{agent.provider_name}' failed to close: "
+                                        f"{redact(f'{type(exc).__name__}: {exc}', agent.secrets)}") from None
 
     def __enter__(self) -> Engine:
         return self

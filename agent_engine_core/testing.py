@@ -8,11 +8,12 @@ Fixtures:
 * ``fake_entry_points(*plugins)`` makes the next engines discover the given ``(name, object)`` pairs as if
   distributions had registered them in the ``agent_engine`` entry point group, and nothing else;
 * ``secret_ledger`` (session) sets a canary API key in ``AGENT_ENGINE_TEST_API_KEY`` and fails the session if
-  it shows up in a log line, a file under the session's temporary directory, or anything given to
-  ``secret_ledger.add(...)``;
+  it (or one of its lines, escaped, percent-encoded or base64 forms) shows up in a log line, a file under the
+  session's temporary directory, or anything given to ``secret_ledger.add(...)``;
 * ``locked_dir`` is a ``LockedDir``: a folder nobody can write to, root included, until ``.unlock()``.
 
-Helpers: ``assert_trace_nodes(result, task_id, [...])`` checks the nodes a task visited, in order;
+Helpers: ``find_secret(value, texts, folder)`` lists the texts and files holding any form of a secret;
+``assert_trace_nodes(result, task_id, [...])`` checks the nodes a task visited, in order;
 ``assert_same_trace(a, b)`` compares two results' canonical traces and shows the first differing line;
 ``ToolPack({"demo.add": FunctionTool(description, parameters, function)})`` is a plugin registering tool
 types made from plain functions, which records every call it runs; ``check_memory_backend(build, dir,
@@ -50,7 +51,7 @@ from typing import Any, Protocol, TypeVar
 
 import pytest
 
-from agent_engine_core._canary import CANARY_ENV, SecretLedger, secret_ledger
+from agent_engine_core._canary import CANARY_ENV, SecretLedger, find_secret, secret_ledger
 from agent_engine_core._context_kit import check_context_retrieval
 from agent_engine_core._memory_conformance import check_memory_backend
 from agent_engine_core._memory_kit import (
@@ -98,6 +99,7 @@ __all__ = [
     "check_threads_lose_nothing",
     "check_writes_survive_kills",
     "closed_after",
+    "find_secret",
     "in_another_process",
     "locked_dir",
     "secret_ledger",
