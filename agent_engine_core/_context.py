@@ -124,16 +124,21 @@ def _head_and_tail(timeline: list[_Candidate]) -> Iterator[_Candidate]:
         low, high = low + 1, high - 1
 
 
-def _by_relevance(candidates: list[_Candidate], input_json: str) -> list[tuple[_Candidate, str]]:
-    """Every candidate with its text: most distinct words shared with the input first, then newest first."""
+def _by_relevance(candidates: list[_Candidate], input_json: str) -> list[_Candidate]:
+    """Every candidate, most distinct words shared with the input first, then newest first.
+
+    Words are read from the payload as the backend returned it: spacing is all that our backends change, and it
+    holds no words, so the canonical text (a decode and an encode per item) is made only for entries reached.
+    """
     words = set(_WORDS.findall(input_json.lower()))
+    if not words:
+        return sorted(candidates, key=_newest_first)
     scored = []
     for candidate in candidates:
-        payload = candidate.payload_text()
-        shared = len(words.intersection(_WORDS.findall(" ".join((payload, *candidate.tags)).lower()))) if words else 0
-        scored.append((-shared, _newest_first(candidate), candidate, _entry_text(candidate, payload)))
+        found = _WORDS.findall(" ".join((candidate.payload_json, *candidate.tags)).lower())
+        scored.append((-len(words.intersection(found)), _newest_first(candidate), candidate))
     scored.sort(key=lambda entry: entry[:2])
-    return [(candidate, text) for _, _, candidate, text in scored]
+    return [candidate for _, _, candidate in scored]
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +155,7 @@ class ContextAssembler:
                       for candidate in self._read(index, source, task_id, depth, task_items)]
         policy = self.profile.retrieval_policy
         if policy == "hybrid":
-            chosen = self._fill(_by_relevance(candidates, input_json), skip=True)
+            chosen = self._fill(_with_texts(_by_relevance(candidates, input_json)), skip=True)
         elif policy == "all":
             chosen = self._fill(_with_texts(_head_and_tail(sorted(candidates))), skip=False)
         else:
@@ -191,16 +196,22 @@ class ContextAssembler:
         smallest = self.count(dumps({"store": store, "tags": [], "payload": 0}))
         return self.profile.max_tokens // max(smallest, 1)
 
+    def _smallest_entry(self) -> int:
+        """The least an entry of any of the profile's stores can cost (see ``_fit``)."""
+        return min((self.count(dumps({"store": source.store, "tags": [], "payload": 0}))
+                    for source in self.profile.sources), default=0)
+
     def _fill(self, ranked: Iterable[tuple[_Candidate, str]], *, skip: bool) -> list[tuple[_Candidate, str, int]]:
         """Take entries in rank order while they fit; past one that does not, stop or (``skip``) try the next."""
         budget, chosen = self.profile.max_tokens, []
+        smallest = self._smallest_entry() if skip else 0
         for candidate, text in ranked:
             cost = self.count(text)
             if cost <= budget:
                 budget -= cost
                 chosen.append((candidate, text, cost))
-            elif not skip:
-                break
+            elif not skip or budget < smallest:
+                break  # (skip) what is left of the budget fits no entry at all
         return chosen
 
 
