@@ -1,9 +1,9 @@
 """Observers only watch: whatever one does to the events it gets, or raises, the run is the run (SPEC §5).
 
 A hostile observer tampers with every object an event reaches, through every route Python offers
-(``object.__setattr__``, ``__dict__``, ``vars()``, references kept and changed later from another thread), and
-raises every kind of exception, ``BaseException`` subclasses included; result, history, digest and completion
-stay what a run without it gives.
+(``object.__setattr__``, ``__dict__``, ``vars()``, references kept and changed later from another thread),
+sleeps, and raises every kind of exception, ``BaseException`` subclasses included; result, history, digest and
+completion stay what a run without it gives.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ RAISES = {
     "custom_base": CustomBase,
     "exception": lambda: RuntimeError("observer bug"),
 }
-ACTIONS = ("tamper", "hold", "none", *RAISES)
+ACTIONS = ("tamper", "hold", "sleep", "none", *RAISES)
 EVENT_TYPES = ("task_started", "node_started", "node_finished", "node_failed", "routing_decision",
                "child_created", "merge_fired", "task_finished")
 GARBAGE = "tampered"
@@ -93,6 +93,8 @@ class Hostile:
             tamper(event)
         elif action == "hold":
             self.kept.append(event)
+        elif action == "sleep":
+            time.sleep(0.002)  # a slow observer delays the run; it cannot change it
         elif action in RAISES:
             raise RAISES[action]()
 
