@@ -94,11 +94,13 @@ def build(
     credentials = _Credentials(project, issues)
     agents = _bind_agents(project, nodes, components, issues, credentials)
     plans: dict[str, Plan] = {}
+    named = {name: registration.factory for name, registration in components.of("node_handler").items()}
+    named.update(handlers)  # the embedder's own handlers win over a plugin's of the same name
     for spec in nodes:
         handler = None
         if spec.handler is not None:
             try:
-                handler = resolve_handler(spec.handler, base_dir=project.base_dir, handlers=handlers)
+                handler = resolve_handler(spec.handler, base_dir=project.base_dir, handlers=named)
             except HandlerError as exc:
                 issues.append(issue_at(spec.id, "handler", "dag.handler_import", str(exc), exc.hint))
         if dag is not None and (node := dag.nodes.get(spec.id)) is not None and memory is not None:

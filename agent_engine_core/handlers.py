@@ -42,6 +42,11 @@ class HandlerError(Exception):
 def resolve_handler(ref: str, *, base_dir: Path | None, handlers: Mapping[str, Callable[..., Any]]) -> Handler:
     """The callable ``ref`` names: an entry of ``handlers``, else ``module:function`` imported from ``base_dir``."""
     function = handlers.get(ref)
+    if function is None and ":" not in ref and handlers:
+        close = difflib.get_close_matches(ref, list(handlers), n=1, cutoff=0.6)
+        hint = f"did you mean '{close[0]}'?" if close else f"registered handlers: {', '.join(sorted(handlers))}"
+        raise HandlerError(f"handler '{ref}' is neither a registered handler nor of the form 'module:function'",
+                           hint)
     if function is None:
         function = _import(ref, base_dir)
     if not callable(function):

@@ -92,7 +92,12 @@ def register_executors(register: Register) -> None:
 
 @hookspec
 def register_node_handlers(register: Register) -> None:
-    """Register named node handlers: ``register(name, function)``; ``handler: name`` then resolves to it."""
+    """Register named node handlers: ``register(name, function)``; ``handler: name`` then resolves to it.
+
+    A name is looked up before it is imported as ``module:function``, so a plugin may register either form
+    (``"summarise"``, ``"acme:summarise"``). A handler of the same name passed to ``Engine.from_dict(...,
+    handlers=...)`` takes precedence; two plugins registering one name is a load-time error naming both.
+    """
 
 
 @hookspec
