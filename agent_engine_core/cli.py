@@ -8,6 +8,7 @@ and among its own options alike.
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import json
 import logging
@@ -178,7 +179,47 @@ class _Command(click.Command):
 
 
 class _Group(click.Group):
+    """The ``agent-engine`` group: its own commands, then those installed plugins register."""
+
     command_class = _Command
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Built-in commands and plugins' commands, for ``--help`` and completion."""
+        return sorted({*super().list_commands(ctx), *_plugin_commands()})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """A built-in command, else a plugin's (plugins are discovered only for a name that is not built in)."""
+        return super().get_command(ctx, cmd_name) or _plugin_commands().get(cmd_name)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Set logging up from the options given before the command (a plugin's command sees them too)."""
+        _configure_logging(_options(ctx))
+        return super().invoke(ctx)
+
+
+def _plugin_commands() -> dict[str, click.Command]:
+    """The commands plugins register with ``register_cli_commands``, guarded like the built-in ones.
+
+    A built-in name always means the built-in command; what is not a ``click.Command`` is reported on stderr
+    and left out, so a broken plugin cannot break the CLI.
+    """
+    components = Components()
+    found = load_plugins(components)
+    for failure in found.failed:
+        click.echo(f"warning: plugin {failure.distribution or failure.name} was not loaded: {failure.reason}",
+                   err=True)
+    commands: dict[str, click.Command] = {}
+    for name, registration in components.of("cli_command").items():
+        command = registration.factory
+        if not isinstance(command, click.Command):
+            click.echo(f"warning: {registration.distribution} registered CLI command '{name}', which is not a "
+                       f"click command (a {type(command).__name__}); it is left out", err=True)
+            continue
+        guarded = copy.copy(command)  # the plugin's own object stays as it made it
+        if guarded.callback is not None:
+            guarded.callback = _guarded(guarded.callback)
+        commands[name] = guarded
+    return commands
 
 
 @click.group(cls=_Group, params=_global_params(), context_settings={"help_option_names": ["-h", "--help"]})
