@@ -135,8 +135,10 @@ def _by_relevance(candidates: list[_Candidate], input_json: str) -> list[_Candid
         return sorted(candidates, key=_newest_first)
     scored = []
     for candidate in candidates:
-        found = _WORDS.findall(" ".join((candidate.payload_json, *candidate.tags)).lower())
-        scored.append((-len(words.intersection(found)), _newest_first(candidate), candidate))
+        text = " ".join((candidate.payload_json, *candidate.tags)).lower()
+        # a shared word is a substring of the text: most items are ruled out without splitting them into words
+        shared = len(words.intersection(_WORDS.findall(text))) if any(word in text for word in words) else 0
+        scored.append((-shared, _newest_first(candidate), candidate))
     scored.sort(key=lambda entry: entry[:2])
     return [candidate for _, _, candidate in scored]
 
