@@ -43,7 +43,7 @@ class JSONValueError(ValueError):
     """A value that is not plain JSON (a set, an object, NaN...) where the engine needs one."""
 
 
-def _read_only(value: Any) -> Any:
+def _json_like(value: Any) -> Any:
     """Read-only views the engine hands handlers (``ctx.context``) are JSON too; so is what orjson writes natively."""
     if isinstance(value, MappingProxyType):
         return dict(value)
@@ -55,7 +55,7 @@ def _read_only(value: Any) -> Any:
 
 
 _PLAIN: tuple[tuple[type, Callable[[Any], Any]], ...] = (
-    (dict, dict), (list, list), (str, str.__str__), (bool, bool), (int, int.__int__), (float, float.__float__),
+    (dict, dict), (list, list), (str, str.__str__), (int, int.__int__), (float, float.__float__),
 )
 """How the standard library writes a subclass of each JSON type: as the plain value (``__str__``, ``__int__`` and
 ``__float__`` of the base class give the characters and the number themselves, whatever the subclass says)."""
@@ -66,10 +66,10 @@ def _plain(value: Any) -> Any:
     for base, convert in _PLAIN:
         if isinstance(value, base):
             return convert(value)
-    return _read_only(value)
+    return _json_like(value)
 
 
-_reference = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_read_only)
+_reference = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_json_like)
 _OPTIONS = orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
 
 
