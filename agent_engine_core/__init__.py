@@ -4,7 +4,6 @@ The public API is re-exported here, one name per line; everything else is privat
 """
 
 from agent_engine_core._version import __version__
-from agent_engine_core.context import NodeContext, NodeFailure
 from agent_engine_core.engine import Engine
 from agent_engine_core.errors import (
     AgentEngineError,
@@ -20,6 +19,7 @@ from agent_engine_core.errors import (
     ToolError,
 )
 from agent_engine_core.events import Event
+from agent_engine_core.handler import NodeContext, NodeFailure
 from agent_engine_core.hookspecs import hookimpl
 from agent_engine_core.llm import LlmReply, LlmRequest
 from agent_engine_core.records import StageError, StageRecord, Status, TaskResult, Trace

@@ -26,10 +26,10 @@ from typing import Any, NoReturn, TypeVar
 import click
 import structlog
 
-from agent_engine_core._plugins import load_plugins
+from agent_engine_core._build.components import Components
+from agent_engine_core._build.dag import Dag, DagNode, Role
+from agent_engine_core._plugins.loader import load_plugins
 from agent_engine_core._version import __version__
-from agent_engine_core.components import Components
-from agent_engine_core.dag import Dag, DagNode, Role
 from agent_engine_core.engine import Engine
 from agent_engine_core.errors import AgentEngineError, InvalidInput, ManifestError
 from agent_engine_core.events import NodeFinished, NodeStarted

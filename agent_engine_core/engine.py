@@ -17,14 +17,14 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, cast
 
-from agent_engine_core._build import Built, build
-from agent_engine_core._json import JSONValueError, dumps
-from agent_engine_core._observe import ObserverRun, Observers
-from agent_engine_core._plugin_config import apply_plugin_config
-from agent_engine_core._plugins import load_plugins
-from agent_engine_core._stage import Plan, TaskState
-from agent_engine_core.components import Components
-from agent_engine_core.dag import FAN_OUT, Dag
+from agent_engine_core._build.components import Components
+from agent_engine_core._build.dag import FAN_OUT, Dag
+from agent_engine_core._build.plan import Built, Plan, build
+from agent_engine_core._plugins.config import apply_plugin_config
+from agent_engine_core._plugins.loader import load_plugins
+from agent_engine_core._run.observe import ObserverRun, Observers
+from agent_engine_core._run.stage import TaskState
+from agent_engine_core.codec import JSONValueError, dumps
 from agent_engine_core.errors import InvalidInput, ProviderError, TaskFailed
 from agent_engine_core.ids import RunId, new_run_id
 from agent_engine_core.memory import Artifacts, Memory
@@ -247,7 +247,7 @@ class Engine:
         self, built: Built, input: Any, start: str | None, run_id: str | None, raise_on_failure: bool
     ) -> TaskResult:
         # the router, and asyncio with it, load with the first run (see the module docstring)
-        from agent_engine_core._router import Finished, RunState, first_failure, ordered, walk  # noqa: PLC0415
+        from agent_engine_core._run.router import Finished, RunState, first_failure, ordered, walk  # noqa: PLC0415
 
         try:
             start_node = built.dag.start_node(start)

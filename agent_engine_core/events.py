@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, ClassVar, NamedTuple
 
-from agent_engine_core._json import loads
+from agent_engine_core.codec import loads
 from agent_engine_core.records import Lineage, StageError
 
 __all__ = [

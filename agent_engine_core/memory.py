@@ -33,7 +33,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
-from agent_engine_core._json import dumps, loads
+from agent_engine_core.codec import dumps, loads
 
 __all__ = [
     "STORES",

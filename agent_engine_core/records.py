@@ -13,7 +13,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from agent_engine_core._json import dumps, loads
+from agent_engine_core.codec import dumps, loads
 from agent_engine_core.tools import ToolInvocation, ToolStatus
 
 __all__ = [

@@ -17,9 +17,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from agent_engine_core._context import Assembled, TaskItems
-from agent_engine_core._json import JSONValueError, loads
-from agent_engine_core.components import distribution_hint
+from agent_engine_core._build.components import distribution_hint
+from agent_engine_core._build.context import Assembled, TaskItems
+from agent_engine_core.codec import JSONValueError, loads
 from agent_engine_core.errors import InvalidInput, ProviderError, ReplayMismatch
 from agent_engine_core.llm import LlmReply, LlmRequest, ProviderSetup, ToolCall
 from agent_engine_core.records import AgentCall, StageRecord, Trace

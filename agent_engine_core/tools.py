@@ -19,8 +19,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from agent_engine_core._json import JSONValueError, dumps, loads
-from agent_engine_core.schemas import SchemaSet
+from agent_engine_core._schemas import SchemaSet
+from agent_engine_core.codec import JSONValueError, dumps, loads
 
 if TYPE_CHECKING:
     import jsonschema

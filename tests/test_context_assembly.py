@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agent_engine_core import Engine, ManifestError, hookimpl
-from agent_engine_core._context import estimate_tokens
+from agent_engine_core._build.context import estimate_tokens
 from agent_engine_core.memory import InMemoryBackend
 from agent_engine_core.testing import EventRecorder, check_context_retrieval
 

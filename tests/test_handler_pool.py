@@ -13,7 +13,7 @@ from _workflows import split_engine
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent_engine_core._pool import HandlerPool, in_thread
+from agent_engine_core._run.pool import HandlerPool, in_thread
 
 
 class Boom(Exception):

@@ -13,7 +13,7 @@ import threading
 import pytest
 from _workflows import engine, node
 
-DEFERRED = ("asyncio", "pydantic", "yaml", "importlib.metadata", "agent_engine_core._router")
+DEFERRED = ("asyncio", "pydantic", "yaml", "importlib.metadata", "agent_engine_core._run.router")
 
 
 def _loaded_after(code: str) -> set[str]:
@@ -34,9 +34,9 @@ def test_a_project_loads_pydantic_and_yaml_and_a_first_run_the_router() -> None:
         "    {'id': 'a', 'role': 'start'}, {'id': 'b', 'role': 'exit'}], 'edges': [{'from': 'a', 'to': 'b'}]}})\n"
     )
     assert {"pydantic", "yaml"} <= _loaded_after(build)
-    assert "agent_engine_core._router" not in _loaded_after(build)
+    assert "agent_engine_core._run.router" not in _loaded_after(build)
     assert _loaded_after(build + "assert engine.run({'n': 1}).output == {'n': 1}\n") >= {
-        "asyncio", "agent_engine_core._router"
+        "asyncio", "agent_engine_core._run.router"
     }
 
 

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from agent_engine_core._json import JSONValueError, dumps, loads
+from agent_engine_core.codec import JSONValueError, dumps, loads
 
 
 def _reference(value: Any) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent_engine_core._json import dumps
+from agent_engine_core.codec import dumps
 from agent_engine_core.memory import InMemoryBackend, MemoryItem, MemorySetup
 from agent_engine_core.testing import check_memory_backend
 

@@ -7,7 +7,7 @@ import gc
 from _workflows import branch_merge
 
 from agent_engine_core import Engine, hookimpl
-from agent_engine_core._stage import TaskState
+from agent_engine_core._run.stage import TaskState
 from agent_engine_core.events import Event
 from agent_engine_core.records import StageRecord, TaskResult
 from agent_engine_core.testing import EventRecorder

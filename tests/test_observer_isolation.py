@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent_engine_core import Engine, hookimpl
-from agent_engine_core._observe import MAX_FAILURES
+from agent_engine_core._run.observe import MAX_FAILURES
 from agent_engine_core.events import EVENT_TYPES
 from agent_engine_core.testing import EventRecorder, assert_same_trace
 
@@ -172,7 +172,7 @@ def test_a_failing_observer_is_switched_off_for_the_rest_of_the_run_only():
 
 def test_no_observers_means_no_events_built(monkeypatch):
     built = []
-    from agent_engine_core import _router
+    from agent_engine_core._run import router as _router
 
     original = _router._emit
     monkeypatch.setattr(_router, "_emit", lambda *a, **k: built.append(a) or original(*a, **k))

@@ -14,8 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from agent_engine_core import Engine, ManifestError, PluginError, hookimpl
+from agent_engine_core._build.components import KNOWN_COMPONENTS, REPOSITORY_DISTRIBUTIONS, distribution_hint
 from agent_engine_core.cli import main
-from agent_engine_core.components import KNOWN_COMPONENTS, REPOSITORY_DISTRIBUTIONS, distribution_hint
 
 WORKFLOW = {
     "version": "1.0",

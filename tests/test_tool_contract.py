@@ -6,7 +6,7 @@ import pytest
 from _agent_kit import TOOLS, Kit, Script, reply
 
 from agent_engine_core import Engine, ManifestError, Status
-from agent_engine_core.context import ToolMisuse
+from agent_engine_core.handler import ToolMisuse
 
 
 def handler_engine(handler, tools, tool_entries=TOOLS["tools"]):

@@ -23,8 +23,9 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from agent_engine_core._json import dumps
-from agent_engine_core.dag import WorkflowParts
+from agent_engine_core._build.dag import WorkflowParts
+from agent_engine_core._schemas import schema_problem
+from agent_engine_core.codec import dumps
 from agent_engine_core.errors import ManifestIssue
 from agent_engine_core.manifests._yaml import YamlDocument, parse_yaml
 from agent_engine_core.manifests.models import (
@@ -40,7 +41,6 @@ from agent_engine_core.manifests.models import (
     ToolsManifest,
     WorkflowManifest,
 )
-from agent_engine_core.schemas import schema_problem
 
 __all__ = ["KNOWN_MANIFESTS", "Project", "load_config_dir", "load_manifests"]
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
-from agent_engine_core._json import JSONValueError, dumps
+from agent_engine_core.codec import JSONValueError, dumps
 from agent_engine_core.errors import ProviderError
 from agent_engine_core.llm import LlmReply, LlmRequest, ProviderSetup
 

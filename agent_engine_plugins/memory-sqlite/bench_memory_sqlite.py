@@ -20,8 +20,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from agent_engine_core._context import ContextAssembler, estimate_tokens
-from agent_engine_core._json import dumps
+from agent_engine_core._build.context import ContextAssembler, estimate_tokens
+from agent_engine_core.codec import dumps
 from agent_engine_core.manifests.models import ContextProfile, ContextSource
 from agent_engine_core.memory import InMemoryBackend, Memory, MemoryItem, MemorySetup
 

@@ -2,7 +2,7 @@
 
 A line is an object with fixed fields in a fixed order. ``payload`` and ``metadata`` are embedded as JSON
 values, not as strings holding JSON, so the files read well and ``jq`` works on them. The core's compact
-encoding (``agent_engine_core._json.dumps``) writes them, and re-encoding a decoded value gives back the same
+encoding (``agent_engine_core.codec.dumps``) writes them, and re-encoding a decoded value gives back the same
 text. Every record held in memory is therefore built from its line, exactly as a later load will build it:
 a query answers the same before and after a restart, byte for byte.
 """
@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
-from agent_engine_core._json import dumps, loads
+from agent_engine_core.codec import dumps, loads
 from agent_engine_core.memory import STORES, Artifact, MemoryItem
 
 __all__ = ["ARTIFACT_CODEC", "ITEM_CODEC", "Codec", "LineError", "Record"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import structlog
-from agent_engine_core._json import dumps
+from agent_engine_core.codec import dumps
 from agent_engine_core.memory import MemoryItem, MemorySetup
 
 from agent_engine_memory_jsonl import TornLineWarning, build_backend

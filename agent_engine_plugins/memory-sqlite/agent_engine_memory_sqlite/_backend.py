@@ -32,7 +32,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from agent_engine_core._json import dumps, loads
+from agent_engine_core.codec import dumps, loads
 from agent_engine_core.memory import Artifact, MemoryItem, MemorySetup, check_limit, file_store_path
 
 from agent_engine_memory_sqlite._schema import ITEM_TABLES, ensure_schema

@@ -7,7 +7,7 @@ import importlib.metadata
 import sqlite3
 from contextlib import closing
 
-from agent_engine_core._json import dumps
+from agent_engine_core.codec import dumps
 from agent_engine_core.memory import Artifact, MemoryItem, MemorySetup
 from agent_engine_core.testing import check_engines_share_memory, check_memory_backend
 

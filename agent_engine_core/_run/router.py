@@ -15,10 +15,11 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from agent_engine_core._json import dumps
-from agent_engine_core._observe import ObserverRun
-from agent_engine_core._stage import COPY, Plan, StageOutcome, TaskState, new_tuple, run_stage
-from agent_engine_core.dag import FAN_OUT, DagNode, Role
+from agent_engine_core._build.dag import FAN_OUT, DagNode, Role
+from agent_engine_core._build.plan import Plan
+from agent_engine_core._run.observe import ObserverRun
+from agent_engine_core._run.stage import COPY, StageOutcome, TaskState, new_tuple, run_stage
+from agent_engine_core.codec import dumps
 from agent_engine_core.events import (
     AgentCallEvent,
     ChildCreated,
@@ -47,7 +48,7 @@ from agent_engine_core.records import (
 )
 
 if TYPE_CHECKING:
-    from agent_engine_core.credentials import LoadedCredential
+    from agent_engine_core._build.credentials import LoadedCredential
 
 __all__ = ["Finished", "RunState", "walk"]
 

@@ -51,10 +51,14 @@ from typing import Any, Protocol, TypeVar
 
 import pytest
 
-from agent_engine_core._canary import CANARY_ENV, SecretLedger, find_secret, secret_ledger
-from agent_engine_core._context_kit import check_context_retrieval
-from agent_engine_core._memory_conformance import check_memory_backend
-from agent_engine_core._memory_kit import (
+from agent_engine_core.engine import Engine
+from agent_engine_core.events import Event
+from agent_engine_core.hookspecs import hookimpl
+from agent_engine_core.records import TaskResult
+from agent_engine_core.testing._canary import CANARY_ENV, SecretLedger, find_secret, secret_ledger
+from agent_engine_core.testing._context_kit import check_context_retrieval
+from agent_engine_core.testing._memory_conformance import check_memory_backend
+from agent_engine_core.testing._memory_kit import (
     LockedDir,
     check_closed_backend_refuses_work,
     check_engines_share_memory,
@@ -70,10 +74,6 @@ from agent_engine_core._memory_kit import (
     in_another_process,
     locked_dir,
 )
-from agent_engine_core.engine import Engine
-from agent_engine_core.events import Event
-from agent_engine_core.hookspecs import hookimpl
-from agent_engine_core.records import TaskResult
 from agent_engine_core.tools import ToolResult
 
 __all__ = [

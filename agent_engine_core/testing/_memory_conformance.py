@@ -10,7 +10,7 @@ import itertools
 from collections.abc import Callable
 from pathlib import Path
 
-from agent_engine_core._json import dumps
+from agent_engine_core.codec import dumps
 from agent_engine_core.memory import Artifact, MemoryBackend, MemoryItem, MemorySetup, StoreName
 
 __all__ = ["check_memory_backend"]

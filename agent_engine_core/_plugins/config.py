@@ -12,9 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from agent_engine_core._observe import Dispatch
-from agent_engine_core._plugins import LoadedPlugin, PluginSet
-from agent_engine_core.components import Components, distribution_hint
+from agent_engine_core._build.components import Components, distribution_hint
+from agent_engine_core._plugins.loader import LoadedPlugin, PluginSet
+from agent_engine_core._run.observe import Dispatch
 from agent_engine_core.errors import ManifestIssue
 
 if TYPE_CHECKING:

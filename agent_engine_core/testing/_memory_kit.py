@@ -13,7 +13,7 @@ Two ways to name the backend under test:
   (``"agent_engine_memory_sqlite:build_backend"``), for checks that build the backend in other processes:
   a fresh interpreter imports it from there. The setup fields travel as JSON, so ``config`` must be JSON.
 
-Run as ``python -m agent_engine_core._memory_kit ACTION SPEC``, this module is those other processes (see
+Run as ``python -m agent_engine_core.testing._memory_kit ACTION SPEC``, this module is those other processes (see
 ``_ACTIONS``). Hypothesis (a test dependency) is imported only when ``check_retention_property`` runs.
 """
 
@@ -39,7 +39,7 @@ from typing import IO, Any, cast
 
 import pytest
 
-from agent_engine_core._json import dumps
+from agent_engine_core.codec import dumps
 from agent_engine_core.engine import Engine
 from agent_engine_core.errors import ManifestError
 from agent_engine_core.memory import Artifact, MemoryBackend, MemoryItem, MemorySetup, StoreName, select_items

@@ -9,62 +9,38 @@ from __future__ import annotations
 import sys
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from agent_engine_core._agent import AgentBinding, call_agent
-from agent_engine_core._context import Assembled, Assembler, TaskItems, freeze
-from agent_engine_core._failure import StageFailed
-from agent_engine_core._json import JSONValueError, dumps, loads
-from agent_engine_core._pool import in_thread
-from agent_engine_core.context import MemoryAccess, MemoryDenied, NodeContext, NodeFailure, ToolBox, ToolMisuse
-from agent_engine_core.dag import DagNode, Role
-from agent_engine_core.handlers import Handler
-from agent_engine_core.memory import Memory
+from agent_engine_core._build.context import Assembled, TaskItems, freeze
+from agent_engine_core._build.dag import DagNode, Role
+from agent_engine_core._build.plan import Plan
+from agent_engine_core._run.agent import call_agent
+from agent_engine_core._run.failure import StageFailed
+from agent_engine_core._run.pool import in_thread
+from agent_engine_core._schemas import SchemaSet
+from agent_engine_core.codec import JSONValueError, dumps, loads
+from agent_engine_core.handler import MemoryAccess, MemoryDenied, NodeContext, NodeFailure, ToolBox, ToolMisuse
 from agent_engine_core.records import AgentCall, ErrorKind, Lineage, StageError, StageRecord, Status
-from agent_engine_core.schemas import SchemaSet
-from agent_engine_core.tools import BoundTool, ToolInvocation
+from agent_engine_core.tools import ToolInvocation
 
 if TYPE_CHECKING:
     import jsonschema
 
-__all__ = ["COPY", "Plan", "StageOutcome", "TaskState", "run_stage"]
+__all__ = ["COPY", "StageOutcome", "TaskState", "run_stage"]
 
 new_tuple = tuple.__new__
 """Builds a named tuple made for every stage (its record, events, memory item, artifact) from a complete field
 tuple, skipping the class's keyword-handling ``__new__``: half the cost. The canonical-trace tests,
 ``test_observer_isolation`` and ``test_engine_memory`` hold the fields to the classes."""
-_NO_TOOLS: Mapping[str, Any] = MappingProxyType({})
 _NO_ITEMS: TaskItems = MappingProxyType({})
-_NO_DENIALS: Mapping[str, StageError] = MappingProxyType({})
 COPY: Any = object()
 """No value to hand on: the next stage decodes its input from the recorded text (see ``_sole_owner``)."""
 _IMMUTABLE = frozenset({str, int, float, bool, type(None)})
 _KEYS = frozenset({str})
-
-
-class Plan(NamedTuple):
-    """Everything needed to execute one node, resolved at build time.
-
-    A named tuple: a large workflow builds one per node on every load, three times faster than a dataclass.
-    """
-
-    node: DagNode
-    handler: Handler | None = None
-    schema_in: jsonschema.protocols.Validator | None = None
-    schema_out: jsonschema.protocols.Validator | None = None
-    agent: AgentBinding | None = None
-    tools: Mapping[str, BoundTool] = _NO_TOOLS
-    """The node's allowed tools, in the order its ``tools:`` lists them."""
-    context: Assembler | None = None
-    denial: StageError | None = None
-    """The policy rule that denies this node, decided at build time (policies do not depend on the input)."""
-    memory: Memory | None = None
-    memory_denials: Mapping[str, StageError] = _NO_DENIALS
-    """Memory layers the policy denies to ``ctx.memory`` at this node."""
 
 
 @dataclass(slots=True)

@@ -14,77 +14,31 @@ with jitter otherwise; the failed attempts are kept in the call's record.
 from __future__ import annotations
 
 import copy
-import inspect
 import json
 import random
 import re
 import time
 from collections.abc import Mapping
 from concurrent.futures import Executor
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from agent_engine_core._failure import StageFailed
-from agent_engine_core._json import dumps
-from agent_engine_core._pool import in_thread
+from agent_engine_core._run.failure import StageFailed
+from agent_engine_core._run.pool import in_thread
+from agent_engine_core.codec import dumps
 from agent_engine_core.errors import ProviderError
-from agent_engine_core.llm import LlmProvider, LlmReply, LlmRequest, ToolCall
+from agent_engine_core.llm import LlmReply, LlmRequest, ToolCall
 from agent_engine_core.records import AgentCall, ErrorKind
-from agent_engine_core.secrets import Secret, redact
+from agent_engine_core.secrets import redact
 from agent_engine_core.tools import BoundTool, ToolInvocation, ToolStatus
 
 if TYPE_CHECKING:
-    from agent_engine_core.manifests.models import AgentSpec
+    from agent_engine_core._build.agents import AgentBinding
 
-__all__ = ["AgentBinding", "AgentLimits", "call_agent", "extract_json"]
+__all__ = ["call_agent", "extract_json"]
 
 MAX_WAIT_S = 60.0
 """The longest the engine waits between two attempts, whatever ``Retry-After`` says."""
-
-
-@dataclass(frozen=True, slots=True)
-class AgentLimits:
-    """The engine's own agent settings, read from the agent's config (``ENGINE_CONFIG_KEYS``)."""
-
-    max_tool_rounds: int = 8
-    timeout_s: float = 120.0
-    max_attempts: int = 3
-    retry_backoff_s: float = 0.5
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> AgentLimits:
-        """The limits in ``config``; raises ``ProviderError`` naming a key whose value is unusable."""
-        values: dict[str, Any] = {}
-        for name, kind, minimum in (("max_tool_rounds", int, 0), ("timeout_s", float, 0.001),
-                                    ("max_attempts", int, 1), ("retry_backoff_s", float, 0.0)):
-            if name not in config:
-                continue
-            value = config[name]
-            is_number = isinstance(value, int | float) and not isinstance(value, bool)
-            if not is_number or (kind is int and not isinstance(value, int)) or value < minimum:
-                raise ProviderError(f"config.{name} must be {'an integer' if kind is int else 'a number'} "
-                                    f">= {minimum}, not {value!r}")
-            values[name] = kind(value)
-        return cls(**values)
-
-
-@dataclass(frozen=True, slots=True)
-class AgentBinding:
-    """The agent an agent node calls, its provider instance and what the engine needs to call it."""
-
-    spec: AgentSpec
-    provider: LlmProvider
-    provider_name: str
-    model: str
-    response_schema: Mapping[str, Any] | None
-    limits: AgentLimits
-    secrets: tuple[Secret, ...] = ()
-
-    @property
-    def is_async(self) -> bool:
-        """Whether ``provider.complete`` is a coroutine function (else it runs in a worker thread)."""
-        return inspect.iscoroutinefunction(self.provider.complete)
 
 
 async def call_agent(

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
-from agent_engine_core._json import dumps, loads
+from agent_engine_core.codec import dumps, loads
 from agent_engine_core.memory import Memory
 
 if TYPE_CHECKING:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from agent_engine_core._json import dumps
+from agent_engine_core.codec import dumps
 from agent_engine_core.records import Lineage
 from agent_engine_core.tools import BoundTool, ToolInvocation, ToolResult, ToolStatus
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from agent_engine_core._context import ContextAssembler, estimate_tokens
-from agent_engine_core.components import Components, Registration, distribution_hint
+from agent_engine_core._build.context import ContextAssembler, estimate_tokens
+from agent_engine_core._build.components import Components, Registration, distribution_hint
 from agent_engine_core.errors import ManifestIssue
 from agent_engine_core.memory import STORES, Memory, MemoryBackend, MemorySetup, StoreName
 

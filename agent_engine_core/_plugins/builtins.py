@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from agent_engine_core._bind_memory import register_estimate
-from agent_engine_core._log_sink import LogSink
-from agent_engine_core._pool import HandlerPool
+from agent_engine_core._build.memory import register_estimate
+from agent_engine_core._plugins.log_sink import LogSink
+from agent_engine_core._run.pool import HandlerPool
 from agent_engine_core.hookspecs import hookimpl
 from agent_engine_core.memory import InMemoryBackend
 from agent_engine_core.providers.scripted import ScriptedProvider

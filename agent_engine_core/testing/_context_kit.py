@@ -23,8 +23,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from agent_engine_core._context import Assembled, ContextAssembler, TaskItems, estimate_tokens
-from agent_engine_core._json import dumps
+from agent_engine_core._build.context import Assembled, ContextAssembler, TaskItems, estimate_tokens
+from agent_engine_core.codec import dumps
 from agent_engine_core.manifests.models import ContextProfile, ContextSource
 from agent_engine_core.memory import InMemoryBackend, Memory, MemoryBackend, MemoryItem, MemorySetup, StoreName
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from agent_engine_core._json import dumps
+from agent_engine_core.codec import dumps
 from agent_engine_core.errors import ManifestIssue
 from agent_engine_core.records import ErrorKind, StageError
 

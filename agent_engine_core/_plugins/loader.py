@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 import pluggy
 
 from agent_engine_core import hookspecs
+from agent_engine_core._build.components import CORE_DISTRIBUTION, Components
 from agent_engine_core._version import __version__
-from agent_engine_core.components import CORE_DISTRIBUTION, Components
 from agent_engine_core.errors import PluginError
 
 if TYPE_CHECKING:
@@ -83,12 +83,12 @@ def load_plugins(components: Components, explicit: Sequence[object] = ()) -> Plu
 
     Registration hooks run here, per plugin, so each component is recorded with its distribution.
     """
-    from agent_engine_core import _builtins  # noqa: PLC0415 - the built-ins import the core's own modules
+    from agent_engine_core._plugins import builtins  # noqa: PLC0415 - the built-ins import the core's own modules
 
     manager = pluggy.PluginManager(hookspecs.PROJECT)
     manager.add_hookspecs(hookspecs)
     plugins = PluginSet(manager)
-    _register(plugins, components, _builtins, "agent_engine_core.builtins", CORE_DISTRIBUTION, __version__, "core")
+    _register(plugins, components, builtins, "agent_engine_core.builtins", CORE_DISTRIBUTION, __version__, "core")
     for entry_point in _entry_points():
         dist = entry_point.dist
         distribution = dist.name if dist is not None else entry_point.value
