@@ -73,13 +73,17 @@ _reference = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=("
 _OPTIONS = orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
 
 
-def dumps(value: Any) -> str:
-    """Compact JSON text of ``value``; raises ``JSONValueError`` for anything JSON cannot represent."""
+def dumps(value: Any, *, floats: bool = True) -> str:
+    """Compact JSON text of ``value``; raises ``JSONValueError`` for anything JSON cannot represent.
+
+    ``floats=False`` says the caller knows ``value`` holds plain JSON types and no float: the two codecs then
+    write the same text, and the searches of the text for floats and NaN are skipped.
+    """
     try:
         data = orjson.dumps(value, default=_plain, option=_OPTIONS)
     except TypeError:  # orjson.JSONEncodeError: let the standard library decide
         return _dumps_reference(value)
-    if _may_differ(data) or (b"null" in data and orjson.loads(data) != value):
+    if floats and (_may_differ(data) or (b"null" in data and orjson.loads(data) != value)):
         return _dumps_reference(value)
     return data.decode()
 

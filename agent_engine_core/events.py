@@ -1,19 +1,25 @@
 """Events: the frozen snapshots observers receive (the catalog with every field is docs/EVENTS.md).
 
-Every event is an immutable record (a ``NamedTuple`` with the ``Event`` mixin) built fresh from immutable
+Every event is an immutable record (a named tuple with the ``Event`` mixin) built fresh from immutable
 parts: strings (JSON payloads stay JSON text and decode into a fresh copy on access), numbers, tuples, frozen
 records and read-only mappings over private copies. Assigning to any field raises ``AttributeError``, and no
 event refers to a live engine object, so one observer cannot change what another sees or what the engine does.
 Tuples are used rather than frozen dataclasses because an event is built for every stage while observers are
 attached, and a tuple is built four to eight times faster. ``seq`` is per task and strictly increasing;
 ``(task_id, seq)`` is unique within a run.
+
+A named tuple cannot inherit fields, so each event class declares only its own (annotations, with defaults
+where they have one) and ``_event`` makes it the named tuple of the envelope fields ``Event`` declares followed
+by those: the envelope is written once, and type checkers still see every field.
 """
 
 from __future__ import annotations
 
+import inspect
+from collections import namedtuple
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, TypeVar
 
 from agent_engine_core.codec import loads
 from agent_engine_core.records import Lineage, StageError
@@ -38,11 +44,11 @@ __all__ = [
 _EMPTY: Mapping[str, int] = MappingProxyType({})
 
 
-class Event:
+class Event(tuple[Any, ...]):
     """What every event offers.
 
-    Every event class also has the fields ``type``, ``run_id``, ``task_id``, ``seq`` (per task, from 1) and
-    ``timestamp`` (``time.time()`` when it was built).
+    Every event starts with the envelope declared here: ``type``, ``run_id``, ``task_id``, ``seq`` (per task,
+    from 1) and ``timestamp`` (``time.time()`` when it was built); its class declares the fields that follow.
     """
 
     __slots__ = ()
@@ -81,21 +87,31 @@ class Event:
         return loads(getattr(self, name))
 
 
-class _TaskStarted(NamedTuple):
-    type: str
-    run_id: str
-    task_id: str
-    seq: int
-    timestamp: float
+_ENVELOPE = ("type", "run_id", "task_id", "seq", "timestamp")
+"""The fields every event starts with, in this order (the router builds events positionally)."""
+
+E = TypeVar("E", bound=Event)
+
+
+def _event(declared: type[E]) -> type[E]:
+    """The event class ``declared`` describes: a slotted named tuple of the envelope, then its own fields."""
+    own = [name for name in inspect.get_annotations(declared) if name not in _ENVELOPE]
+    defaults = [declared.__dict__[name] for name in own if name in declared.__dict__]
+    fields = namedtuple(f"_{declared.__name__}", [*_ENVELOPE, *own], defaults=defaults)  # type: ignore[misc]
+    namespace = {key: value for key, value in declared.__dict__.items()
+                 if key not in own and key not in ("__dict__", "__weakref__")}
+    namespace["__slots__"] = ()
+    return type(declared.__name__, (fields, Event), namespace)
+
+
+@_event
+class TaskStarted(Event):
+    """``task_started``: a root task, clone or subtask began at ``start_node``."""
+
     lineage: Lineage
     start_node: str
     input_json: str
 
-
-class TaskStarted(_TaskStarted, Event):
-    """``task_started``: a root task, clone or subtask began at ``start_node``."""
-
-    __slots__ = ()
     hook = "on_task_started"
 
     @property
@@ -104,25 +120,18 @@ class TaskStarted(_TaskStarted, Event):
         return self._decoded("input_json")
 
 
-class _TaskFinished(NamedTuple):
-    type: str
-    run_id: str
-    task_id: str
-    seq: int
-    timestamp: float
-    status: str
-    output_json: str
-    error: StageError | None = None
-    waiting_at: str | None = None
-
-
-class TaskFinished(_TaskFinished, Event):
+@_event
+class TaskFinished(Event):
     """``task_finished``: a task ended with ``status`` success, failure or partial.
 
     A child that waits at a merge reports its provisional status and the merge node in ``waiting_at``.
     """
 
-    __slots__ = ()
+    status: str
+    output_json: str
+    error: StageError | None = None
+    waiting_at: str | None = None
+
     hook = "on_task_finished"
 
     @property
@@ -131,21 +140,14 @@ class TaskFinished(_TaskFinished, Event):
         return self._decoded("output_json")
 
 
-class _NodeStarted(NamedTuple):
-    type: str
-    run_id: str
-    task_id: str
-    seq: int
-    timestamp: float
+@_event
+class NodeStarted(Event):
+    """``node_started``: a stage begins; ``stage`` is its position in the task's history."""
+
     node_id: str
     stage: int
     input_json: str
 
-
-class NodeStarted(_NodeStarted, Event):
-    """``node_started``: a stage begins; ``stage`` is its position in the task's history."""
-
-    __slots__ = ()
     hook = "on_node_started"
 
     @property
@@ -154,12 +156,10 @@ class NodeStarted(_NodeStarted, Event):
         return self._decoded("input_json")
 
 
-class _NodeFinished(NamedTuple):
-    type: str
-    run_id: str
-    task_id: str
-    seq: int
-    timestamp: float
+@_event
+class NodeFinished(Event):
+    """``node_finished`` or ``node_failed``: a stage ended; the fields are those of its history record."""
+
     node_id: str
     stage: int
     status: str
@@ -169,11 +169,6 @@ class _NodeFinished(NamedTuple):
     route: tuple[str, ...]
     duration_s: float
 
-
-class NodeFinished(_NodeFinished, Event):
-    """``node_finished`` or ``node_failed``: a stage ended; the fields are those of its history record."""
-
-    __slots__ = ()
     hook = "on_node_finished"
 
     @property
@@ -187,34 +182,29 @@ class NodeFinished(_NodeFinished, Event):
         return self._decoded("output_json")
 
 
-class _RoutingDecision(NamedTuple):
-    type: str
-    run_id: str
-    task_id: str
-    seq: int
-    timestamp: float
-    node_id: str
-    kind: str
-    targets: tuple[str, ...]
-    label: str | None = None
-
-
-class RoutingDecision(_RoutingDecision, Event):
+@_event
+class RoutingDecision(Event):
     """``routing_decision``: where a decision, branch or split sent the task.
 
     ``kind`` is ``edge`` for a decision (with the chosen ``label``), ``clones`` or ``subtasks`` for a fan-out.
     """
 
-    __slots__ = ()
+    node_id: str
+    kind: str
+    targets: tuple[str, ...]
+    label: str | None = None
+
     hook = "on_routing_decision"
 
 
-class _ChildCreated(NamedTuple):
-    type: str
-    run_id: str
-    task_id: str
-    seq: int
-    timestamp: float
+@_event
+class ChildCreated(Event):
+    """``clone_created`` or ``subtask_created``: a branch/split created child ``child_id`` (``child_index``).
+
+    ``stage`` is the creating stage's position in the parent's history (it orders the children of successive
+    fan-outs of one parent, as ``LineageStep.stage`` does).
+    """
+
     node_id: str
     stage: int
     child_id: str
@@ -222,22 +212,10 @@ class _ChildCreated(NamedTuple):
     target: str
 
 
-class ChildCreated(_ChildCreated, Event):
-    """``clone_created`` or ``subtask_created``: a branch/split created child ``child_id`` (``child_index``).
+@_event
+class MergeFired(Event):
+    """``merge_fired``: a fan-out group merged at ``node_id``; ``inputs`` are the merged children by index."""
 
-    ``stage`` is the creating stage's position in the parent's history (it orders the children of successive
-    fan-outs of one parent, as ``LineageStep.stage`` does).
-    """
-
-    __slots__ = ()
-
-
-class _MergeFired(NamedTuple):
-    type: str
-    run_id: str
-    task_id: str
-    seq: int
-    timestamp: float
     node_id: str
     fan_out_node: str
     inputs: tuple[str, ...]
@@ -245,18 +223,13 @@ class _MergeFired(NamedTuple):
     on_failure: str
 
 
-class MergeFired(_MergeFired, Event):
-    """``merge_fired``: a fan-out group merged at ``node_id``; ``inputs`` are the merged children by index."""
+@_event
+class AgentCallEvent(Event):
+    """``agent_call``: a provider answered an agent node, in ``attempts`` tries.
 
-    __slots__ = ()
+    When every attempt failed, ``error`` says why and ``reply_json`` is ``null``.
+    """
 
-
-class _AgentCall(NamedTuple):
-    type: str
-    run_id: str
-    task_id: str
-    seq: int
-    timestamp: float
     node_id: str
     provider: str
     model: str
@@ -267,23 +240,13 @@ class _AgentCall(NamedTuple):
     error: str | None = None
     attempts: int = 1
 
-
-class AgentCallEvent(_AgentCall, Event):
-    """``agent_call``: a provider answered an agent node, in ``attempts`` tries.
-
-    When every attempt failed, ``error`` says why and ``reply_json`` is ``null``.
-    """
-
-    __slots__ = ()
     hook = "on_agent_call"
 
 
-class _ToolInvoked(NamedTuple):
-    type: str
-    run_id: str
-    task_id: str
-    seq: int
-    timestamp: float
+@_event
+class ToolInvoked(Event):
+    """``tool_invoked``: a node invoked a tool (``call_id`` is the model's id for an agent's tool call)."""
+
     node_id: str
     tool_id: str
     arguments_json: str
@@ -291,20 +254,13 @@ class _ToolInvoked(NamedTuple):
     result_json: str
     call_id: str | None = None
 
-
-class ToolInvoked(_ToolInvoked, Event):
-    """``tool_invoked``: a node invoked a tool (``call_id`` is the model's id for an agent's tool call)."""
-
-    __slots__ = ()
     hook = "on_tool_invoked"
 
 
-class _ContextAssembled(NamedTuple):
-    type: str
-    run_id: str
-    task_id: str
-    seq: int
-    timestamp: float
+@_event
+class ContextAssembled(Event):
+    """``context_assembled``: a stage's context was assembled (``dropped`` entries did not fit the budget)."""
+
     node_id: str
     profile: str
     entries_json: str
@@ -312,18 +268,10 @@ class _ContextAssembled(NamedTuple):
     dropped: int
 
 
-class ContextAssembled(_ContextAssembled, Event):
-    """``context_assembled``: a stage's context was assembled (``dropped`` entries did not fit the budget)."""
+@_event
+class PolicyDenied(Event):
+    """``policy_denied``: a policy rule (``rule``: its position in the policy) failed a stage before it ran."""
 
-    __slots__ = ()
-
-
-class _PolicyDenied(NamedTuple):
-    type: str
-    run_id: str
-    task_id: str
-    seq: int
-    timestamp: float
     node_id: str
     policy: str
     rule: int
@@ -332,30 +280,16 @@ class _PolicyDenied(NamedTuple):
     reason: str | None
 
 
-class PolicyDenied(_PolicyDenied, Event):
-    """``policy_denied``: a policy rule (``rule``: its position in the policy) failed a stage before it ran."""
-
-    __slots__ = ()
-
-
-class _CredentialLoaded(NamedTuple):
-    type: str
-    run_id: str
-    task_id: str
-    seq: int
-    timestamp: float
-    credential_id: str
-    provider: str
-    source: str
-
-
-class CredentialLoaded(_CredentialLoaded, Event):
+@_event
+class CredentialLoaded(Event):
     """``credential_loaded``: the engine holds this provider_credentials.yaml entry's key (``source``: env or file).
 
     Metadata only: never the key, nor the variable's or the file's content.
     """
 
-    __slots__ = ()
+    credential_id: str
+    provider: str
+    source: str
 
 
 EVENT_TYPES: Mapping[str, type[Event]] = MappingProxyType({

@@ -88,8 +88,9 @@ def forms_of(value: str) -> tuple[str, ...]:
 
     The value itself, its stripped form, each line of it and each line stripped; for each of these, its escaped
     form in ``repr`` of the text and of its UTF-8 bytes and in JSON (an HTTP client quoting a header it refused)
-    and its percent-encoding (a URL); and the value's base64 and urlsafe base64 (an ``Authorization: Basic``
-    header echoed back) at each of the three alignments it can have inside a longer encoded text. Fragments
+    and its percent-encodings (a URL, with and without ``/`` kept); and the value's base64 and urlsafe base64
+    (an ``Authorization: Basic`` header echoed back) at each of the three alignments it can have inside a longer
+    encoded text. Fragments
     shorter than ``MIN_FRAGMENT`` characters are left out: they would redact innocent text (and a loaded key is
     one line, so it has no fragments at all).
     """
@@ -100,7 +101,8 @@ def forms_of(value: str) -> tuple[str, ...]:
     for piece in pieces:
         found.update((piece, repr(piece)[1:-1], repr(piece.encode("utf-8", "surrogatepass"))[2:-1],
                       json.dumps(piece)[1:-1], json.dumps(piece, ensure_ascii=False)[1:-1],
-                      urllib.parse.quote(piece, safe=""), urllib.parse.quote_plus(piece, safe="")))
+                      urllib.parse.quote(piece, safe=""), urllib.parse.quote_plus(piece, safe=""),
+                      urllib.parse.quote(piece), urllib.parse.quote_plus(piece)))
     raw = value.encode("utf-8", "surrogatepass")
     for shift in range(3):
         for encode in (base64.b64encode, base64.urlsafe_b64encode):

@@ -276,3 +276,115 @@ def test_a_flat_output_its_handler_kept_is_copied_before_the_next_stage_sees_it(
     assert stage(result, "own").input == {"n": 2}
     assert stage(result, "next").output == {"n": 2}
     assert result.output == {"seen": -1}
+
+
+# ---- nested outputs handed on undecoded ------------------------------------------------------------------
+
+
+def test_a_nested_container_its_handler_kept_is_copied_before_the_next_stage_sees_it():
+    kept: list[list] = []
+
+    def keep_a_section(payload, ctx):
+        sections = [{"body": "a"}, {"body": "b"}]
+        kept.append(sections[1])  # a reference into the output tree, not to its root
+        return {"rev": 1, "sections": sections}
+
+    def tamper_then_read(payload, ctx):
+        kept[0]["body"] = "tampered"
+        return payload
+
+    eng = engine([node("s", "start"), node("k", "linear", handler=keep_a_section),
+                  node("t", "linear", handler=tamper_then_read), node("x", "exit")],
+                 [("s", "k"), ("k", "t"), ("t", "x")])
+    result = eng.run(None, run_id="r")
+    assert stage(result, "t").input == {"rev": 1, "sections": [{"body": "a"}, {"body": "b"}]}
+    assert result.output == {"rev": 1, "sections": [{"body": "a"}, {"body": "b"}]}
+
+
+def test_a_container_twice_in_one_output_reaches_the_next_stage_as_two():
+    def alias(payload, ctx):
+        shared = [1]
+        return {"a": shared, "b": {"inner": shared}}
+
+    def append_to_a(payload, ctx):
+        payload["a"].append(2)
+        return payload
+
+    eng = engine([node("s", "start"), node("al", "linear", handler=alias), node("ap", "linear", handler=append_to_a),
+                  node("x", "exit")], [("s", "al"), ("al", "ap"), ("ap", "x")])
+    assert eng.run(None, run_id="r").output == {"a": [1, 2], "b": {"inner": [1]}}  # as if decoded from the text
+
+
+def test_an_edited_document_is_handed_on_whole_and_each_handler_owns_what_it_gets(monkeypatch):
+    from agent_engine_core._run import stage as stage_module
+
+    decoded: list[str] = []
+    monkeypatch.setattr(stage_module, "loads", lambda text: decoded.append(text) or json.loads(text))
+
+    def revise(payload, ctx):
+        payload["sections"][0]["body"] += "!"  # the handler's own copy to change
+        return {**payload, "rev": payload["rev"] + 1}
+
+    eng = engine([node("s", "start"), *(node(f"r{i}", "linear", handler=revise) for i in range(3)),
+                  node("x", "exit")], [("s", "r0"), ("r0", "r1"), ("r1", "r2"), ("r2", "x")])
+    result = eng.run({"rev": 0, "sections": [{"body": "x"}]}, run_id="r")
+    assert [stage(result, f"r{i}").input for i in range(3)] == [
+        {"rev": i, "sections": [{"body": "x" + "!" * i}]} for i in range(3)]
+    assert result.output == {"rev": 3, "sections": [{"body": "x!!!"}]}
+    assert decoded == ['{"rev":0,"sections":[{"body":"x"}]}']  # the run's input, once: never a stage's output
+
+
+@pytest.mark.parametrize("value, text", [
+    ({"doc": {"ratio": 1e-7}}, '{"doc":{"ratio":1e-07}}'),  # the standard library's text, not orjson's 1e-7
+    ({"doc": [0.00001, {"x": 2.5}]}, '{"doc":[1e-05,{"x":2.5}]}'),
+    ({"doc": [True, None, "é", -3]}, '{"doc":[true,null,"é",-3]}'),
+])
+def test_a_handed_on_tree_is_recorded_in_the_canonical_text(value, text):
+    def make(payload, ctx):
+        return json.loads(json.dumps(value))  # a fresh tree that nothing else holds
+
+    eng = engine([node("s", "start"), node("m", "linear", handler=make), node("x", "exit")],
+                 [("s", "m"), ("m", "x")])
+    result = eng.run(None, run_id="r")
+    assert stage(result, "m").output_json == text
+    assert stage(result, "x").input == value
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), 2**64, -(2**63) - 1])
+def test_a_nested_value_json_cannot_hold_still_fails_the_node(bad):
+    def make(payload, ctx):
+        return {"doc": {"sections": [{"n": bad}]}}
+
+    eng = engine([node("s", "start"), node("m", "linear", handler=make), node("x", "exit")],
+                 [("s", "m"), ("m", "x")])
+    result = eng.run(None, run_id="r")
+    assert result.status is Status.FAILURE
+    assert result.error["kind"] == "handler"
+    assert "not JSON" in result.error["message"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(JSON, st.integers(0, 3))
+def test_whatever_a_handler_does_to_a_handed_on_tree_the_history_holds_what_was_returned(value, mutations):
+    def produce(payload, ctx):
+        return json.loads(json.dumps({"v": value}))
+
+    def mutate(payload, ctx):
+        target = payload
+        for _ in range(mutations):
+            inner = target.get("v") if isinstance(target, dict) else target[0] if target else None
+            if not isinstance(inner, dict | list):
+                break
+            target = inner
+        if isinstance(target, dict):
+            target["__mutated__"] = True
+        else:
+            target.append("__mutated__")
+        return payload
+
+    eng = engine([node("s", "start"), node("p", "linear", handler=produce), node("m", "linear", handler=mutate),
+                  node("x", "exit")], [("s", "p"), ("p", "m"), ("m", "x")])
+    result = eng.run(None, run_id="r")
+    assert stage(result, "p").output == {"v": json.loads(json.dumps(value))}
+    assert stage(result, "m").input == {"v": json.loads(json.dumps(value))}
+    assert json.loads(stage(result, "m").output_json) == stage(result, "m").output

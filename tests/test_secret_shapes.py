@@ -20,7 +20,7 @@ import pytest
 import structlog
 import yaml
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from agent_engine_core import Engine, ManifestError, ProviderError, hookimpl
@@ -71,7 +71,8 @@ def encodings(key: str) -> list[str]:
             base64.urlsafe_b64encode(b"x" + raw).decode(), *(line for line in key.splitlines())]
 
 
-@given(key=st.text(min_size=1, max_size=300).filter(lambda k: REDACTED not in k and k.strip()),
+@example(key="00000000000000/\x1b", before="", after="")  # a URL path keeps '/': percent-encoded without it too
+@given(key=st.text(min_size=1, max_size=300).filter(lambda k: REDACTED not in k and k not in REDACTED and k.strip()),
        before=st.text(max_size=20), after=st.text(max_size=20))
 def test_redact_removes_every_form_of_a_secret_of_any_shape(key, before, after):
     secret = Secret(key, origin="test")

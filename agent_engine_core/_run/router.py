@@ -36,7 +36,7 @@ from agent_engine_core.events import (
     ToolInvoked,
 )
 from agent_engine_core.ids import child_task_id
-from agent_engine_core.memory import Artifact, Memory, MemoryItem, write_time
+from agent_engine_core.memory import Memory, write_time
 from agent_engine_core.records import (
     ErrorKind,
     Lineage,
@@ -96,20 +96,17 @@ class RunState:
         now = write_time()
         self.task_items.setdefault(task.id, []).append((tags, output, now))
         stage_id = f"{task.id}@{record.seq}"
-        project = memory.project_id
-        item = new_tuple(MemoryItem, (stage_id, "task", project, output, now, task.id, tags, "{}"))
-        memory.task.backend.append(item)
+        memory.task.append_json(output, tags=tags, task_id=task.id, item_id=stage_id, created_at=now)
         if node.spec.memory_write is not None:
             layer = memory.store(node.spec.memory_write)
-            layer.backend.append(MemoryItem(f"{stage_id}:{layer.name}", layer.name, project, output, now, task.id,
-                                            tags))
-        artifacts = memory.project.backend
+            layer.append_json(output, tags=tags, task_id=task.id, item_id=f"{stage_id}:{layer.name}", created_at=now)
         schema = node.spec.schema_out if isinstance(node.spec.schema_out, str) else None
-        artifact = (f"{stage_id}:output", "node_output", project, task.id, output, now, node_id, schema, "{}")
-        artifacts.put_artifact(new_tuple(Artifact, artifact))
+        artifacts = memory.artifacts
+        artifacts.put("node_output", task.id, output, node_id=node_id, schema=schema, artifact_id=f"{stage_id}:output",
+                      created_at=now)
         for index, call in enumerate(record.tool_calls):
-            artifacts.put_artifact(Artifact(f"{stage_id}:tool{index}", "tool_result", project, task.id,
-                                            dumps(call.to_dict()), now, node_id))
+            artifacts.put("tool_result", task.id, dumps(call.to_dict()), node_id=node_id,
+                          artifact_id=f"{stage_id}:tool{index}", created_at=now)
 
     def handler_executor(self, node_id: str) -> Executor | None:
         """Where a sync handler runs.
@@ -272,7 +269,7 @@ def _emit_calls(run: RunState, task: TaskState, node: DagNode, outcome: StageOut
 async def _walk(run: RunState, task: TaskState, node_id: str, input_json: str) -> Finished | Arrived:
     from_node = node_id
     merging: StageError | bool | None = False  # False: walked in; None/StageError: a group merges here
-    payload: Any = COPY  # the previous stage's output value, when it may be handed on undecoded
+    handoff: list[Any] = []  # the previous stage's output value, when it may be handed on undecoded
     while True:
         plan = run.plans[node_id]
         node = plan.node
@@ -282,8 +279,8 @@ async def _walk(run: RunState, task: TaskState, node_id: str, input_json: str) -
             input_json = _merge_input([_entry(task, from_node, _provisional(task), input_json)])
         forced = merging if isinstance(merging, StageError) else None
         merging = False
-        outcome, record = await _stage(run, task, plan, input_json, forced, payload)
-        payload = COPY
+        outcome, record = await _stage(run, task, plan, input_json, forced, handoff)
+        handoff.clear()
         if outcome.failed:
             goes_on = outcome.next_node is not None or outcome.children or node.role is Role.EXIT
             if not (node.spec.continue_on_failure and goes_on) or node.spec.always_fail:
@@ -303,12 +300,14 @@ async def _walk(run: RunState, task: TaskState, node_id: str, input_json: str) -
         assert outcome.next_node is not None  # every other role has exactly one way on
         # a decision routes; what it decided on (its input) is what the chosen path receives
         passed_on = record.input_json if node.role is Role.DECISION else record.output_json
-        from_node, node_id, input_json, payload = node_id, outcome.next_node, passed_on, outcome.output
+        from_node, node_id, input_json = node_id, outcome.next_node, passed_on
+        if outcome.output is not COPY:
+            handoff.append(outcome.output)
         del outcome  # the next stage's handler must be the only holder of its payload
 
 
 async def _stage(
-    run: RunState, task: TaskState, plan: Plan, input_json: str, forced: StageError | None, payload: Any,
+    run: RunState, task: TaskState, plan: Plan, input_json: str, forced: StageError | None, handoff: list[Any],
 ) -> tuple[StageOutcome, StageRecord]:
     """Run one stage of ``task`` and record it: events around it, where its handler ran and how long it took."""
     node = plan.node
@@ -319,8 +318,7 @@ async def _stage(
         observers.emit(new_tuple(NodeStarted, started))
     executor = run.handler_executor(node.id)
     outcome = await run_stage(plan, task, input_json, executor=executor, forced=forced, task_items=run.task_items,
-                              payload=payload)
-    del payload
+                              handoff=handoff)
     record = outcome.record
     if record.status is Status.SUCCESS:
         run.remember(task, plan, record)

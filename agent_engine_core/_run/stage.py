@@ -80,13 +80,14 @@ class StageOutcome(NamedTuple):
 
 async def run_stage(
     plan: Plan, task: TaskState, input_json: str, *, executor: Executor | None,
-    forced: StageError | None = None, task_items: TaskItems = _NO_ITEMS, payload: Any = COPY,
+    forced: StageError | None = None, task_items: TaskItems = _NO_ITEMS, handoff: list[Any] | None = None,
 ) -> StageOutcome:
     """Execute ``plan`` for ``task`` on ``input_json``; ``executor`` runs sync handlers off the loop.
 
     ``forced`` fails the stage before it executes (a merge whose children failed under ``fail_on_any``), as a
     policy denial does; ``task_items`` is this run's task memory, which ``task`` context sources read;
-    ``payload`` is the previous stage's ``StageOutcome.output``.
+    ``handoff`` holds the previous stage's ``StageOutcome.output`` when it has one: the stage takes it out, so
+    that no frame but the handler's refers to it (see ``_sole_owner``).
     """
     node = plan.node
     started_at = time.time()
@@ -105,7 +106,7 @@ async def run_stage(
                            {"profile": plan.context.profile.id}, None)
     if error is None:
         try:
-            output_json, output = await _execute(plan, task, input_json, payload, executor, calls, tool_calls,
+            output_json, output = await _execute(plan, task, input_json, handoff, executor, calls, tool_calls,
                                                  context.entries_json if context else "[]")
         except StageFailed as failed:
             kind, message, details, tb = failed.error
@@ -148,11 +149,12 @@ def _error(node_id: str, kind: ErrorKind, message: str, details: Any, tb: str | 
 
 
 async def _execute(
-    plan: Plan, task: TaskState, input_json: str, payload: Any, executor: Executor | None,
+    plan: Plan, task: TaskState, input_json: str, handoff: list[Any] | None, executor: Executor | None,
     calls: list[AgentCall], tool_calls: list[ToolInvocation], context_json: str,
 ) -> tuple[str, Any]:
     """The stage's output as text, and as a value the next stage may take (``COPY`` if it may not)."""
     node = plan.node
+    payload = handoff.pop() if handoff else COPY
     if plan.handler is None and plan.agent is None and plan.schema_in is None and plan.schema_out is None:
         return input_json, payload  # pass-through default: the input is the output, untouched
     if payload is COPY:
@@ -168,31 +170,56 @@ async def _execute(
         output = payload
     if plan.schema_out is not None:
         _validate(plan.schema_out, output, ErrorKind.SCHEMA_OUT, "output")
+    del payload  # the handler may have returned its payload: only ``output`` may still refer to it
+    sole, floats = _sole_owner(output)
     try:
-        text = dumps(output)
+        text = dumps(output, floats=floats)
     except JSONValueError as exc:
         raise StageFailed(ErrorKind.HANDLER, f"handler returned a value that is not JSON: {exc}",
                       {"type": type(output).__name__}) from None
-    del payload  # the handler may have returned its payload: only ``output`` may still refer to it
-    return text, output if _sole_owner(output) else COPY
+    return text, output if sole else COPY
 
 
-def _sole_owner(value: Any) -> bool:
-    """True when the engine may hand ``value`` to the next stage instead of a copy decoded from its text.
+def _sole_owner(value: Any) -> tuple[bool, bool]:
+    """``(sole, floats)``: may ``value`` be handed to the next stage undecoded; may it hold a float.
 
-    That is when the value is a plain ``dict`` or ``list`` of immutable scalars (``str`` keys) that nothing but
-    the caller's one variable refers to: the handler that made it kept no reference through which it could
-    change the value later, and decoding the text would give an equal value. Anything nested, subclassed or
-    held elsewhere is decoded from the text as before. This spares the decode on chains of flat records,
-    which grow by a key at every node.
+    ``sole`` is true when ``value`` is a tree of plain ``dict``s (``str`` keys) and ``list``s over immutable scalars in
+    which nothing but the tree refers to any container: the caller's one variable holds the root, and each
+    other container is held by its parent alone. The handler that made it kept no reference through which it
+    could change the value later, and decoding the text would give an equal value. Anything subclassed,
+    shared, or kept by the handler (in a global, a closure, twice in the tree) is decoded from the text as
+    before. A document edited by its handler (``{**doc, "rev": n}``) shares its sections with its input, which
+    the stage no longer holds by then: it is handed on whole instead of decoded at every node. ``floats`` is
+    false only when the walk saw every value and none was a float: the codec may then skip its float checks.
     """
     kind = type(value)
-    if kind is dict:
-        return (sys.getrefcount(value) == _SOLE and _IMMUTABLE.issuperset(map(type, value.values()))
-                and _KEYS.issuperset(map(type, value)))
-    if kind is list:
-        return sys.getrefcount(value) == _SOLE and _IMMUTABLE.issuperset(map(type, value))
-    return kind in _IMMUTABLE
+    if kind is not dict and kind is not list:
+        return kind in _IMMUTABLE, kind is float or kind not in _IMMUTABLE
+    if sys.getrefcount(value) != _SOLE:
+        return False, True
+    floats = False
+    pending = [value]
+    while pending:
+        node = pending.pop()
+        if type(node) is dict:
+            if not _KEYS.issuperset(map(type, node)):
+                return False, True
+            items: Any = node.values()
+        else:
+            items = node
+        kinds = set(map(type, items))
+        floats = floats or float in kinds
+        if kinds <= _IMMUTABLE:
+            continue
+        for item in items:
+            kind = type(item)
+            if kind is dict or kind is list:
+                if sys.getrefcount(item) != _CHILD:
+                    return False, True
+                pending.append(item)
+            elif kind not in _IMMUTABLE:
+                return False, True
+    return True, floats
 
 
 def _probe_sole_references() -> int:
@@ -205,7 +232,16 @@ def _count_in_callee(value: Any) -> int:
     return sys.getrefcount(value)
 
 
+def _probe_child_references() -> int:
+    """What ``sys.getrefcount`` sees in ``_sole_owner``'s loop for a container held by its parent alone."""
+    items: list[Any] = [{}]
+    for item in items:
+        return sys.getrefcount(item)
+    raise AssertionError("unreachable")
+
+
 _SOLE = _probe_sole_references()
+_CHILD = _probe_child_references()
 
 
 def _validate(validator: jsonschema.protocols.Validator, value: Any, kind: ErrorKind, what: str) -> None:
