@@ -37,7 +37,7 @@ from agent_engine_core.events import (
     ToolInvoked,
 )
 
-__all__ = ["OBSERVER_HOOKS", "PROJECT", "READER_HOOKS", "REGISTRATION_HOOKS", "hookimpl", "hookspec"]
+__all__ = ["OBSERVER_HOOKS", "PROJECT", "REGISTRATION_HOOKS", "hookimpl", "hookspec"]
 
 PROJECT = "agent_engine"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -202,6 +202,3 @@ OBSERVER_HOOKS = (
     "on_task_finished",
 )
 """Hooks called during runs with frozen snapshots."""
-
-READER_HOOKS = ("read_trace_events",)
-"""Hooks the core calls when it reads what a plugin wrote (the first answer that is not ``None`` wins)."""
