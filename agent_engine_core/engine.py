@@ -232,7 +232,7 @@ class Engine:
         result, whose trace digest equals the recording's; raises ``ReplayMismatch`` naming the first stage that
         differs (the manifests, handlers, tools or the recording changed).
         """
-        trace = load_recording(recording, run_id=run_id)
+        trace = load_recording(recording, run_id=run_id, read_events=self.plugins.manager.hook.read_trace_events)
         root = trace.for_task(trace.run_id)
         if not root:
             raise InvalidInput(f"the recording of run '{trace.run_id}' has no stage of its root task")

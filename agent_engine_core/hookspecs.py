@@ -5,7 +5,7 @@ below. An implementation may accept any subset of a hook's arguments, by name. P
 the ``agent_engine`` entry point group, through ``plugins.yaml``, or directly:
 ``Engine.from_config_dir(path, plugins=[my_plugin])``.
 
-Two families:
+Three families:
 
 * **Registration hooks** are called once while an engine is built. They receive a ``register`` callback; what
   they register is owned by the engine that called them. Registering a name another distribution already took
@@ -14,11 +14,15 @@ Two families:
   immutable all the way down and holding no reference to live engine state. Return values are ignored. An
   observer that raises is logged with its plugin name and counted; one that keeps failing is switched off for
   the rest of the run. Observers cannot change a run's routing, outputs, status or trace.
+* **Reader hooks** are called when the core needs something only a plugin can read; the first implementation
+  that returns something other than ``None`` answers (pluggy's ``firstresult``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 import pluggy
 
@@ -153,6 +157,26 @@ def on_agent_call(event: AgentCallEvent) -> None:
 @hookspec
 def on_task_finished(event: TaskFinished) -> None:
     """A task ended with its final status and output."""
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Reader hooks: called when the core needs to read what a plugin wrote; the first non-None answer wins.
+# --------------------------------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def read_trace_events(path: Path, run_id: str | None) -> Sequence[Mapping[str, Any]] | None:
+    """Read a recorded run from ``path``, a file or folder that is not a ``.json`` recording.
+
+    Called by ``engine.replay(path)`` and ``agent-engine replay DIR PATH``. Return the run's events as
+    ``Event.to_dict()`` dicts in the order they were emitted (the core rebuilds the trace with
+    ``Trace.from_events``), or ``None`` when ``path`` is not in the plugin's format. ``run_id`` picks one run
+    where ``path`` holds several. Raise ``OSError`` or ``ValueError`` with a located message (``file:line: what
+    is wrong``) when ``path`` is in the format but unreadable; warn (a ``UserWarning``) about what was skipped,
+    such as a torn last line: when the events then do not make a whole run, the warning is part of the error.
+    A reader that accepts any path should be ``@hookimpl(trylast=True)``, so that more selective ones are
+    asked first.
+    """
 
 
 REGISTRATION_HOOKS = (

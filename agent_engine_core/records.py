@@ -7,7 +7,7 @@ decodes a fresh copy, so a caller can do what it likes with the value without to
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
@@ -328,6 +328,22 @@ class Trace:
             "records": [r.to_dict() for r in self.records],
         }
 
+    @classmethod
+    def from_events(cls, events: Iterable[Mapping[str, Any]]) -> Trace:
+        """The trace of one run rebuilt from its events as dicts (``Event.to_dict()``, e.g. read from a sink).
+
+        ``from_events(events).digest`` equals the run's ``result.trace.digest`` when every event was kept
+        (docs/EVENTS.md lists what each event carries). When the events hold a run id that was run more than
+        once, the last run (from its root ``task_started``) is rebuilt. Records are built by ``from_dict``, so
+        the two ways of reading a trace back cannot drift apart.
+
+        Raises:
+            ValueError: the events belong to several runs, or some are missing (a gap in a task's ``seq``, a
+                task without ``task_finished``): e.g. a background queue overflowed while recording.
+            KeyError, TypeError: an event lacks a field, or has one of the wrong type.
+        """
+        return cls.from_dict(_trace_data(_last_run(list(events))))
+
 
 @dataclass(frozen=True, slots=True, init=False)
 class TaskResult:
@@ -424,3 +440,109 @@ def _thaw(value: Any) -> Any:
     if isinstance(value, tuple | list):
         return [_thaw(v) for v in value]
     return value
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Trace.from_events: events -> the ``to_dict`` form of a trace, which ``from_dict`` turns into records.
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _last_run(events: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The events from the last root ``task_started`` on, checked to be one run with no gaps."""
+    run_ids = sorted({str(event["run_id"]) for event in events})
+    if len(run_ids) != 1:
+        raise ValueError(f"events of exactly one run are needed, got {len(run_ids)} ({', '.join(run_ids)})")
+    run_id = run_ids[0]
+    starts = [i for i, e in enumerate(events) if e["type"] == "task_started" and e["task_id"] == run_id]
+    if not starts:
+        raise ValueError(f"incomplete trace of run {run_id!r}: its root task_started is missing")
+    run = events[starts[-1]:]
+    last: dict[str, int] = {}
+    for event in run:
+        task, seq = event["task_id"], event["seq"]
+        if seq != last.get(task, 0) + 1:
+            raise ValueError(f"incomplete trace of run {run_id!r}: task {task} jumps to seq {seq} "
+                             f"after {last.get(task, 0)} (events were lost while recording)")
+        last[task] = seq
+    return run
+
+
+def _trace_data(run: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """The ``Trace.to_dict`` form of one run's events, tasks and records in canonical (lineage) order.
+
+    A stage is ``node_started`` .. ``node_finished``/``node_failed`` of one task; its agent and tool calls and
+    its context are the events of that task in between. Each child's creating stage, which orders the children
+    of successive fan-outs, is the ``stage`` of its ``clone_created``/``subtask_created``.
+    """
+    run_id = run[0]["run_id"]
+    started: dict[str, Mapping[str, Any]] = {}
+    finished: dict[str, Mapping[str, Any]] = {}
+    created: dict[str, int] = {}
+    stages: dict[str, dict[str, Any]] = {}
+    records: list[dict[str, Any]] = []
+    for event in run:
+        kind, task = event["type"], event["task_id"]
+        if kind == "task_started":
+            started[task] = event
+        elif kind == "task_finished":
+            finished[task] = event
+        elif kind in ("clone_created", "subtask_created"):
+            created[event["child_id"]] = event["stage"]
+        elif kind in _STAGE_EVENTS:
+            stage = stages.setdefault(task, {"agent_calls": [], "tool_calls": []})
+            if kind == "node_started":
+                stage["started_at"] = event["timestamp"]
+            elif kind == "context_assembled":
+                stage["context"] = event["entries"]
+            elif kind == "agent_call":
+                stage["agent_calls"].append({key: event[key] for key in _AGENT_CALL_FIELDS if key in event})
+            elif kind == "tool_invoked":
+                result = event["result"]
+                stage["tool_calls"].append({"tool_id": event["tool_id"], "arguments": event["arguments"],
+                                            "status": event["status"], "output": result["output"],
+                                            "error": result["error"], "call_id": event.get("call_id")})
+            else:  # the stage's end
+                stage.update({key: event[key] for key in _STAGE_FIELDS}, seq=event["stage"])
+                records.append(stages.pop(task))
+    unfinished = sorted(set(started) ^ set(finished))
+    if unfinished:
+        raise ValueError(f"incomplete trace of run {run_id!r}: no start or no end for {', '.join(unfinished)}")
+    keys: dict[str, tuple[tuple[int, int], ...]] = {}
+    lineages = {task: event["lineage"] for task, event in started.items()}
+    for task in lineages:
+        _order_key(task, lineages, created, keys)
+    tasks = [
+        {"task_id": task, "lineage": started[task]["lineage"], "status": finished[task]["status"],
+         "output": finished[task]["output"], "error": finished[task]["error"]}
+        for task in sorted(started, key=keys.__getitem__)
+    ]
+    records.sort(key=lambda data: (keys[data["task_id"]], data["seq"]))
+    return {"run_id": run_id, "tasks": tasks, "records": records}
+
+
+_STAGE_EVENTS = frozenset({"node_started", "context_assembled", "agent_call", "tool_invoked", "node_finished",
+                           "node_failed"})
+"""The events that make up one stage of a task, from its start to its end."""
+_AGENT_CALL_FIELDS = ("provider", "model", "request", "reply", "usage", "latency_s", "error")
+"""What ``agent_call`` and a recorded call share (the event counts attempts; the record lists failed ones)."""
+_STAGE_FIELDS = ("task_id", "node_id", "status", "input", "output", "error", "route", "duration_s")
+"""What ``node_finished`` and a stage record share (the event's ``stage`` is the record's ``seq``)."""
+
+
+def _order_key(
+    task: str, lineages: Mapping[str, Mapping[str, Any]], created: Mapping[str, int],
+    keys: dict[str, tuple[tuple[int, int], ...]],
+) -> tuple[tuple[int, int], ...]:
+    """``Lineage.sort_key`` of ``task``: its parent's, then (the creating stage, its index among the children)."""
+    found = keys.get(task)
+    if found is None:
+        lineage = lineages[task]
+        parent = lineage["parent_id"]
+        if parent is None:
+            found = ()
+        elif parent not in lineages or task not in created:
+            raise ValueError(f"incomplete trace: the stage of {parent} that created {task} is missing")
+        else:
+            found = (*_order_key(parent, lineages, created, keys), (created[task], lineage["path"][-1]["index"]))
+        keys[task] = found
+    return found

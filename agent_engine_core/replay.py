@@ -1,7 +1,8 @@
 """Replay: re-execute a recorded run with every agent answered from the recording, and prove it matches.
 
 A recording is a ``Trace``: the ``trace`` of a result saved with ``agent-engine run --record FILE`` (or
-``result.to_dict(with_trace=True)``), or a telemetry-jsonl trace rebuilt by ``agent-engine-telemetry-jsonl``.
+``result.to_dict(with_trace=True)``), or one rebuilt from the events a plugin read (``read_trace_events``: the
+trace files of ``agent-engine-telemetry-jsonl``).
 Handlers and tools run again; the provider calls are answered from the recording (by task, node and tool
 round), and each stage's context is the recorded one. The replayed trace must be byte-identical to the
 recorded one; the first stage that is not raises ``ReplayMismatch`` naming it.
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 __all__ = ["RecordedContext", "ReplayProvider", "check_replay", "load_recording", "replay_provider"]
 
 Recording = Trace | Mapping[str, Any] | str | Path
+ReadEvents = Callable[..., Sequence[Mapping[str, Any]] | None]
+"""Reads a recorded run's events: ``read(path=..., run_id=...)``, ``None`` when no reader knows the path."""
 
 
 _RECORDING_HINT = ("A recording is the result saved by 'agent-engine run DIR --input JSON --record FILE.json', or "
@@ -37,12 +40,16 @@ _RECORDING_HINT = ("A recording is the result saved by 'agent-engine run DIR --i
 """What the refusal of something that is not a recording says it should have been."""
 
 
-def load_recording(source: Recording, *, run_id: str | None = None) -> Trace:
+def load_recording(
+    source: Recording, *, run_id: str | None = None, read_events: ReadEvents | None = None
+) -> Trace:
     """The recorded trace in ``source``: a ``Trace``, a result or trace mapping, or a file/folder path.
 
-    A ``.json`` file holds a result saved with its trace (or a bare trace); any other path is read as a
-    telemetry-jsonl trace file or folder (``run_id`` picks the run in a folder of several). Anything else
-    raises ``InvalidInput`` naming the file, what is wrong with it, and what a recording is.
+    A ``.json`` file holds a result saved with its trace (or a bare trace). Any other path is read by a plugin
+    through ``read_events`` (the engine passes its ``read_trace_events`` hook, so an installed
+    agent-engine-telemetry-jsonl reads its trace files and folders; ``run_id`` picks the run in a folder of
+    several) and the trace is rebuilt from the events. Anything else raises ``InvalidInput`` naming the file,
+    what is wrong with it, and what a recording is.
     """
     if isinstance(source, Trace):
         return source
@@ -53,7 +60,7 @@ def load_recording(source: Recording, *, run_id: str | None = None) -> Trace:
         raise _not_a_recording(path, "no such file or folder")
     if path.suffix == ".json":
         return _from_mapping(_read_json(path), str(path))
-    return _from_telemetry(path, run_id)
+    return _from_events(path, run_id, read_events)
 
 
 def _not_a_recording(where: Path | str, problem: str) -> InvalidInput:
@@ -88,41 +95,34 @@ def _from_mapping(data: Any, where: str) -> Trace:
         raise _not_a_recording(where, f"it is not a recording: it holds a value no run records ({exc})") from None
 
 
-def _from_telemetry(path: Path, run_id: str | None) -> Trace:
-    """The trace rebuilt from a telemetry-jsonl file or folder; a torn last line is reported once, with the rest."""
-    try:
-        from agent_engine_telemetry_jsonl import (  # noqa: PLC0415 - optional distribution
-            TornLineWarning,
-            read_trace,
-            rebuild_trace,
-        )
-    except ImportError:
-        raise _not_a_recording(path, "not a .json file, and reading it as a telemetry-jsonl trace needs the "
-                                     "agent-engine-telemetry-jsonl distribution "
-                                     f"({distribution_hint('telemetry_sink', 'trace_file')})") from None
+def _from_events(path: Path, run_id: str | None, read_events: ReadEvents | None) -> Trace:
+    """The trace rebuilt from the events a plugin read; what it warned about is reported once, with the rest."""
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", TornLineWarning)
+        warnings.simplefilter("always", UserWarning)
         try:
-            events = read_trace(path, run_id)
+            events = None if read_events is None else read_events(path=path, run_id=run_id)
         except (OSError, ValueError) as exc:
             raise _not_a_recording(path, str(exc)) from None
-    torn = [str(w.message) for w in caught if issubclass(w.category, TornLineWarning)]
+    notes = [w for w in caught if issubclass(w.category, UserWarning)]
     for w in caught:
-        if not issubclass(w.category, TornLineWarning):
+        if not issubclass(w.category, UserWarning):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if events is None:
+        raise _not_a_recording(path, "not a .json file, and no installed plugin reads it as a trace; reading a "
+                                     "telemetry-jsonl trace needs the agent-engine-telemetry-jsonl distribution "
+                                     f"({distribution_hint('telemetry_sink', 'trace_file')})")
     if not events:
-        kind = "no telemetry-jsonl trace files (RUN.jsonl)" if path.is_dir() else "no recorded events"
-        raise _not_a_recording(path, f"it holds {kind}" + (f" of run {run_id!r}" if run_id else ""))
+        raise _not_a_recording(path, "it holds no recorded events" + (f" of run {run_id!r}" if run_id else ""))
     try:
-        trace = rebuild_trace(events)
-    except (ValueError, KeyError, TypeError) as exc:  # the reader checks lines, not each event type's fields
+        trace = Trace.from_events(events)
+    except (ValueError, KeyError, TypeError) as exc:  # a reader checks its format, not each event type's fields
         problem = {KeyError: f"an event lacks the field {exc}",
                    TypeError: f"an event has a field of the wrong type ({exc})"}.get(type(exc), str(exc))
-        if torn:
-            problem = f"{'; '.join(torn)}; without that line: {problem}"
+        if notes:
+            problem = f"{'; '.join(str(w.message) for w in notes)}; without what was skipped: {problem}"
         raise _not_a_recording(path, problem) from None
-    for message in torn:
-        warnings.warn(message, TornLineWarning, stacklevel=3)
+    for w in notes:
+        warnings.warn(str(w.message), w.category, stacklevel=3)
     return trace
 
 
@@ -191,7 +191,7 @@ class RecordedContext:
 
 
 def replay_provider(setup: ProviderSetup) -> ReplayProvider:
-    """The built-in ``replay`` provider: ``llm: replay/<model>``, ``config: {recording: <file>}``."""
+    """The built-in ``replay`` provider: ``llm: replay/<model>``, ``config: {recording: <file>.json}``."""
     recording = setup.agent.config.get("recording")
     if not isinstance(recording, str):
         raise ProviderError("the replay provider needs config.recording: the path of a recorded run",
@@ -199,6 +199,9 @@ def replay_provider(setup: ProviderSetup) -> ReplayProvider:
     path = Path(recording)
     if not path.is_absolute() and setup.project_dir is not None:
         path = setup.project_dir / path
+    if path.suffix != ".json":  # a provider factory has no plugin manager to find a trace reader through
+        raise ProviderError(f"the replay provider reads a result saved as .json, not {path}; replay a trace "
+                            "file with 'agent-engine replay DIR FILE' or engine.replay(FILE)", provider="replay")
     try:
         return ReplayProvider(load_recording(path))
     except InvalidInput as exc:

@@ -1,11 +1,11 @@
 """agent-engine-telemetry-jsonl: the ``trace_file`` sink, one JSON line per event in a rotating file per run.
 
 Recording is switched on in plugins.yaml (see ``agent_engine_telemetry_jsonl.plugin``); ``read_trace`` reads
-the files back and ``rebuild_trace`` turns the events of a run into its canonical ``Trace`` again.
+the files back, and the core's ``Trace.from_events`` turns the events of a run into its canonical ``Trace``.
 """
 
 from agent_engine_telemetry_jsonl._names import trace_stem
-from agent_engine_telemetry_jsonl._read import TornLineWarning, read_trace, rebuild_trace
+from agent_engine_telemetry_jsonl._read import TornLineWarning, read_trace
 from agent_engine_telemetry_jsonl._sink import TraceFileConfig, TraceFileSink
 
 __all__ = [
@@ -13,6 +13,5 @@ __all__ = [
     "TraceFileConfig",
     "TraceFileSink",
     "read_trace",
-    "rebuild_trace",
     "trace_stem",
 ]

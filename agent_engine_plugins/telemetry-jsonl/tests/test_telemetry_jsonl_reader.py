@@ -21,8 +21,9 @@ from _telemetry_jsonl_support import (
     trace_files,
     with_sink,
 )
+from agent_engine_core import Trace
 
-from agent_engine_telemetry_jsonl import TornLineWarning, read_trace, rebuild_trace
+from agent_engine_telemetry_jsonl import TornLineWarning, read_trace
 
 pytestmark = pytest.mark.usefixtures("telemetry_jsonl_discovery")
 
@@ -40,7 +41,7 @@ def test_the_recorded_events_rebuild_the_run_digest(make_engine, tmp_path, manif
     engine = make_engine(with_sink(manifests), handlers=HANDLERS, base_dir=tmp_path)
     result = engine.run(payload, run_id="digest")
     assert result.status == status
-    rebuilt = rebuild_trace(read_trace(tmp_path / TRACES, "digest"))
+    rebuilt = Trace.from_events(read_trace(tmp_path / TRACES, "digest"))
     assert rebuilt.canonical().decode().splitlines() == result.trace.canonical().decode().splitlines()
     assert rebuilt.digest == result.trace.digest
     assert [r.duration_s for r in rebuilt.records] == [r.duration_s for r in result.trace.records]
@@ -64,7 +65,7 @@ def test_branch_merge_with_background_dispatch(make_engine, event_recorder, tmp_
     assert events == recorded(event_recorder)
     assert_per_task_seq(events)
     assert {e["task_id"] for e in events} == {"bg", "bg/fan#0", "bg/fan#1"}
-    assert rebuild_trace(events).digest == result.trace.digest
+    assert Trace.from_events(events).digest == result.trace.digest
     assert "observers" not in result.metadata
 
 
@@ -85,7 +86,7 @@ def test_any_file_of_a_run_reads_the_whole_run_oldest_first(rotated_run, tmp_pat
     assert read_trace(traces / "rot.2.jsonl") == events
     assert events[0]["type"] == "task_started" and events[-1]["type"] == "task_finished"
     assert_per_task_seq(events)
-    assert rebuild_trace(events).digest == result.trace.digest
+    assert Trace.from_events(events).digest == result.trace.digest
 
 
 def test_a_torn_last_line_is_skipped_with_a_warning(rotated_run, tmp_path):
@@ -108,11 +109,11 @@ def test_damage_before_the_last_line_is_an_error_not_a_silent_skip(rotated_run, 
 def test_lost_events_are_reported_not_rebuilt_into_a_wrong_digest(rotated_run):
     _, events = rotated_run
     with pytest.raises(ValueError, match=r"task rot jumps to seq 7 after 5 \(events were lost"):
-        rebuild_trace(events[:5] + events[6:])
+        Trace.from_events(events[:5] + events[6:])
     with pytest.raises(ValueError, match="no start or no end"):
-        rebuild_trace(events[:-1])
+        Trace.from_events(events[:-1])
     with pytest.raises(ValueError, match="exactly one run"):
-        rebuild_trace([*events, {**events[0], "run_id": "other"}])
+        Trace.from_events([*events, {**events[0], "run_id": "other"}])
 
 
 def test_a_folder_without_run_id_gives_every_run_and_a_rerun_rebuilds_its_last_run(make_engine, tmp_path):
@@ -124,7 +125,7 @@ def test_a_folder_without_run_id_gives_every_run_and_a_rerun_rebuilds_its_last_r
     assert [e["run_id"] for e in everything] == sorted(e["run_id"] for e in everything)  # a's file, then b's
     a_events = read_trace(tmp_path / TRACES, "a")
     assert len(a_events) == 2 * len(read_trace(tmp_path / TRACES, "b"))
-    assert rebuild_trace(a_events).digest == again.trace.digest
+    assert Trace.from_events(a_events).digest == again.trace.digest
     with pytest.raises(FileNotFoundError, match="no trace of run 'c'"):
         read_trace(tmp_path / TRACES, "c")
     shutil.rmtree(tmp_path / TRACES)
@@ -151,6 +152,6 @@ def test_stage_contexts_are_rebuilt_from_context_assembled_events(make_engine, t
     result = engine.run({"n": 2}, run_id="ctx-run")
     engine.close()
     (trace_file,) = trace_files(tmp_path / TRACES)
-    rebuilt = rebuild_trace(read_trace(trace_file))
+    rebuilt = Trace.from_events(read_trace(trace_file))
     assert any(r.context_json != "[]" for r in rebuilt.records)
     assert rebuilt.digest == result.trace.digest

@@ -19,12 +19,12 @@ from _telemetry_jsonl_support import (
     with_sink,
 )
 from agent_engine_core.events import TaskStarted
-from agent_engine_core.records import Lineage
+from agent_engine_core.records import Lineage, Trace
 from agent_engine_core.testing import assert_same_trace
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agent_engine_telemetry_jsonl import TraceFileSink, read_trace, rebuild_trace, trace_stem
+from agent_engine_telemetry_jsonl import TraceFileSink, read_trace, trace_stem
 
 pytestmark = pytest.mark.usefixtures("telemetry_jsonl_discovery")
 
@@ -102,7 +102,7 @@ def test_hostile_run_ids_stay_inside_the_trace_folder(make_engine, tmp_path):
     for run_id in HOSTILE:
         events = read_trace(traces, run_id)
         assert {e["run_id"] for e in events} == {run_id}
-        assert rebuild_trace(events).digest == digests[run_id]
+        assert Trace.from_events(events).digest == digests[run_id]
 
 
 @given(st.text(), st.text())
@@ -124,7 +124,7 @@ def test_a_torn_tail_left_by_a_crash_is_cut_before_the_next_run_appends(make_eng
     result = engine.run({"items": [1]}, run_id="reused")
     events = read_trace(traces, "reused")  # no TornLineWarning (it would fail the test): the fragment is gone
     assert events[0]["type"] == "task_started" and events[0]["seq"] == 1
-    assert rebuild_trace(events).digest == result.trace.digest
+    assert Trace.from_events(events).digest == result.trace.digest
 
 
 def test_closing_the_sink_syncs_what_an_unfinished_run_recorded(tmp_path, monkeypatch):

@@ -15,9 +15,10 @@ from _telemetry_jsonl_support import (
     trace_files,
     with_sink,
 )
+from agent_engine_core import Trace
 from agent_engine_core.events import NodeStarted, TaskFinished
 
-from agent_engine_telemetry_jsonl import TraceFileSink, read_trace, rebuild_trace
+from agent_engine_telemetry_jsonl import TraceFileSink, read_trace
 
 pytestmark = pytest.mark.usefixtures("telemetry_jsonl_discovery")
 
@@ -40,7 +41,7 @@ def test_rotation_at_the_size_limit_keeps_every_line_whole(make_engine, event_re
         assert len(data) <= LIMIT or len(lines) == 1  # only a single oversized line may exceed the limit
     events = read_trace(tmp_path / TRACES, "big")
     assert events == recorded(event_recorder)  # nothing lost, duplicated, split or reordered across files
-    assert rebuild_trace(events).digest == result.trace.digest
+    assert Trace.from_events(events).digest == result.trace.digest
 
 
 def test_backups_keep_only_the_newest_files(make_engine, event_recorder, tmp_path):
@@ -106,4 +107,4 @@ def test_runs_started_from_several_threads_each_get_a_whole_trace(make_engine, t
         worker.join()
     assert len(digests) == 6
     for run_id, digest in digests.items():
-        assert rebuild_trace(read_trace(tmp_path / TRACES, run_id)).digest == digest
+        assert Trace.from_events(read_trace(tmp_path / TRACES, run_id)).digest == digest
