@@ -34,7 +34,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("_run",),
     ("replay", "_recording"),
     ("_plugins",),
-    ("engine",),
+    ("engine", "evaluations"),
     ("cli", "testing", ""),
 )
 """The core's layers, bottom to top; a module may import only its own layer or below. A name is a module or a
