@@ -1,4 +1,4 @@
-"""The ``agent-engine`` command line: run, replay, validate, graph, plugins, schema.
+"""The ``agent-engine`` command line: run, replay, eval, validate, graph, plugins, schema.
 
 Exit codes: 0 success, 3 partial, 1 failure, 2 invalid manifests or usage, 141 stdout closed early (``| head``).
 No traceback reaches the user unless ``--debug`` is given. The global options are accepted before the subcommand
@@ -18,10 +18,10 @@ import tempfile
 import threading
 import traceback
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 import structlog
@@ -36,6 +36,9 @@ from agent_engine_core.events import NodeFinished, NodeStarted
 from agent_engine_core.hookspecs import hookimpl
 from agent_engine_core.manifests.models import MANIFEST_MODELS
 from agent_engine_core.records import Status, TaskResult
+
+if TYPE_CHECKING:
+    from agent_engine_core.evaluations import CaseResult
 
 __all__ = ["main", "mermaid"]
 
@@ -367,6 +370,76 @@ def replay(config_dir: Path, recording: Path, run_id: str | None, as_json: bool)
     _show(result, as_json)
     if not as_json:
         click.echo(f"replay: the digest matches the recording of run {result.task_id}")
+
+
+OFFLINE_PROVIDERS = ("scripted", "replay")
+"""The providers ``eval`` uses without ``--live``: they answer from the project, never from a network model."""
+
+
+@main.command("eval", short_help="Run the evaluations.yaml cases and check their assertions.")
+@click.argument("config_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--case", "cases", multiple=True, metavar="ID", help="Only this case (id or suite/id); repeatable.")
+@click.option("--live", is_flag=True, help="Allow agents answered by live providers (not only scripted/replay).")
+@click.option("--repeat", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Run each case N times and report its pass rate (for live models).")
+@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Also write JUnit XML here.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with every verdict.")
+@_guarded
+def evaluate(config_dir: Path, cases: tuple[str, ...], live: bool, repeat: int, junit: Path | None,
+             as_json: bool) -> None:
+    """Run the cases of CONFIG_DIR/evaluations.yaml; exit 0 when every case passes, 1 when one fails.
+
+    Agents must answer through the scripted or replay provider unless --live is given, so an evaluation in CI
+    never calls a model by accident. Each verdict is stored as an 'evaluation' artifact.
+    """
+    from agent_engine_core.evaluations import junit_xml  # noqa: PLC0415 - only eval needs it
+
+    with Engine.from_config_dir(config_dir) as engine:
+        if engine.project.evaluations is None:
+            _fail(f"{config_dir} has no evaluations.yaml", EXIT_USAGE)
+        live_agents = sorted(f"'{agent}' ({about['provider']})" for agent, about in engine.metadata["agents"].items()
+                             if about["provider"] not in OFFLINE_PROVIDERS)
+        if live_agents and not live:
+            _fail(f"agent{'s' if len(live_agents) > 1 else ''} {', '.join(live_agents)} would call a live provider; "
+                  "pass --live to evaluate with it, or answer it with the scripted or replay provider", EXIT_USAGE)
+        verdicts = engine.evaluate(cases=cases, repeat=repeat)
+    if junit is not None:
+        _write_atomically(junit, junit_xml(verdicts).rstrip("\n"))
+    failed = sum(not v.passed for v in verdicts)
+    if as_json:
+        click.echo(json.dumps({"passed": len(verdicts) - failed, "failed": failed,
+                               "cases": [v.to_dict() for v in verdicts]}, indent=2, ensure_ascii=False))
+    else:
+        _show_verdicts(verdicts, repeat)
+    sys.exit(1 if failed else 0)
+
+
+def _show_verdicts(verdicts: Sequence[CaseResult], repeat: int) -> None:
+    """A table, one row per case (with its pass rate over the repeats), then every failed assertion."""
+    from rich.console import Console  # noqa: PLC0415 - rich loads only when a table is printed
+    from rich.table import Table  # noqa: PLC0415
+
+    table = Table(title="evaluations", title_justify="left")
+    for column in ("case", "status", "result", "assertions", *(["pass rate"] if repeat > 1 else [])):
+        table.add_column(column, overflow="fold")
+    runs: dict[tuple[str, str], list[CaseResult]] = {}
+    for verdict in verdicts:
+        runs.setdefault((verdict.suite, verdict.case_id), []).append(verdict)
+    for (suite, case), of_case in runs.items():
+        last = of_case[-1]
+        held = sum(a.passed for a in last.assertions)
+        passed = sum(v.passed for v in of_case)
+        row = [f"{suite}/{case}", str(last.status), "pass" if passed == len(of_case) else "FAIL",
+               f"{held}/{len(last.assertions)}", *([f"{passed}/{len(of_case)}"] if repeat > 1 else [])]
+        table.add_row(*row)
+    console = Console(highlight=False, soft_wrap=True)
+    console.print(table)
+    for verdict in verdicts:
+        for failure in (a for a in verdict.assertions if not a.passed):
+            console.print(f"FAIL {verdict.suite}/{verdict.case_id} (task {verdict.task_id}): {failure.type}: "
+                          f"{failure.message}", markup=False)
+    failed = sum(not v.passed for v in verdicts)
+    console.print(f"{len(verdicts) - failed} passed, {failed} failed", markup=False)
 
 
 @main.command(short_help="Check every manifest; print every located issue.")

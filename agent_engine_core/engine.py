@@ -11,7 +11,7 @@ import dataclasses
 import sys
 import threading
 import weakref
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Collection, Coroutine, Mapping, Sequence
 from concurrent.futures import Executor
 from pathlib import Path
 from types import MappingProxyType
@@ -35,6 +35,7 @@ from agent_engine_core.secrets import redact
 if TYPE_CHECKING:
     import asyncio
 
+    from agent_engine_core.evaluations import CaseResult
     from agent_engine_core.manifests.loader import Project
 
 __all__ = ["Engine"]
@@ -283,6 +284,22 @@ class Engine:
         if raise_on_failure and result.status is not Status.SUCCESS:
             raise TaskFailed(result)
         return result
+
+    def evaluate(self, *, cases: Collection[str] = (), repeat: int = 1) -> tuple[CaseResult, ...]:
+        """Run the cases of the project's evaluations.yaml (``cases``: ids or ``suite/id``; all when empty).
+
+        Each case runs ``repeat`` times and every verdict is stored as an ``evaluation`` artifact; see
+        ``agent_engine_core.evaluations``. Raises ``InvalidInput`` when the project has no evaluations.yaml or
+        names a case it does not have.
+        """
+        from agent_engine_core.evaluations import evaluate  # noqa: PLC0415 - only evaluations need it
+
+        if self.project.evaluations is None:
+            raise InvalidInput("the project has no evaluations.yaml")
+        try:
+            return evaluate(self, self.project.evaluations, cases=cases, repeat=repeat)
+        except LookupError as exc:
+            raise InvalidInput(str(exc.args[0])) from None
 
     def _metadata(self, observers: ObserverRun | None) -> Mapping[str, Any]:
         """The engine's metadata, plus what went wrong with observers in this run, if anything did."""

@@ -144,7 +144,6 @@ def test_a_typo_inside_the_reserved_rate_limit_is_a_field_error_with_a_suggestio
 
 
 @pytest.mark.parametrize(("stem", "builds_it"), [
-    ("evaluations", "evaluations (suites of cases that agent-engine eval checks) come with the run store, issue 13"),
     ("cli_profiles", "REPL profiles (agent-engine repl) come with the REPL, issue 15"),
 ])
 def test_manifests_a_later_issue_builds_are_refused_naming_that_work(tmp_path, stem, builds_it):
@@ -167,3 +166,25 @@ def test_policy_yaml_as_spec_writes_it_loads_and_denies_what_it_says(tmp_path):
     denied = result.trace.records[1]
     assert (denied.node_id, denied.error.kind) == ("draft_document", "policy")
     assert "no_shell" in denied.error.message
+
+
+SUMMARY = {"type": "object", "required": ["title", "body"],
+           "properties": {"title": {"type": "string"}, "body": {"type": "string"}}}
+
+
+def test_the_plans_evaluation_suites_load_as_written_and_their_case_passes(tmp_path):
+    root = project(tmp_path, evaluations="evaluations.yaml")
+    (root / "schemas").mkdir()
+    (root / "schemas" / "summary.json").write_text(json.dumps(SUMMARY), encoding="utf-8")
+    with Engine.from_config_dir(root) as engine:
+        (verdict,) = engine.evaluate()
+    assert (verdict.suite, verdict.case_id, verdict.passed) == ("mini_editor", "create_flow", True)
+    assert [a.type for a in verdict.assertions] == ["status", "equals", "contains", "schema_valid"]
+
+
+def test_a_schema_the_plans_case_names_must_exist_where_the_case_names_it(tmp_path):
+    root = project(tmp_path, evaluations="evaluations.yaml")
+    (issue,) = refusal(root)
+    assert (issue.file, issue.line, issue.code) == (str(root / "evaluations.yaml"), 12,
+                                                    "evaluations.unknown_reference")
+    assert issue.message == "case 'create_flow' names schema 'summary', which the project does not have"

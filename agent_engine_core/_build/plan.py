@@ -20,6 +20,7 @@ from agent_engine_core._version import __version__
 from agent_engine_core._build.components import Components, distribution_hint
 from agent_engine_core._build.credentials import LoadedCredential, resolve_credential
 from agent_engine_core._build.context import Assembler
+from agent_engine_core._build.evaluations import evaluation_issues
 from agent_engine_core._build.dag import Dag, DagNode, References, Role, WorkflowParts, blame_node, build_dag
 from agent_engine_core.errors import ManifestError, ManifestIssue, ProviderError, ToolError
 from agent_engine_core._build.handlers import Handler, HandlerError, resolve_handler
@@ -109,6 +110,8 @@ def build(
         "tool": refs.tools, "context": refs.context_profiles,
         "node": node_ids if node_ids is not None else _UNCHECKED, "memory": ("project", "global"),
     }, issues)
+    roles = {spec.id: spec.role for spec in nodes} if node_ids is not None else None
+    evaluation_issues(project, roles, refs.tools, issues)
     if any(s.kind == "agent" for s in nodes) and "agents" not in project.sources:
         issues.append(ManifestIssue("the workflow has agent nodes but agents.yaml is missing",
                                     file=project.source("agents").file, code="manifest.missing_file",
@@ -411,8 +414,13 @@ def _agent_binding(
                         found.limits, secrets)
 
 
+_NOT_RUN_INPUTS = frozenset({"evaluations"})
+"""Manifests that say how runs are checked, not how they run: editing a case changes no run's metadata."""
+
+
 def _metadata(project: Project, agents: Mapping[str, _Agent]) -> Mapping[str, Any]:
-    manifests = {stem: s.sha256 for stem, s in sorted(project.sources.items()) if not stem.startswith("schemas/")}
+    manifests = {stem: s.sha256 for stem, s in sorted(project.sources.items())
+                 if not stem.startswith("schemas/") and stem not in _NOT_RUN_INPUTS}
     schemas = {stem[8:]: s.sha256 for stem, s in sorted(project.sources.items()) if stem.startswith("schemas/")}
     providers = {agent.spec.llm.partition("/")[0]: agent.distribution for agent in agents.values()}
     return MappingProxyType({

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag, model_validator
 
 __all__ = [
     "ASSERTION_TYPES",
@@ -171,7 +171,10 @@ class _Suites(_Manifest):
 class EvaluationsManifest(_Manifest):
     """evaluations.yaml: a list of cases, or ``suites:`` of cases."""
 
-    evaluations: list[EvaluationCase] | _Suites
+    evaluations: Annotated[
+        Annotated[list[EvaluationCase], Tag("cases")] | Annotated[_Suites, Tag("suites")],
+        Discriminator(lambda data: "suites" if isinstance(data, dict) else "cases"),
+    ] = Field(description="The cases, or the build plan's suites: [{id, cases}].")
 
     @property
     def suites(self) -> tuple[EvaluationSuite, ...]:

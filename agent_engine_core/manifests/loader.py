@@ -28,6 +28,7 @@ from agent_engine_core._schemas import schema_problem
 from agent_engine_core.codec import dumps
 from agent_engine_core.errors import ManifestIssue
 from agent_engine_core.manifests._yaml import YamlDocument, parse_yaml
+from agent_engine_core.manifests.evaluations import EvaluationsManifest
 from agent_engine_core.manifests.models import (
     MANIFEST_MODELS,
     AgentsManifest,
@@ -59,7 +60,6 @@ KNOWN_MANIFESTS = (
 """Every manifest file of SPEC §3, by stem; the ones without a model here are refused, not ignored."""
 
 NOT_BUILT = {
-    "evaluations": "evaluations (suites of cases that agent-engine eval checks) come with the run store, issue 13",
     "cli_profiles": "REPL profiles (agent-engine repl) come with the REPL, issue 15",
 }
 """What each manifest without a model configures, and the work that builds it."""
@@ -100,6 +100,8 @@ class Project:
     """When workflow.yaml failed validation: its well-formed nodes and edges, which are still checked."""
     invalid: frozenset[str] = frozenset()
     """The manifests (by stem) that failed to parse or validate: references into them cannot be checked."""
+    evaluations: EvaluationsManifest | None = None
+    """evaluations.yaml, when the project has one (``agent-engine eval``)."""
 
     def source(self, stem: str) -> Source:
         """The source of manifest ``stem`` (a placeholder when the manifest was absent)."""
@@ -342,6 +344,7 @@ def _validate(
         issues=tuple(issues),
         workflow_parts=parts,
         invalid=frozenset(stem for stem in sources if stem in MANIFEST_MODELS and stem not in models),
+        evaluations=typing.cast(EvaluationsManifest | None, models.get("evaluations")),
     )
 
 
@@ -378,7 +381,7 @@ def _pydantic_issues(
 ) -> list[ManifestIssue]:
     issues = []
     for error in exc.errors(include_url=False):
-        loc = tuple(error["loc"])
+        loc = _data_path(content, error["loc"])
         kind = error["type"]
         node_id, edge_id = _blame(content, loc)
         where = ".".join(str(p) for p in loc) or "(top level)"
@@ -410,6 +413,28 @@ def _pydantic_issues(
             )
         )
     return issues
+
+
+def _data_path(content: Any, loc: Sequence[Any]) -> tuple[Any, ...]:
+    """The path in the file's data that the error location ``loc`` names.
+
+    pydantic adds the name of the union branch it tried (``status`` in ``assertions.0.status.expected``); left
+    out, the path locates the problem in the file.
+    """
+    path: list[Any] = []
+    value = content
+    for index, part in enumerate(loc):
+        if (isinstance(value, dict) and part in value) or (
+            isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value)
+        ):
+            value = value[part]
+            path.append(part)
+        elif index == len(loc) - 1:
+            path.append(part)  # a missing field, named where it should be
+        elif not isinstance(value, dict | list):
+            path.extend(loc[index:])  # below a value that is not a container: the rest as pydantic says it
+            break
+    return tuple(path)
 
 
 def _blame(content: Any, loc: tuple[Any, ...]) -> tuple[str | None, str | None]:

@@ -11,6 +11,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from agent_engine_core.manifests.evaluations import EvaluationsManifest
 from agent_engine_core.memory import StoreName
 
 __all__ = [
@@ -326,5 +327,6 @@ MANIFEST_MODELS: dict[str, type[BaseModel]] = {
     "provider_credentials": ProviderCredentialsManifest,
     "memory": MemoryManifest,
     "policy": PolicyManifest,
+    "evaluations": EvaluationsManifest,
 }
 """The manifest files this version understands, by file stem."""
