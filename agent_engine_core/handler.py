@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from agent_engine_core.codec import dumps
+from agent_engine_core.errors import MemoryDenied, NodeFailure, ToolMisuse
 from agent_engine_core.records import Lineage
 from agent_engine_core.tools import BoundTool, ToolInvocation, ToolResult, ToolStatus
 
@@ -13,19 +14,6 @@ if TYPE_CHECKING:
     from agent_engine_core.memory import Memory
 
 __all__ = ["MemoryAccess", "MemoryDenied", "MemoryLayer", "NodeContext", "NodeFailure", "ToolBox", "ToolMisuse"]
-
-
-class NodeFailure(Exception):  # not *Error: the name says what raising it does to the node
-    """Raise from a handler to fail the node cleanly: ``raise NodeFailure("no title", data={...})``."""
-
-    def __init__(self, reason: str, *, data: Any = None) -> None:
-        self.reason = reason
-        self.data = data
-        super().__init__(reason)
-
-
-class ToolMisuse(Exception):  # not *Error: it is a verdict on the call, not an engine fault
-    """A handler asked for a tool its node may not use; the node fails with kind ``tool_misuse``."""
 
 
 class ToolBox:
@@ -95,14 +83,6 @@ class MemoryAccess:
     def global_(self) -> MemoryLayer:
         """Global memory, shared by every project."""
         return MemoryLayer(self._memory, "global", self._node_id, self._task_id, self._denied.get("global"))
-
-
-class MemoryDenied(Exception):  # not *Error: a verdict of the policy, turned into a failed stage
-    """A handler wrote to a memory layer the policy denies to its node; ``error`` is the policy's ``StageError``."""
-
-    def __init__(self, error: Any) -> None:
-        self.error = error
-        super().__init__(error.message)
 
 
 class MemoryLayer:
