@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import inspect
 import os
 import sys
 import tempfile
@@ -285,7 +286,8 @@ def release(opened: JsonlFile[Any]) -> None:
 def _first_caller_outside_this_package() -> int:
     """The ``stacklevel`` that points a warning at the code that built the backend (the engine, a script)."""
     package = os.path.dirname(__file__)
-    frame: FrameType | None = sys._getframe(1)  # level 1: the function that calls warnings.warn
+    here = inspect.currentframe()
+    frame: FrameType | None = here.f_back if here is not None else None  # level 1: the caller of warnings.warn
     level = 1
     while frame is not None and frame.f_code.co_filename.startswith(package):
         frame, level = frame.f_back, level + 1
