@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from agent_engine_core._logging import get_logger
 from agent_engine_core.codec import dumps
 from agent_engine_core.errors import MemoryDenied, NodeFailure, ToolMisuse
 from agent_engine_core.records import Lineage
@@ -149,11 +150,7 @@ class NodeContext:
     def log(self) -> Any:
         """A structlog logger bound to ``run_id``, ``task_id`` and ``node_id`` (created on first use)."""
         if self._log is None:
-            import structlog  # noqa: PLC0415 - most handlers never log; structlog is not worth importing up front
-
-            bound = structlog.get_logger("agent_engine.handler").bind(
-                run_id=self.run_id, task_id=self.task_id, node_id=self.node_id
-            )
+            bound = get_logger("agent_engine.handler", run_id=self.run_id, task_id=self.task_id, node_id=self.node_id)
             object.__setattr__(self, "_log", bound)
         return self._log
 
