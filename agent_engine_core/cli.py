@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
-import structlog
 
 from agent_engine_core._build.components import Components
 from agent_engine_core._build.dag import Dag, DagNode, Role
+from agent_engine_core._logging import configure as configure_logging
 from agent_engine_core._plugins.loader import load_plugins
 from agent_engine_core._version import __version__
 from agent_engine_core.engine import Engine
@@ -146,26 +146,7 @@ def _global_params() -> list[click.Parameter]:
 def _configure_logging(options: _GlobalOptions) -> None:
     verbose = options.debug or options.verbose > 1
     level = logging.DEBUG if verbose else logging.INFO if options.verbose else logging.WARNING
-    renderer: Any = (
-        structlog.processors.JSONRenderer() if options.log_json
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
-    )
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso"),
-            renderer,
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=_stderr_logger,
-        cache_logger_on_first_use=False,
-    )
-
-
-def _stderr_logger(*args: Any) -> structlog.PrintLogger:
-    """A logger on the ``sys.stderr`` of the moment: while the progress spinner shows, that prints above it."""
-    return structlog.PrintLogger(sys.stderr)
+    configure_logging(level, json=options.log_json)
 
 
 class _Command(click.Command):

@@ -36,11 +36,9 @@ from uuid import UUID
 
 import orjson
 
+from agent_engine_core.errors import JSONValueError
+
 __all__ = ["JSONValueError", "dumps", "loads"]
-
-
-class JSONValueError(ValueError):
-    """A value that is not plain JSON (a set, an object, NaN...) where the engine needs one."""
 
 
 def _json_like(value: Any) -> Any:

@@ -80,7 +80,13 @@ _loops = _ThreadLoop()
 def _in_running_loop() -> bool:
     """Whether this thread is inside a running event loop (there is none while asyncio is not even imported)."""
     asyncio = sys.modules.get("asyncio")
-    return asyncio is not None and asyncio._get_running_loop() is not None
+    if asyncio is None:
+        return False
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _drive(running: Coroutine[Any, Any, TaskResult]) -> TaskResult:
@@ -216,7 +222,8 @@ class Engine:
         """Run one task from ``start`` (default: the default start node) and return its ``TaskResult``.
 
         Node failures are results, not exceptions, unless ``raise_on_failure`` is set (then ``TaskFailed``
-        is raised for a task that did not succeed). The same ``run_id`` reproduces every task id.
+        is raised for a task that did not succeed: ``PolicyDenied`` when a policy rule failed it). The same
+        ``run_id`` reproduces every task id.
         """
         return await self._execute(self._built, input, start, run_id, raise_on_failure)
 
@@ -282,7 +289,7 @@ class Engine:
             usage=_usage(records),
         )
         if raise_on_failure and result.status is not Status.SUCCESS:
-            raise TaskFailed(result)
+            raise TaskFailed.of(result)
         return result
 
     def evaluate(self, *, cases: Collection[str] = (), repeat: int = 1) -> tuple[CaseResult, ...]:

@@ -1,20 +1,31 @@
-"""The exceptions Agent Engine raises.
+"""Every exception of the engine, in one place.
 
 Hierarchy::
 
-    AgentEngineError
-    ├── ManifestError        the project's manifests are invalid (carries every located issue)
-    ├── PluginError          a plugin could not be loaded or registered a conflicting component
-    ├── ProviderError        an LLM provider is unknown, misconfigured or failed for good
-    ├── ToolError            a tool is unknown or misconfigured
-    ├── PolicyDenied         a policy rule refused a stage
-    ├── QueueFullError       the scheduler queue is at ``max_queue_size``
-    ├── ReplayMismatch       a replayed run diverged from its recording
-    ├── InvalidInput         an argument to the engine is unusable (an unknown start node, non-JSON input)
-    └── TaskFailed           ``run(..., raise_on_failure=True)`` and the task did not succeed
+    Exception
+    ├── AgentEngineError       a problem the caller has to fix (what ``Engine`` and its loaders raise on purpose)
+    │   ├── ManifestError      the project's manifests are invalid (carries every located issue)
+    │   ├── PluginError        a plugin could not be loaded or registered a conflicting component
+    │   ├── ProviderError      an LLM provider is unknown, misconfigured or failed for good
+    │   ├── ToolError          a tool is unknown or misconfigured
+    │   ├── ReplayMismatch     a replayed run diverged from its recording
+    │   ├── InvalidInput       an argument to the engine is unusable (an unknown start node, non-JSON input)
+    │   └── TaskFailed         ``run(..., raise_on_failure=True)`` and the task did not succeed
+    │       └── PolicyDenied   ... because a policy rule refused one of its stages
+    ├── NodeFailure            a handler raises it to fail its node cleanly (``handler.NodeFailure``)
+    ├── ToolMisuse             a handler called a tool its node may not use (``handler.ToolMisuse``)
+    ├── MemoryDenied           a handler wrote to a memory layer the policy denies it (``handler.MemoryDenied``)
+    ├── HandlerError           internal: a ``handler:`` reference that does not resolve (becomes a ManifestIssue)
+    └── StageFailed            internal: a part of a stage fails it (becomes the record's ``StageError``)
+    ValueError
+    └── JSONValueError         a value that is not plain JSON where the engine needs one (``codec.JSONValueError``)
 
-Node-level problems are results (a failed stage in the trace), not exceptions; the exceptions above are for
-problems the caller has to fix. Context travels in keyword-only attributes and every message says what to do.
+Node-level problems are results (a failed stage in the trace), not exceptions: ``NodeFailure``, ``ToolMisuse``,
+``MemoryDenied`` and ``StageFailed`` never leave a stage, and the caller sees them only as ``TaskFailed`` when
+it asks for it. The ``AgentEngineError`` branch is for problems the caller has to fix; context travels in
+keyword-only attributes and every message says what to do. A sentinel raised and caught inside one private
+module (``_Unsupported`` of the YAML fast path, ``_Unresolved`` of credential resolution) is that module's
+detail and stays beside its only raiser.
 """
 
 from __future__ import annotations
@@ -23,21 +34,24 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from agent_engine_core.records import TaskResult
+if TYPE_CHECKING:  # annotations only: the contracts (layer 1) build on this module, never the reverse
+    from agent_engine_core.records import ErrorKind, TaskResult
 
 __all__ = [
     "AgentEngineError",
     "InvalidInput",
+    "JSONValueError",
     "ManifestError",
     "ManifestIssue",
+    "MemoryDenied",
+    "NodeFailure",
     "PluginError",
     "PolicyDenied",
     "ProviderError",
-    "QueueFullError",
     "ReplayMismatch",
     "TaskFailed",
     "ToolError",
+    "ToolMisuse",
 ]
 
 
@@ -143,19 +157,6 @@ class ToolError(AgentEngineError):
         super().__init__(message)
 
 
-class PolicyDenied(AgentEngineError):
-    """A policy rule refused a stage before it ran."""
-
-    def __init__(self, message: str, *, rule: str | None = None, node_id: str | None = None) -> None:
-        self.rule = rule
-        self.node_id = node_id
-        super().__init__(message)
-
-
-class QueueFullError(AgentEngineError):
-    """The scheduler queue already holds ``max_queue_size`` tasks; retry after ``run_queued()`` drains it."""
-
-
 class ReplayMismatch(AgentEngineError):
     """A replayed run diverged from its recording; ``task_id``/``node_id``/``seq`` name the first differing stage."""
 
@@ -173,11 +174,89 @@ class InvalidInput(AgentEngineError, ValueError):
 
 
 class TaskFailed(AgentEngineError):
-    """Raised by ``run(..., raise_on_failure=True)`` when the task ends ``failure`` or ``partial``."""
+    """Raised by ``run(..., raise_on_failure=True)`` when the task ends ``failure`` or ``partial``.
+
+    ``TaskFailed.of(result)`` is the exception for a result: a ``PolicyDenied`` when a policy failed the task.
+    """
 
     def __init__(self, result: TaskResult) -> None:
         self.result = result
         error = result.error or {}
         where = f" at node '{error.get('node_id')}'" if error.get("node_id") else ""
         super().__init__(f"task {result.task_id} ended {result.status}{where}: {error.get('message', '')}")
+
+    @staticmethod
+    def of(result: TaskResult) -> TaskFailed:
+        """The exception that says why ``result`` did not succeed."""
+        error = result.error
+        return PolicyDenied(result) if error is not None and error.get("kind") == "policy" else TaskFailed(result)
+
+
+class PolicyDenied(TaskFailed):
+    """``raise_on_failure=True`` and the task failed because a policy rule refused a stage (SPEC §3.5, §7).
+
+    The denial is also the ``policy_denied`` event of the run; the attributes name the same rule: ``node_id``,
+    ``policy`` (its name), ``rule`` (its position in the policy), ``target``, ``target_id`` and ``reason``.
+    """
+
+    def __init__(self, result: TaskResult) -> None:
+        super().__init__(result)
+        error = result.error or {}
+        details = error.get("details") or {}
+        self.node_id: str | None = error.get("node_id")
+        self.policy: str | None = details.get("policy")
+        self.rule: int | None = details.get("rule")
+        self.target: str | None = details.get("target")
+        self.target_id: str | None = details.get("target_id")
+        self.reason: str | None = details.get("reason")
+
+
+# -- what handlers raise inside a stage (verdicts on the node, turned into its failed record) ---------------------
+
+
+class NodeFailure(Exception):  # not *Error: the name says what raising it does to the node
+    """Raise from a handler to fail the node cleanly: ``raise NodeFailure("no title", data={...})``."""
+
+    def __init__(self, reason: str, *, data: Any = None) -> None:
+        self.reason = reason
+        self.data = data
+        super().__init__(reason)
+
+
+class ToolMisuse(Exception):  # not *Error: it is a verdict on the call, not an engine fault
+    """A handler asked for a tool its node may not use; the node fails with kind ``tool_misuse``."""
+
+
+class MemoryDenied(Exception):  # not *Error: a verdict of the policy, turned into a failed stage
+    """A handler wrote to a memory layer the policy denies to its node; ``error`` is the policy's ``StageError``."""
+
+    def __init__(self, error: Any) -> None:
+        self.error = error
+        super().__init__(error.message)
+
+
+# -- internal: caught by the engine, never seen by a caller (not in ``__all__``) ----------------------------------
+
+
+class HandlerError(Exception):
+    """A handler reference that does not resolve; ``hint`` says how to fix it (the build turns it into an issue)."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        self.hint = hint
+        super().__init__(message)
+
+
+class StageFailed(Exception):  # internal control flow: run_stage turns it into the record's StageError
+    """The stage fails with ``kind``, ``message`` and JSON ``details`` (and the traceback of a handler bug)."""
+
+    def __init__(self, kind: ErrorKind, message: str, details: Any = None, tb: str | None = None) -> None:
+        self.error = (kind, message, details, tb)
+        super().__init__(message)
+
+
+# -- values ----------------------------------------------------------------------------------------------------------
+
+
+class JSONValueError(ValueError):
+    """A value that is not plain JSON (a set, an object, NaN...) where the engine needs one."""
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from agent_engine_core._logging import get_logger
 from agent_engine_core.codec import dumps
+from agent_engine_core.errors import MemoryDenied, NodeFailure, ToolMisuse
 from agent_engine_core.records import Lineage
 from agent_engine_core.tools import BoundTool, ToolInvocation, ToolResult, ToolStatus
 
@@ -13,19 +15,6 @@ if TYPE_CHECKING:
     from agent_engine_core.memory import Memory
 
 __all__ = ["MemoryAccess", "MemoryDenied", "MemoryLayer", "NodeContext", "NodeFailure", "ToolBox", "ToolMisuse"]
-
-
-class NodeFailure(Exception):  # not *Error: the name says what raising it does to the node
-    """Raise from a handler to fail the node cleanly: ``raise NodeFailure("no title", data={...})``."""
-
-    def __init__(self, reason: str, *, data: Any = None) -> None:
-        self.reason = reason
-        self.data = data
-        super().__init__(reason)
-
-
-class ToolMisuse(Exception):  # not *Error: it is a verdict on the call, not an engine fault
-    """A handler asked for a tool its node may not use; the node fails with kind ``tool_misuse``."""
 
 
 class ToolBox:
@@ -97,14 +86,6 @@ class MemoryAccess:
         return MemoryLayer(self._memory, "global", self._node_id, self._task_id, self._denied.get("global"))
 
 
-class MemoryDenied(Exception):  # not *Error: a verdict of the policy, turned into a failed stage
-    """A handler wrote to a memory layer the policy denies to its node; ``error`` is the policy's ``StageError``."""
-
-    def __init__(self, error: Any) -> None:
-        self.error = error
-        super().__init__(error.message)
-
-
 class MemoryLayer:
     """One memory layer as a handler sees it."""
 
@@ -169,11 +150,7 @@ class NodeContext:
     def log(self) -> Any:
         """A structlog logger bound to ``run_id``, ``task_id`` and ``node_id`` (created on first use)."""
         if self._log is None:
-            import structlog  # noqa: PLC0415 - most handlers never log; structlog is not worth importing up front
-
-            bound = structlog.get_logger("agent_engine.handler").bind(
-                run_id=self.run_id, task_id=self.task_id, node_id=self.node_id
-            )
+            bound = get_logger("agent_engine.handler", run_id=self.run_id, task_id=self.task_id, node_id=self.node_id)
             object.__setattr__(self, "_log", bound)
         return self._log
 

@@ -8,11 +8,9 @@ from __future__ import annotations
 import secrets
 from typing import NewType
 
-__all__ = ["NodeId", "RunId", "TaskId", "child_task_id", "new_run_id"]
+__all__ = ["RunId", "child_task_id", "new_run_id"]
 
-NodeId = NewType("NodeId", str)
 RunId = NewType("RunId", str)
-TaskId = NewType("TaskId", str)
 
 
 def new_run_id() -> RunId:
@@ -20,9 +18,9 @@ def new_run_id() -> RunId:
     return RunId(f"run-{secrets.token_hex(8)}")
 
 
-def child_task_id(parent: str, node_id: str, index: int) -> TaskId:
+def child_task_id(parent: str, node_id: str, index: int) -> str:
     """The id of child ``index`` created by ``node_id`` in task ``parent``: ``<parent>/<node>#<index>``.
 
     A task visits a node at most once (the DAG is acyclic), so ``(node, index)`` is unique among its children.
     """
-    return TaskId(f"{parent}/{node_id}#{index}")
+    return f"{parent}/{node_id}#{index}"

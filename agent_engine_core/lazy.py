@@ -1,4 +1,4 @@
-"""Lazy public names for plugin packages: a heavy SDK is imported when a name is first used, not at discovery.
+"""Lazy public names and loggers for plugin packages: a heavy import waits for first use, not for discovery.
 
 A package lists where each public name lives and forwards its module ``__getattr__`` (PEP 562) here::
 
@@ -6,6 +6,9 @@ A package lists where each public name lives and forwards its module ``__getattr
 
     def __getattr__(name: str) -> Any:
         return lazy_attribute(__name__, _LAZY, name)
+
+``log = get_logger(__name__)`` at module scope is how every module of the core and of a plugin gets its
+structlog logger (structlog is imported with the first line logged); see ``agent_engine_core._logging``.
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ import importlib
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["lazy_attribute"]
+from agent_engine_core._logging import get_logger
+
+__all__ = ["get_logger", "lazy_attribute"]
 
 
 def lazy_attribute(package: str, modules: Mapping[str, str], name: str) -> Any:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from agent_engine_core import ManifestError, ProviderError, Status
 from agent_engine_core._run.agent import extract_json
-from agent_engine_core._run.failure import StageFailed
+from agent_engine_core.errors import StageFailed
 from agent_engine_core.testing import EventRecorder
 
 ANSWER = {"type": "object", "properties": {"sum": {"type": "number"}, "shout": {"type": "string"}},

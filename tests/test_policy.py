@@ -7,7 +7,7 @@ import itertools
 import pytest
 from _agent_kit import TOOLS, Kit, Script, reply
 
-from agent_engine_core import Engine, ManifestError, Status
+from agent_engine_core import Engine, ManifestError, PolicyDenied, Status, TaskFailed
 from agent_engine_core.testing import EventRecorder
 
 CALLS: list[str] = []
@@ -59,6 +59,51 @@ def test_a_denial_never_changes_routing():
     assert result.status is Status.PARTIAL
     assert [r.node_id for r in result.trace] == ["s", "calc", "plain", "x"]  # the route the DAG gives
     assert CALLS == ["plain"] and result.output == 5
+
+
+@pytest.mark.parametrize("continue_on_failure", [False, True])
+def test_raise_on_failure_raises_policy_denied_naming_the_rule_of_the_event(continue_on_failure):
+    recorder = EventRecorder()
+    engine = engine_with({"target": "tool", "target_id": "add", "action": "deny", "reason": "no maths"},
+                         continue_on_failure=continue_on_failure, recorder=recorder)
+    with pytest.raises(PolicyDenied, match="at node 'calc': policy 'house' denies tool 'add': no maths") as caught:
+        engine.run(0, raise_on_failure=True)
+    denied = caught.value
+    assert isinstance(denied, TaskFailed)  # code that catches TaskFailed keeps catching a denial
+    assert denied.result.status is (Status.PARTIAL if continue_on_failure else Status.FAILURE)
+    (event,) = recorder.of_type("policy_denied")
+    fields = ("node_id", "policy", "rule", "target", "target_id", "reason")
+    assert [getattr(denied, f) for f in fields] == [getattr(event, f) for f in fields]
+    assert (denied.node_id, denied.rule, denied.reason) == ("calc", 0, "no maths")
+
+
+def test_raise_on_failure_raises_plain_task_failed_when_no_policy_failed_the_task():
+    def broken(payload, ctx):
+        raise ValueError("not a policy")
+
+    workflow = {"version": "1.0", "nodes": [{"id": "s", "role": "start"},
+                                            {"id": "b", "role": "linear", "handler": "h:broken"},
+                                            {"id": "x", "role": "exit"}],
+                "edges": [{"from": "s", "to": "b"}, {"from": "b", "to": "x"}]}
+    policy = {"policies": [{"name": "house", "rules": [{"target": "node", "target_id": "x", "action": "allow"}]}]}
+    engine = Engine.from_dict({"workflow": workflow, "policy": policy}, handlers={"h:broken": broken})
+    with pytest.raises(TaskFailed) as caught:
+        engine.run(0, raise_on_failure=True)
+    assert type(caught.value) is TaskFailed
+    assert caught.value.result.error["kind"] == "handler"
+
+
+def test_a_memory_layer_denial_raises_policy_denied_too():
+    workflow = {"version": "1.0", "nodes": [{"id": "s", "role": "start"},
+                                            {"id": "note", "role": "linear", "handler": "h:note"},
+                                            {"id": "x", "role": "exit"}],
+                "edges": [{"from": "s", "to": "note"}, {"from": "note", "to": "x"}]}
+    rule = {"target": "memory", "target_id": "project", "action": "deny", "nodes": ["note"]}
+    engine = Engine.from_dict({"workflow": workflow, "policy": {"policies": [{"name": "mem", "rules": [rule]}]}},
+                              handlers={"h:note": lambda payload, ctx: ctx.memory.project.append(payload)})
+    with pytest.raises(PolicyDenied) as caught:
+        engine.run(1, raise_on_failure=True)
+    assert (caught.value.node_id, caught.value.policy, caught.value.target_id) == ("note", "mem", "project")
 
 
 def test_the_first_matching_rule_decides_so_an_allow_can_carve_an_exception():

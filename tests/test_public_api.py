@@ -24,7 +24,6 @@ PUBLIC_API = [
     "PluginError",
     "PolicyDenied",
     "ProviderError",
-    "QueueFullError",
     "ReplayMismatch",
     "StageError",
     "StageRecord",
@@ -64,8 +63,8 @@ def test_hookimpl_is_the_agent_engine_projects_marker():
     assert agent_engine_core.hookimpl.project_name == "agent_engine"
 
 
-EXCEPTIONS = ["InvalidInput", "ManifestError", "PluginError", "PolicyDenied", "ProviderError", "QueueFullError",
-              "ReplayMismatch", "TaskFailed", "ToolError"]
+EXCEPTIONS = ["InvalidInput", "ManifestError", "PluginError", "PolicyDenied", "ProviderError", "ReplayMismatch",
+              "TaskFailed", "ToolError"]
 
 
 def test_every_public_exception_derives_from_agent_engine_error():
@@ -87,3 +86,10 @@ def test_lazy_attribute_imports_listed_names_on_use_and_refuses_others():
     assert lazy_attribute("pkg", table, "dumps") is json.dumps
     with pytest.raises(AttributeError, match="module 'pkg' has no attribute 'loads'"):
         lazy_attribute("pkg", table, "loads")
+
+
+def test_ids_exports_only_the_id_helpers_the_engine_uses():
+    from agent_engine_core import ids
+
+    assert ids.__all__ == ["RunId", "child_task_id", "new_run_id"]
+    assert ids.child_task_id("run-1/root", "split", 2) == "run-1/root/split#2"

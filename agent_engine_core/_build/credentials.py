@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from agent_engine_core._logging import get_logger
 from agent_engine_core.errors import ManifestIssue
 from agent_engine_core.llm import Credential
 from agent_engine_core.secrets import Secret
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from agent_engine_core.manifests.models import CredentialSpec
 
 __all__ = ["LoadedCredential", "resolve_credential"]
+
+log = get_logger(__name__)
 
 _NOT_IN_A_KEY = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 """Unicode categories a key may not contain: control, format, surrogate, private, unassigned, line breaks."""
@@ -148,9 +151,7 @@ def _value_at(data: Any, dotted: str, path: Path) -> str:
 
 
 def _warn_readable(credential_id: str, path: Path, mode: int) -> None:
-    import structlog  # noqa: PLC0415 - imported only when something is wrong (see DECISIONS.md, Imports)
-
-    structlog.get_logger(__name__).warning(
+    log.warning(
         "key file readable by others", credential=credential_id, path=str(path), mode=oct(stat.S_IMODE(mode)),
         hint=f"chmod 600 {path}",
     )

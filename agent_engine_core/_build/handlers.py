@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Handler", "HandlerError", "resolve_handler"]
+from agent_engine_core.errors import HandlerError
+
+__all__ = ["Handler", "resolve_handler"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,13 +32,6 @@ class Handler:
     function: Callable[..., Any]
     is_async: bool
 
-
-class HandlerError(Exception):
-    """A handler reference that does not resolve; ``hint`` says how to fix it."""
-
-    def __init__(self, message: str, hint: str) -> None:
-        self.hint = hint
-        super().__init__(message)
 
 
 def resolve_handler(ref: str, *, base_dir: Path | None, handlers: Mapping[str, Callable[..., Any]]) -> Handler:

@@ -22,8 +22,8 @@ from agent_engine_core._build.credentials import LoadedCredential, resolve_crede
 from agent_engine_core._build.context import Assembler
 from agent_engine_core._build.evaluations import evaluation_issues
 from agent_engine_core._build.dag import Dag, DagNode, References, Role, WorkflowParts, blame_node, build_dag
-from agent_engine_core.errors import ManifestError, ManifestIssue, ProviderError, ToolError
-from agent_engine_core._build.handlers import Handler, HandlerError, resolve_handler
+from agent_engine_core.errors import HandlerError, ManifestError, ManifestIssue, ProviderError, ToolError
+from agent_engine_core._build.handlers import Handler, resolve_handler
 from agent_engine_core.records import StageError
 from agent_engine_core.llm import Credential, LlmProvider, ProviderSetup
 from agent_engine_core._schemas import SchemaSet, schema_problem

@@ -17,6 +17,7 @@ import pluggy
 
 from agent_engine_core import hookspecs
 from agent_engine_core._build.components import CORE_DISTRIBUTION, Components
+from agent_engine_core._logging import get_logger
 from agent_engine_core._version import __version__
 from agent_engine_core.errors import PluginError
 
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     import importlib.metadata
 
 __all__ = ["LoadedPlugin", "PluginFailure", "PluginSet", "load_plugins"]
+
+log = get_logger(__name__)
 
 ENTRY_POINT_GROUP = "agent_engine"
 DISABLE_AUTOLOAD = "AGENT_ENGINE_DISABLE_PLUGIN_AUTOLOAD"
@@ -62,10 +65,8 @@ class PluginSet:
 
     def skip(self, failure: PluginFailure) -> None:
         """Record a plugin that could not load, and warn: an operator must see that it is not active."""
-        import structlog  # noqa: PLC0415 - imported only when something is wrong (see DECISIONS.md, Imports)
-
         self.failed.append(failure)
-        structlog.get_logger(__name__).warning(
+        log.warning(
             "plugin skipped", plugin=failure.name, distribution=failure.distribution, reason=failure.reason
         )
 

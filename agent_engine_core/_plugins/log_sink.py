@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from agent_engine_core._logging import get_logger
 from agent_engine_core.events import EVENT_TYPES, Event
 from agent_engine_core.hookspecs import hookimpl
 
@@ -37,9 +38,7 @@ class LogSink:
         events = config.get("events")
         if events is not None and (not isinstance(events, list) or set(events) - set(EVENT_TYPES)):
             raise ValueError(f"events must be a list of event types ({', '.join(sorted(EVENT_TYPES))})")
-        import structlog  # noqa: PLC0415 - only projects that switch the sink on need structlog loaded
-
-        self._log = getattr(structlog.get_logger("agent_engine.events"), level)
+        self._log = getattr(get_logger("agent_engine.events"), level)
         self._types = frozenset(events) if events is not None else None
 
     @hookimpl

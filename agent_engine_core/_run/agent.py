@@ -23,10 +23,9 @@ from concurrent.futures import Executor
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from agent_engine_core._run.failure import StageFailed
 from agent_engine_core._run.pool import in_thread
 from agent_engine_core.codec import dumps
-from agent_engine_core.errors import ProviderError
+from agent_engine_core.errors import ProviderError, StageFailed
 from agent_engine_core.llm import LlmReply, LlmRequest, ToolCall
 from agent_engine_core.records import AgentCall, ErrorKind
 from agent_engine_core.secrets import redact

@@ -24,10 +24,13 @@ from typing import Any, NamedTuple
 
 import pluggy
 
+from agent_engine_core._logging import get_logger
 from agent_engine_core.events import Event
 from agent_engine_core.hookspecs import OBSERVER_HOOKS
 
 __all__ = ["MAX_FAILURES", "Dispatch", "ObserverRun", "Observers"]
+
+log = get_logger(__name__)
 
 MAX_FAILURES = 3
 """Failures in one run after which an observer is switched off for the rest of that run."""
@@ -52,13 +55,6 @@ def interrupted_by_signal(exc: BaseException) -> bool:
         tb = tb.tb_next
     code = tb.tb_frame.f_code.co_code
     return not (0 <= tb.tb_lasti < len(code) and code[tb.tb_lasti] == _RAISE)
-
-
-def _log() -> Any:
-    """The module's structlog logger, imported only when an observer misbehaves."""
-    import structlog  # noqa: PLC0415 - kept off the import path of every engine
-
-    return structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +89,7 @@ class _Background:
                 function(event)
             except BaseException as exc:  # no signal reaches this thread: all is the observer's
                 self.failures += 1
-                _log().warning("observer failed", plugin=self.plugin, event_type=event.type, error=repr(exc))
+                log.warning("observer failed", plugin=self.plugin, event_type=event.type, error=repr(exc))
 
     def close(self, timeout: float) -> None:
         try:
@@ -213,11 +209,11 @@ class ObserverRun:
         if interrupted_by_signal(exc):
             raise exc
         count = self.failures[plugin] = self.failures.get(plugin, 0) + 1
-        _log().warning("observer failed", plugin=plugin, event_type=event.type, error=repr(exc), failures=count)
+        log.warning("observer failed", plugin=plugin, event_type=event.type, error=repr(exc), failures=count)
         if count >= MAX_FAILURES:
             self.disabled.add(plugin)
             self._inline = None  # from now on, every call checks what is switched off
-            _log().warning("observer switched off for the rest of the run", plugin=plugin, failures=count)
+            log.warning("observer switched off for the rest of the run", plugin=plugin, failures=count)
 
     def report(self) -> Mapping[str, Any]:
         """What went wrong with observers in this run (empty when nothing did)."""

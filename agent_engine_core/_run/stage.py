@@ -19,11 +19,11 @@ from agent_engine_core._build.context import Assembled, TaskItems, freeze
 from agent_engine_core._build.dag import DagNode, Role
 from agent_engine_core._build.plan import Plan
 from agent_engine_core._run.agent import call_agent
-from agent_engine_core._run.failure import StageFailed
 from agent_engine_core._run.pool import in_thread
 from agent_engine_core._schemas import SchemaSet
-from agent_engine_core.codec import JSONValueError, dumps, loads
-from agent_engine_core.handler import MemoryAccess, MemoryDenied, NodeContext, NodeFailure, ToolBox, ToolMisuse
+from agent_engine_core.codec import dumps, loads
+from agent_engine_core.errors import JSONValueError, MemoryDenied, NodeFailure, StageFailed, ToolMisuse
+from agent_engine_core.handler import MemoryAccess, NodeContext, ToolBox
 from agent_engine_core.records import AgentCall, ErrorKind, Lineage, StageError, StageRecord, Status
 from agent_engine_core.tools import ToolInvocation
 

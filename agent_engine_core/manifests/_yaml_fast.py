@@ -19,15 +19,9 @@ from yaml.resolver import Resolver
 __all__ = ["fast_load"]
 
 
-def _c_parser() -> Any:
-    try:
-        from yaml._yaml import CParser  # noqa: PLC0415 - optional: PyYAML may be built without libyaml
-    except ImportError:  # then the composer path is the only one
-        return None
-    return CParser
-
-
-CParser = _c_parser()
+CParser: Any = getattr(yaml, "CBaseLoader", None)
+"""libyaml's parser through PyYAML's public ``CBaseLoader`` (a ``CParser``); ``None`` when PyYAML is built without
+libyaml, and then the composer path is the only one."""
 
 _STR = "tag:yaml.org,2002:str"
 _IMPLICIT = Resolver.yaml_implicit_resolvers

@@ -226,7 +226,7 @@ def fake_entry_points(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
     """
 
     def install(*plugins: tuple[Any, ...]) -> None:
-        points = []
+        declared: dict[str, list[tuple[str, str]]] = {}
         for item in plugins:
             name, plugin = item[0], item[1]
             distribution = item[2] if len(item) > 2 else f"fake-{name}"  # noqa: PLR2004 - optional third item
@@ -237,8 +237,8 @@ def fake_entry_points(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
                 module = plugin if isinstance(plugin, types.ModuleType) else _as_module(module_name, plugin)
                 monkeypatch.setitem(sys.modules, module_name, module)
                 value = module_name
-            point = importlib.metadata.EntryPoint(name=name, value=value, group="agent_engine")
-            points.append(_with_dist(point, distribution))
+            declared.setdefault(distribution, []).append((name, value))
+        points = [p for d, items in declared.items() for p in _FakeDistribution(d, items).entry_points]
         original = importlib.metadata.entry_points
 
         def entry_points(**params: Any) -> Any:
@@ -262,12 +262,23 @@ def _as_module(name: str, plugin: object) -> types.ModuleType:
     return module
 
 
-class _FakeDistribution:
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.version = "0.0.0"
-        self.metadata = {"Name": name}
+class _FakeDistribution(importlib.metadata.Distribution):
+    """An installed distribution that exists only in memory: the metadata files it would have, as text.
 
+    Its ``entry_points`` are read from that text by ``importlib.metadata`` itself, so each one knows its ``dist``
+    exactly as an installed distribution's does (and declares only what an ``entry_points.txt`` can).
+    """
 
-def _with_dist(point: importlib.metadata.EntryPoint, distribution: str) -> importlib.metadata.EntryPoint:
-    return point._for(_FakeDistribution(distribution))  # type: ignore[attr-defined, no-any-return]
+    def __init__(self, name: str, points: list[tuple[str, str]]) -> None:
+        self._files = {
+            "METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.0.0\n",
+            "entry_points.txt": "[agent_engine]\n" + "".join(f"{n} = {v}\n" for n, v in points),
+        }
+
+    def read_text(self, filename: str) -> str | None:
+        """The text of one of its metadata files (``None`` for the files it does not have)."""
+        return self._files.get(filename)
+
+    def locate_file(self, path: Any) -> Any:
+        """It has no files on disk; nothing the engine asks of it needs one."""
+        raise FileNotFoundError(f"{path}: the fake distribution exists only in memory")

@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
+import logging
 import os
 import random
 import re
@@ -39,6 +40,7 @@ from typing import IO, Any, cast
 
 import pytest
 
+from agent_engine_core._logging import configure as configure_logging
 from agent_engine_core.codec import dumps
 from agent_engine_core.engine import Engine
 from agent_engine_core.errors import ManifestError
@@ -636,9 +638,7 @@ _ACTIONS: dict[str, Callable[[Build, MemorySetup, dict[str, Any]], None]] = {
 
 
 def _main(action: str, spec_json: str) -> None:
-    import structlog  # noqa: PLC0415 - only the other processes configure logging
-
-    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))  # stdout carries the answers
+    configure_logging(logging.DEBUG)  # an application of its own: every line on stderr (stdout carries the answers)
     spec = json.loads(spec_json)
     _ACTIONS[action](_load(spec["factory"]), _setup_from_json(spec["setup"]), spec)
 

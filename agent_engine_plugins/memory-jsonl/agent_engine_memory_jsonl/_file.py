@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import inspect
 import os
 import sys
 import tempfile
@@ -41,6 +42,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Generic, TypeVar, cast
 
+from agent_engine_core.lazy import get_logger
+
 from agent_engine_memory_jsonl._codec import Codec, LineError, Record
 
 if sys.platform != "win32":
@@ -49,11 +52,7 @@ if sys.platform != "win32":
 __all__ = ["JsonlFile", "TornLineWarning", "acquire", "release"]
 
 
-def _log() -> Any:
-    """The module's structlog logger, imported only when a torn line is met (structlog costs ~50 ms to import)."""
-    import structlog  # noqa: PLC0415 - kept off plugin discovery, which every engine does
-
-    return structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 R = TypeVar("R", bound=Record)
@@ -157,7 +156,7 @@ class JsonlFile(Generic[R]):
             self._terminate = number == len(lines) - 1  # the file's last byte is not a newline
 
     def _skip_torn(self, line: int, size: int, reason: LineError) -> None:
-        _log().warning("skipped a torn last line of a memory file", file=str(self.path), line=line, bytes=size,
+        log.warning("skipped a torn last line of a memory file", file=str(self.path), line=line, bytes=size,
                     reason=str(reason))
         warnings.warn(
             f"{self.path}:{line}: skipped a torn last line ({size} bytes, {reason}); its writer stopped mid-line, "
@@ -285,7 +284,8 @@ def release(opened: JsonlFile[Any]) -> None:
 def _first_caller_outside_this_package() -> int:
     """The ``stacklevel`` that points a warning at the code that built the backend (the engine, a script)."""
     package = os.path.dirname(__file__)
-    frame: FrameType | None = sys._getframe(1)  # level 1: the function that calls warnings.warn
+    here = inspect.currentframe()
+    frame: FrameType | None = here.f_back if here is not None else None  # level 1: the caller of warnings.warn
     level = 1
     while frame is not None and frame.f_code.co_filename.startswith(package):
         frame, level = frame.f_back, level + 1

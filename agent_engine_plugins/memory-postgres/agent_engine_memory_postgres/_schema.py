@@ -25,14 +25,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import structlog
+from agent_engine_core.lazy import get_logger
 
 if TYPE_CHECKING:
     from psycopg import Connection
 
 __all__ = ["SCHEMA_VERSION", "ensure_schema", "lock_key", "memory_table"]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 SCHEMA_VERSION = 1
 """The layout version this release writes; a database at a newer version is refused."""

@@ -28,14 +28,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import structlog
 from agent_engine_core import Event, hookimpl
+from agent_engine_core.lazy import get_logger
 
 from agent_engine_telemetry_jsonl._names import active_file, rotated_file
 
 __all__ = ["DEFAULT_BACKUPS", "DEFAULT_MAX_BYTES", "DEFAULT_PATH", "TraceFileConfig", "TraceFileSink"]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 DEFAULT_PATH = ".agent_engine/traces"
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
