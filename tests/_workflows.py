@@ -1,7 +1,8 @@
 """Small builders for workflows in tests: nodes and edges in a line each, handlers as plain callables.
 
 ``engine(nodes, edges, handlers, **manifests)`` wraps ``Engine.from_dict``. A node's ``handler`` may be a
-callable: it is registered under ``"test:<node id>"`` so tests need no module on disk.
+callable: it is registered under ``"test:<node id>"`` so tests need no module on disk. Every engine it makes
+is closed when the test ends (``close_engines``, called by the autouse fixture of tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from typing import Any
 from agent_engine_core import Engine
 
 Edge = tuple[str, str] | tuple[str, str, str]
+
+_OPEN: list[Engine] = []
+"""Engines ``engine()`` made that ``close_engines`` has not closed yet."""
 
 
 def node(node_id: str, role: str, handler: Callable[..., Any] | str | None = None, **fields: Any) -> dict[str, Any]:
@@ -56,7 +60,15 @@ def engine(nodes: Sequence[Mapping[str, Any]], edge_list: Iterable[Edge | Mappin
            handlers: Mapping[str, Callable[..., Any]] | None = None, **manifests: Any) -> Engine:
     """``Engine.from_dict`` over the given nodes and edges plus any other manifests (``agents=``, ...)."""
     wf, registry = workflow(nodes, edge_list, handlers)
-    return Engine.from_dict({"workflow": wf, **manifests}, handlers=registry)
+    made = Engine.from_dict({"workflow": wf, **manifests}, handlers=registry)
+    _OPEN.append(made)
+    return made
+
+
+def close_engines() -> None:
+    """Close every engine ``engine()`` made since the last call: its handler threads, sinks, memory, providers."""
+    while _OPEN:
+        _OPEN.pop().close()
 
 
 def scheduler(fanout_concurrency: int) -> dict[str, Any]:
@@ -160,13 +172,19 @@ def stages(result: Any, node_id: str) -> list[Any]:
     return [r for r in result.trace.records if r.node_id == node_id]
 
 
-def split_engine(work: Callable[..., Any]) -> Engine:
-    """start -> split -> one worker node running ``work`` for every item -> merge -> exit."""
-    return engine(
+def split_workflow(work: Callable[..., Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """start -> split -> one worker node running ``work`` for every item -> merge -> exit (as ``workflow``)."""
+    return workflow(
         [node("s", "start"), node("fan", "split"), node("w", "linear", handler=work), node("join", "merge"),
          node("e", "exit")],
         [("s", "fan"), ("fan", "w"), ("w", "join"), ("join", "e")],
     )
+
+
+def split_engine(work: Callable[..., Any]) -> Engine:
+    """An engine of ``split_workflow(work)``, closed when the test ends."""
+    wf, registry = split_workflow(work)
+    return engine(wf["nodes"], wf["edges"], registry)
 
 
 def branch_merge(handler: str) -> dict[str, Any]:

@@ -1,15 +1,16 @@
-"""Shared fixtures of the core's tests: write a project (a config dir) to disk."""
+"""Shared fixtures of the core's tests: write a project (a config dir) to disk; close the helpers' engines."""
 
 from __future__ import annotations
 
 import json
 import textwrap
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from _workflows import close_engines
 
 ProjectFiles = Mapping[str, str | Mapping[str, Any] | list[Any]]
 
@@ -41,3 +42,10 @@ def write_project(tmp_path: Path) -> Callable[..., Path]:
         return write_files(tmp_path / name, files)
 
     return write
+
+
+@pytest.fixture(autouse=True)
+def _helper_engines_closed() -> Iterator[None]:
+    """Engines made by ``_workflows.engine`` during a test are closed when it ends (their threads joined)."""
+    yield
+    close_engines()

@@ -7,13 +7,9 @@ import os
 import select
 import subprocess
 import textwrap
-from pathlib import Path
 
 import pytest
 from _cli import COMMAND
-
-from agent_engine_core import Engine
-from agent_engine_core.cli import _Progress
 
 
 @pytest.fixture
@@ -102,10 +98,14 @@ def test_json_on_a_terminal_has_no_spinner(slow_project):
     assert json.loads(screen.replace("\r\n", "\n"))["output"] == {"thought": True}
 
 
-def test_the_progress_observer_changes_nothing_in_the_result():
+def test_the_progress_observer_changes_nothing_in_the_result(slow_project, tmp_path):
     """Only where the result goes differs on a terminal: a --record made there has the same metadata and digest."""
-    hello = Path(__file__).resolve().parents[1] / "examples" / "hello"
-    plain = Engine.from_config_dir(hello).run({"request": "hi"}, run_id="same")
-    watched = Engine.from_config_dir(hello, plugins=[_Progress()]).run({"request": "hi"}, run_id="same")
-    assert watched.to_dict(with_trace=True)["metadata"] == plain.to_dict(with_trace=True)["metadata"]
-    assert watched.trace.digest == plain.trace.digest
+    arguments = ["run", slow_project, "--input", "{}", "--run-id", "same", "--record"]
+    code, screen = on_a_terminal(*arguments, tmp_path / "terminal.json")
+    assert code == 0 and "running node 'think_hard'" in screen  # the progress observer was on
+    piped = subprocess.run([*COMMAND, *map(str, arguments), str(tmp_path / "piped.json")], capture_output=True,
+                           text=True, timeout=60, check=False)
+    assert piped.returncode == 0, piped.stderr
+    watched, plain = (json.loads((tmp_path / name).read_text()) for name in ("terminal.json", "piped.json"))
+    assert watched["metadata"] == plain["metadata"]
+    assert watched["trace_digest"] == plain["trace_digest"]

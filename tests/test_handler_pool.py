@@ -9,10 +9,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from _workflows import split_engine
+from _workflows import split_engine, split_workflow
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from agent_engine_core import Engine
 from agent_engine_core._run.pool import HandlerPool, in_thread
 
 
@@ -165,7 +166,8 @@ def test_the_engine_runs_sync_children_on_the_local_pool():
 
 
 def test_an_engine_dropped_without_close_lets_its_threads_go():
-    engine = split_engine(lambda payload, ctx: payload)
+    wf, handlers = split_workflow(lambda payload, ctx: payload)
+    engine = Engine.from_dict({"workflow": wf}, handlers=handlers)  # not the helper's: nothing closes it
     assert engine.run([1, 2, 3]).status == "success"
     pool = engine._pool
     assert isinstance(pool, HandlerPool) and pool_threads(pool)

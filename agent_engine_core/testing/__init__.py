@@ -1,23 +1,19 @@
-"""The pytest plugin for people who build on Agent Engine (entry point ``pytest11``: loaded automatically).
+"""Helpers for testing code built on Agent Engine; the fixtures are in ``agent_engine_core.testing.plugin``.
 
-Fixtures:
-
-* ``make_engine(manifests, *, handlers=None, plugins=(), base_dir=None)`` builds an engine from a dict;
-* ``engine_from_dir(path, *, plugins=())`` builds one from a config dir;
-* ``event_recorder`` is an observer plugin that keeps every event it receives (``.events``, ``.of_type()``);
-* ``fake_entry_points(*plugins)`` makes the next engines discover the given ``(name, object)`` pairs as if
-  distributions had registered them in the ``agent_engine`` entry point group, and nothing else;
-* ``secret_ledger`` (session) sets a canary API key in ``AGENT_ENGINE_TEST_API_KEY`` and fails the session if
-  it (or one of its lines, escaped, percent-encoded or base64 forms) shows up in a log line, a file under the
-  session's temporary directory, or anything given to ``secret_ledger.add(...)``;
-* ``locked_dir`` is a ``LockedDir``: a folder nobody can write to, root included, until ``.unlock()``.
+Installing ``agent-engine-core`` registers that plugin with pytest (entry point ``pytest11``), so its fixtures
+(``make_engine``, ``engine_from_dir``, ``event_recorder``, ``fake_entry_points``, ``secret_ledger``,
+``locked_dir``) need no import. This module imports without pytest: a check that needs ``pytest.raises`` or
+Hypothesis imports it when it runs.
 
 Helpers: ``find_secret(value, texts, folder)`` lists the texts and files holding any form of a secret;
 ``assert_trace_nodes(result, task_id, [...])`` checks the nodes a task visited, in order;
 ``assert_same_trace(a, b)`` compares two results' canonical traces and shows the first differing line;
 ``ToolPack({"demo.add": FunctionTool(description, parameters, function)})`` is a plugin registering tool
-types made from plain functions, which records every call it runs; ``check_memory_backend(build, dir,
-persistent=...)`` asserts the memory contract on a backend distribution's backends.
+types made from plain functions, which records every call it runs; ``closed_after(build)`` is a fixture body
+that closes what it built; ``fake_entry_point_group(items)`` is the entry point group ``fake_entry_points``
+installs; ``assemble_context(profile, memory, input_json)`` is the context the engine would give a node;
+``check_memory_backend(build, dir, persistent=...)`` asserts the memory contract on a backend distribution's
+backends.
 
 Memory backend checks beyond the contract (``build`` makes a backend from a ``MemorySetup``; ``factory`` names
 one as ``"module:attribute"`` for a fresh interpreter to import):
@@ -43,20 +39,18 @@ one as ``"module:attribute"`` for a fresh interpreter to import):
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import re
-import sys
 import types
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-import pytest
-
-from agent_engine_core.engine import Engine
 from agent_engine_core.events import Event
 from agent_engine_core.hookspecs import hookimpl
 from agent_engine_core.records import TaskResult
-from agent_engine_core.testing._canary import CANARY_ENV, SecretLedger, find_secret, secret_ledger
-from agent_engine_core.testing._context_kit import check_context_retrieval
+from agent_engine_core.testing._canary import CANARY_ENV, SecretLedger, find_secret
+from agent_engine_core.testing._context_kit import assemble_context, check_context_retrieval
 from agent_engine_core.testing._memory_conformance import check_memory_backend
 from agent_engine_core.testing._memory_kit import (
     LockedDir,
@@ -72,7 +66,6 @@ from agent_engine_core.testing._memory_kit import (
     check_threads_lose_nothing,
     check_writes_survive_kills,
     in_another_process,
-    locked_dir,
 )
 from agent_engine_core.tools import ToolResult
 
@@ -83,6 +76,7 @@ __all__ = [
     "LockedDir",
     "SecretLedger",
     "ToolPack",
+    "assemble_context",
     "assert_same_trace",
     "assert_trace_nodes",
     "check_closed_backend_refuses_work",
@@ -99,10 +93,9 @@ __all__ = [
     "check_threads_lose_nothing",
     "check_writes_survive_kills",
     "closed_after",
+    "fake_entry_point_group",
     "find_secret",
     "in_another_process",
-    "locked_dir",
-    "secret_ledger",
 ]
 
 
@@ -195,62 +188,28 @@ def closed_after(build: Callable[..., Closable]) -> Iterator[Callable[..., Closa
         made.close()
 
 
-@pytest.fixture
-def make_engine() -> Iterator[Callable[..., Engine]]:
-    """Engines from in-memory manifests, closed after the test.
+def fake_entry_point_group(
+    items: Iterable[tuple[Any, ...]],
+) -> tuple[importlib.metadata.EntryPoints, dict[str, types.ModuleType]]:
+    """The ``agent_engine`` entry points of ``(name, plugin[, distribution])`` items, and the modules they name.
 
-    Call it as ``make_engine(manifests, *, handlers=None, plugins=(), base_dir=None)`` (``Engine.from_dict``).
+    A plugin given as a string is the entry point's value as it stands; any other object becomes (or, being a
+    module, is) the module named ``_agent_engine_fake_plugins.<name>``, which the caller makes importable
+    (``sys.modules``). Each entry point belongs to a distribution (``fake-<name>`` unless given) that declares
+    it, as an installed distribution's ``entry_points.txt`` would.
     """
-    yield from closed_after(Engine.from_dict)
-
-
-@pytest.fixture
-def engine_from_dir() -> Iterator[Callable[..., Engine]]:
-    """Engines from config dirs, closed after the test: ``engine_from_dir(path, *, plugins=())``."""
-    yield from closed_after(Engine.from_config_dir)
-
-
-@pytest.fixture
-def event_recorder() -> EventRecorder:
-    """A fresh ``EventRecorder``; pass it in ``plugins=[event_recorder]``."""
-    return EventRecorder()
-
-
-@pytest.fixture
-def fake_entry_points(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
-    """Replace the ``agent_engine`` entry point group by the given ``(name, plugin[, distribution])`` items.
-
-    Each plugin object is importable under a synthetic module name, so the real loader imports it exactly as
-    it would an installed distribution's module (and a loader failure is reproducible by passing an object
-    that raises from ``__getattr__``, or a module name that does not exist as a string).
-    """
-
-    def install(*plugins: tuple[Any, ...]) -> None:
-        declared: dict[str, list[tuple[str, str]]] = {}
-        for item in plugins:
-            name, plugin = item[0], item[1]
-            distribution = item[2] if len(item) > 2 else f"fake-{name}"  # noqa: PLR2004 - optional third item
-            if isinstance(plugin, str):
-                value = plugin
-            else:
-                module_name = "_agent_engine_fake_plugins." + re.sub(r"\W", "_", name)  # an importable name
-                module = plugin if isinstance(plugin, types.ModuleType) else _as_module(module_name, plugin)
-                monkeypatch.setitem(sys.modules, module_name, module)
-                value = module_name
-            declared.setdefault(distribution, []).append((name, value))
-        points = [p for d, items in declared.items() for p in _FakeDistribution(d, items).entry_points]
-        original = importlib.metadata.entry_points
-
-        def entry_points(**params: Any) -> Any:
-            if params.get("group") == "agent_engine":
-                return importlib.metadata.EntryPoints(points)
-            return original(**params)
-
-        monkeypatch.setattr(importlib.metadata, "entry_points", entry_points)
-        monkeypatch.delenv("AGENT_ENGINE_DISABLE_PLUGIN_AUTOLOAD", raising=False)
-        monkeypatch.delenv("AGENT_ENGINE_LOAD_PLUGINS", raising=False)
-
-    return install
+    points: list[importlib.metadata.EntryPoint] = []
+    modules: dict[str, types.ModuleType] = {}
+    for item in items:
+        name, plugin = item[0], item[1]
+        distribution = item[2] if len(item) > 2 else f"fake-{name}"  # noqa: PLR2004 - optional third item
+        if isinstance(plugin, str):
+            value = plugin
+        else:
+            value = "_agent_engine_fake_plugins." + re.sub(r"\W", "_", name)  # an importable name
+            modules[value] = plugin if isinstance(plugin, types.ModuleType) else _as_module(value, plugin)
+        points.extend(_FakeDistribution(distribution, name, value).entry_points)
+    return importlib.metadata.EntryPoints(points), modules
 
 
 def _as_module(name: str, plugin: object) -> types.ModuleType:
@@ -263,22 +222,18 @@ def _as_module(name: str, plugin: object) -> types.ModuleType:
 
 
 class _FakeDistribution(importlib.metadata.Distribution):
-    """An installed distribution that exists only in memory: the metadata files it would have, as text.
+    """A distribution, version 0.0.0, whose metadata declares one ``agent_engine`` entry point."""
 
-    Its ``entry_points`` are read from that text by ``importlib.metadata`` itself, so each one knows its ``dist``
-    exactly as an installed distribution's does (and declares only what an ``entry_points.txt`` can).
-    """
-
-    def __init__(self, name: str, points: list[tuple[str, str]]) -> None:
+    def __init__(self, name: str, entry_point: str, value: str) -> None:
         self._files = {
             "METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.0.0\n",
-            "entry_points.txt": "[agent_engine]\n" + "".join(f"{n} = {v}\n" for n, v in points),
+            "entry_points.txt": f"[agent_engine]\n{entry_point} = {value}\n",
         }
 
     def read_text(self, filename: str) -> str | None:
-        """The text of one of its metadata files (``None`` for the files it does not have)."""
+        """The text of one of its metadata files, or None."""
         return self._files.get(filename)
 
-    def locate_file(self, path: Any) -> Any:
-        """It has no files on disk; nothing the engine asks of it needs one."""
-        raise FileNotFoundError(f"{path}: the fake distribution exists only in memory")
+    def locate_file(self, path: str | os.PathLike[str]) -> Path:
+        """Where a file of the distribution would be: it has none on disk."""
+        return Path(path)

@@ -1,30 +1,28 @@
-"""The ``secret_ledger`` fixture of the pytest plugin: a canary API key and a check that it leaks nowhere.
+"""The secret ledger: what a test session produced that must not contain its canary API key.
 
-The fixture sets ``AGENT_ENGINE_TEST_API_KEY`` to a unique canary value for the test session, collects every
-log line (stdlib logging at DEBUG, and structlog) and whatever tests hand to ``secret_ledger.add(...)``
-(results, traces, events, CLI output, exception text), and when the session ends fails it if any of that, or any
-file under the session's temporary directory, contains the canary -- or one of its lines, its escaped,
-percent-encoded or base64 forms (``find_secret``). Tests that send the key on purpose (to a
-fake provider server) record it in ``servers_that_saw_it``, so a check can prove the key was really used.
+``secret_ledger`` (a session fixture of ``agent_engine_core.testing.plugin``) sets ``AGENT_ENGINE_TEST_API_KEY``
+to a unique canary value, and while it is in use ``listening`` collects every log line (stdlib logging at
+DEBUG, and structlog) besides whatever tests hand to ``secret_ledger.add(...)`` (results, traces, events, CLI
+output, exception text); when the session ends the fixture fails it if any of that, or any file under the
+session's temporary directory, contains the canary -- or one of its lines, its escaped, percent-encoded or
+base64 forms (``find_secret``). Tests that send the key on purpose (to a fake provider server) record it in
+``servers_that_saw_it``, so a check can prove the key was really used. Nothing here imports pytest.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import os
-import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from agent_engine_core.errors import ProviderError
 from agent_engine_core.llm import LlmReply, LlmRequest
 from agent_engine_core.secrets import forms_of
 
-__all__ = ["CANARY_ENV", "SecretLedger", "find_secret", "secret_ledger"]
+__all__ = ["CANARY_ENV", "SecretLedger", "find_secret", "listening"]
 
 CANARY_ENV = "AGENT_ENGINE_TEST_API_KEY"
 
@@ -55,10 +53,12 @@ class SecretLedger:
 
     def refusal(self, provider: Any, request: LlmRequest) -> ProviderError:
         """The ``ProviderError`` that ``provider.complete(request)`` must raise, its text form recorded."""
-        with pytest.raises(ProviderError) as raised:
+        try:
             provider.complete(request)
-        self.add(raised.value, *raised.value.args)
-        return raised.value
+        except ProviderError as refused:
+            self.add(refused, *refused.args)
+            return refused
+        raise AssertionError(f"{type(provider).__name__}.complete(request) answered instead of raising ProviderError")
 
     def leaks(self, folder: Path | None = None) -> list[str]:
         """Where the canary is, in any form ``redact`` removes: each recorded text and each file under ``folder``."""
@@ -92,14 +92,15 @@ class _LogLedger(logging.Handler):
         self.ledger.add(self.format(record))
 
 
-@pytest.fixture(scope="session")
-def secret_ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecretLedger]:
-    """The session's canary API key (set in the environment) and the ledger of everything it must not reach."""
-    import structlog  # noqa: PLC0415 - only sessions that use the fixture configure it
+@contextlib.contextmanager
+def listening(ledger: SecretLedger) -> Iterator[SecretLedger]:
+    """While open, every stdlib log line (root logger at DEBUG) and every structlog event is added to ``ledger``.
 
-    ledger = SecretLedger(canary=f"sk-canary-{uuid.uuid4().hex}")
-    previous = os.environ.get(CANARY_ENV)
-    os.environ[CANARY_ENV] = ledger.canary
+    Logging is restored on exit. The CLI configures structlog on each invocation, so while open
+    ``structlog.configure`` keeps the ledger's processor first in whatever processors it is given.
+    """
+    import structlog  # noqa: PLC0415 - only sessions that keep a ledger touch structlog
+
     handler = _LogLedger(ledger)
     root = logging.getLogger()
     level = root.level
@@ -113,7 +114,6 @@ def secret_ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecretLe
         return event
 
     def configure_with_ledger(*args: Any, **kwargs: Any) -> None:
-        # the CLI configures structlog on every invocation; the ledger must keep seeing its events
         if kwargs.get("processors") is not None:
             kwargs["processors"] = [to_ledger, *(p for p in kwargs["processors"] if p is not to_ledger)]
         configure(*args, **kwargs)
@@ -127,9 +127,3 @@ def secret_ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecretLe
         configure(processors=processors)
         root.removeHandler(handler)
         root.setLevel(level)
-        if previous is None:
-            os.environ.pop(CANARY_ENV, None)
-        else:
-            os.environ[CANARY_ENV] = previous
-    leaks = ledger.leaks(tmp_path_factory.getbasetemp())
-    assert leaks == [], f"the canary API key leaked into: {leaks}"

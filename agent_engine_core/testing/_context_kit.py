@@ -28,7 +28,7 @@ from agent_engine_core.codec import dumps
 from agent_engine_core.manifests.models import ContextProfile, ContextSource
 from agent_engine_core.memory import InMemoryBackend, Memory, MemoryBackend, MemoryItem, MemorySetup, StoreName
 
-__all__ = ["check_context_retrieval"]
+__all__ = ["assemble_context", "check_context_retrieval"]
 
 Build = Callable[[MemorySetup], MemoryBackend]
 
@@ -36,6 +36,19 @@ _WORDS = re.compile(r"\w+")
 _VOCABULARY = ("apple", "banana", "cherry", "date")
 _Item = tuple[StoreName, int, frozenset[str], frozenset[str], int]
 """A generated item: ``(store, created_at, words, tags, padding)``."""
+
+
+def assemble_context(
+    profile: ContextProfile, memory: Memory, input_json: str, *, task_id: str = "t",
+    task_items: TaskItems | None = None,
+) -> Assembled:
+    """The context the engine gives a node with ``profile`` on ``input_json``, over ``memory``.
+
+    Counted by the built-in estimate (4 characters per token). The ``task`` source reads ``task_items``: task id
+    -> that task's items as ``(tags, payload_json, created_at)``, oldest first (none when not given). The result
+    has the package's ``entries_json``, its ``tokens`` and how many candidates were ``dropped``.
+    """
+    return ContextAssembler(profile, memory, estimate_tokens).assemble(task_id, 0, input_json, task_items or {})
 
 
 def _entry(store: str, key: int, item: _Item) -> dict[str, Any]:
@@ -149,8 +162,7 @@ def _check_example(build: Build, items: list[_Item], profile: ContextProfile, qu
                     _memory(build, Path(second), items, global_first)]
         try:
             for each in profiles:
-                packages = {ContextAssembler(each, memory, estimate_tokens).assemble("t", 0, input_json,
-                                                                                     _task_items(items))
+                packages = {assemble_context(each, memory, input_json, task_items=_task_items(items))
                             for memory in memories for _ in range(2)}
                 assert len(packages) == 1, "the same items give the same package, however their writes interleaved"
                 _check_package(each, items, input_json, packages.pop())

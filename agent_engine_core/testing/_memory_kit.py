@@ -3,7 +3,8 @@
 ``check_memory_backend`` pins down what every backend answers; the checks here pin down how a durable backend
 behaves under the things that break storage: a process killed mid-write, a second process, threads sharing a
 backend, a backend carried across ``fork``, any sequence of appends under a changing bound, and a bad config.
-Each raises ``AssertionError`` (or fails the test through ``pytest.raises``) when the backend misbehaves.
+Each raises ``AssertionError`` (or fails the test through ``pytest.raises``) when the backend misbehaves;
+pytest, like Hypothesis, is imported by the checks that use it, when they run.
 
 Two ways to name the backend under test:
 
@@ -38,8 +39,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, cast
 
-import pytest
-
 from agent_engine_core._logging import configure as configure_logging
 from agent_engine_core.codec import dumps
 from agent_engine_core.engine import Engine
@@ -60,7 +59,6 @@ __all__ = [
     "check_threads_lose_nothing",
     "check_writes_survive_kills",
     "in_another_process",
-    "locked_dir",
 ]
 
 Build = Callable[[MemorySetup], MemoryBackend]
@@ -288,6 +286,8 @@ class _WriterServer:
 
 
 def _require_fork() -> None:
+    import pytest  # noqa: PLC0415 - the helpers import without pytest; a check runs inside a test
+
     if not hasattr(os, "fork"):
         pytest.skip("fork and SIGKILL are POSIX")
 
@@ -417,6 +417,8 @@ def check_threads_lose_nothing(build: Build, project_dir: Path | None) -> None:
 
 def check_closed_backend_refuses_work(build: Build, project_dir: Path | None, *, match: str) -> None:
     """Closing twice is harmless; a closed backend then refuses to query or append with ``ValueError(match)``."""
+    import pytest  # noqa: PLC0415 - the helpers import without pytest; a check runs inside a test
+
     backend = build(MemorySetup("project", "p1", project_dir))
     backend.close()
     backend.close()
@@ -433,6 +435,8 @@ def check_foreign_items_are_refused(build: Build, project_dir: Path | None, *, i
     own message for a ``payload_json`` that is not JSON); ``limit=0`` answers nothing, and a refused item
     leaves nothing behind.
     """
+    import pytest  # noqa: PLC0415 - the helpers import without pytest; a check runs inside a test
+
     backend = build(MemorySetup("project", "p1", project_dir))
     with pytest.raises(ValueError, match="item 'a' belongs to the task store, not the project store"):
         backend.append(MemoryItem("a", "task", "p1", "1", 1.0))
@@ -573,25 +577,14 @@ class LockedDir:
             subprocess.run(["chattr", "-i", str(self.path)], capture_output=True, check=False)
 
 
-@pytest.fixture
-def locked_dir(tmp_path: Path) -> Iterator[LockedDir]:
-    """A ``LockedDir`` under ``tmp_path``, locked, unlocked after the test; skipped where none can be made."""
-    locked = LockedDir(tmp_path / "locked")
-    locked.path.mkdir()
-    if not locked.lock():
-        pytest.skip("running as root without chattr +i: no folder can be made unwritable")
-    try:
-        yield locked
-    finally:
-        locked.unlock()
-
-
 def check_memory_yaml_refused(config_dir: Path, memory_yaml: str, *, match: str) -> None:
     """Loading ``config_dir`` with ``memory_yaml`` is a ``ManifestError`` naming memory.yaml and matching ``match``.
 
     Writes a two-node workflow.yaml and the given memory.yaml into ``config_dir`` first: the backend's refusal
     of its config must reach the user as a manifest error of memory.yaml, when the engine is built.
     """
+    import pytest  # noqa: PLC0415 - the helpers import without pytest; a check runs inside a test
+
     (config_dir / "workflow.yaml").write_text(_WORKFLOW_YAML)
     (config_dir / "memory.yaml").write_text(memory_yaml)
     with pytest.raises(ManifestError) as caught:

@@ -20,10 +20,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from agent_engine_core._build.context import ContextAssembler, estimate_tokens
 from agent_engine_core.codec import dumps
 from agent_engine_core.manifests.models import ContextProfile, ContextSource
 from agent_engine_core.memory import InMemoryBackend, Memory, MemoryItem, MemorySetup
+from agent_engine_core.testing import assemble_context
 
 from agent_engine_memory_sqlite import SqliteMemoryBackend
 
@@ -96,12 +96,12 @@ def main() -> None:
             print(f"{name + ' over 10,000 items:':<58}{median_ms(action, 30):8.2f} ms")
         memory = Memory({"task": InMemoryBackend(MemorySetup("task", "bench", None)), "project": backend,
                          "global": InMemoryBackend(MemorySetup("global", "bench", None))}, "bench")
+        query = dumps({"q": "note 9999 lorem"})
         for policy in ("recency", "hybrid", "all"):
             profile = ContextProfile(id="bench", sources=[ContextSource(store="project")], retrieval_policy=policy,
                                      max_tokens=2000)
-            assembler = ContextAssembler(profile, memory, estimate_tokens)
-            assembled = assembler.assemble("t", 0, dumps({"q": "note 9999 lorem"}), {})
-            took = median_ms(lambda a=assembler: a.assemble("t", 0, dumps({"q": "note 9999 lorem"}), {}), 30)
+            assembled = assemble_context(profile, memory, query)
+            took = median_ms(lambda p=profile: assemble_context(p, memory, query), 30)
             label = f"context assembly, {policy}, 2000 tokens ({len(dumps(assembled.entries_json)) // 1024} KiB):"
             print(f"{label:<58}{took:8.2f} ms")
         backend.close()
