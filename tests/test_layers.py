@@ -27,7 +27,7 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 CORE = "agent_engine_core"
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("_version", "errors", "ids", "secrets", "codec", "lazy", "_schemas"),
+    ("_version", "errors", "ids", "secrets", "codec", "lazy", "_schemas", "_logging"),
     ("records", "events", "llm", "tools", "memory", "handler", "hookspecs", "providers"),
     ("manifests",),
     ("_build",),
