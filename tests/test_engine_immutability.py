@@ -23,12 +23,15 @@ import copy
 import dataclasses
 import enum
 import inspect
+import json
 import operator
+import pickle
 import types
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import PurePath
 from typing import Any
 
+import jsonschema
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -37,6 +40,8 @@ from test_dag_properties import HANDLERS, workflows
 
 from agent_engine_core import Engine
 from agent_engine_core._build.components import CATEGORIES
+from agent_engine_core.codec import dumps
+from agent_engine_core.manifests._frozen import FrozenDict, FrozenList, freeze
 from agent_engine_core.memory import Artifacts, Memory
 
 LEAVES = (str, bytes, int, float, complex, bool, type(None), enum.Enum, PurePath)
@@ -169,10 +174,16 @@ def _call_mutator(method: Callable[..., Any]) -> None:
     raise TypeError(f"read-only: no call of {method} changes anything")
 
 
-def mutable_paths(engine: Any) -> list[str]:
+def mutable_paths(engine: Engine) -> list[str]:
     """``path: attempt`` for every change to an object reachable from ``engine`` that did not raise."""
-    stack = [(f"engine.{name}", getattr(engine, name)) for name in _public_attributes(engine)]
-    stack += [(f"engine.components.of({c!r})", engine.components.of(c)) for c in CATEGORIES.values()]
+    roots = {f"engine.{name}": getattr(engine, name) for name in _public_attributes(engine)}
+    roots |= {f"engine.components.of({c!r})": engine.components.of(c) for c in CATEGORIES.values()}
+    return mutable_paths_from(roots)
+
+
+def mutable_paths_from(roots: Mapping[str, Any]) -> list[str]:
+    """``path: attempt`` for every change to an object reachable from ``roots`` (path -> object) that did not raise."""
+    stack = list(roots.items())
     found: list[str] = []
     seen: set[int] = set()
     keep: list[Any] = []  # what ``seen`` holds the ids of stays alive, so an id is never reused
@@ -239,3 +250,40 @@ def test_components_and_plugins_are_views_not_the_registry() -> None:
                    for p in engine.plugins.manager.get_plugins())
         with pytest.raises(AttributeError):
             engine.components = None  # type: ignore[misc]
+
+
+@given(json_values)
+def test_frozen_json_reads_writes_and_copies_as_the_value_it_froze(value: Any) -> None:
+    """Frozen JSON equals its value, encodes to the same text, pickles frozen and deep-copies to plain data."""
+    frozen = freeze(copy.deepcopy(value))
+    assert frozen == value
+    assert json.dumps(frozen, sort_keys=True) == json.dumps(value, sort_keys=True)
+    assert dumps(frozen) == dumps(value)
+    assert mutable_paths_from({"value": frozen}) == []
+    thawed = copy.deepcopy(frozen)
+    assert thawed == value
+    assert all(type(v) in (dict, list) for v in _containers(thawed))
+    restored = pickle.loads(pickle.dumps(frozen))
+    assert restored == value
+    assert all(type(v) in (FrozenDict, FrozenList) for v in _containers(restored))
+
+
+def test_frozen_schemas_validate_as_the_plain_ones() -> None:
+    schema = {"type": "object", "required": ["tags"], "properties": {"tags": {"type": "array", "items": [
+        {"type": "string"}]}, "kind": {"enum": ["a", ["b"]]}}}
+    frozen = freeze(copy.deepcopy(schema))
+    jsonschema.Draft7Validator.check_schema(frozen)
+    for instance in ({"tags": ["x"], "kind": ["b"]}, {"tags": "x"}, {}, {"tags": [1], "kind": "c"}):
+        assert (sorted(e.message for e in jsonschema.Draft7Validator(frozen).iter_errors(instance))
+                == sorted(e.message for e in jsonschema.Draft7Validator(schema).iter_errors(instance)))
+
+
+def _containers(value: Any) -> Iterator[Any]:
+    if isinstance(value, dict):
+        yield value
+        for item in value.values():
+            yield from _containers(item)
+    elif isinstance(value, list):
+        yield value
+        for item in value:
+            yield from _containers(item)
