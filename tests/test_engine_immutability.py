@@ -28,7 +28,7 @@ import operator
 import pickle
 import types
 from collections.abc import Callable, Iterator, Mapping
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import Any
 
 import jsonschema
@@ -287,3 +287,12 @@ def _containers(value: Any) -> Iterator[Any]:
         yield value
         for item in value:
             yield from _containers(item)
+
+
+@pytest.mark.parametrize("example", ["hello", "map_reduce"])
+def test_nothing_reachable_from_an_example_project_loaded_from_disk_can_be_changed(example: str) -> None:
+    """A project read from YAML files (sources with their documents, schema files) hands out nothing mutable."""
+    with Engine.from_config_dir(Path(__file__).parent.parent / "examples" / example) as engine:
+        assert any(source.document is not None for source in engine.project.sources.values())
+        assert engine.project.schemas
+        assert mutable_paths(engine) == []
