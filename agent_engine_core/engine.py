@@ -17,11 +17,12 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, cast
 
-from agent_engine_core._build.components import Components
+from agent_engine_core._build.components import Components, ComponentsView
 from agent_engine_core._build.dag import FAN_OUT, Dag
 from agent_engine_core._build.plan import Built, Plan, build
 from agent_engine_core._plugins.config import apply_plugin_config
 from agent_engine_core._plugins.loader import load_plugins
+from agent_engine_core._plugins.view import PluginsView
 from agent_engine_core._run.observe import ObserverRun, Observers
 from agent_engine_core._run.stage import TaskState
 from agent_engine_core.codec import JSONValueError, dumps
@@ -136,24 +137,26 @@ class Engine:
         Plugins load first (built-ins, then entry points, then ``plugins``), so manifests can name their
         components.
         """
-        self.components = Components()
-        self.plugins = load_plugins(self.components, plugins)
-        settings = apply_plugin_config(project, self.components, self.plugins)
+        components = Components()
+        self._plugins = load_plugins(components, plugins)
+        settings = apply_plugin_config(project, components, self._plugins)
         try:
-            self._built: Built = build(project, self.components, handlers or {}, settings.issues)
+            self._built: Built = build(project, components, handlers or {}, settings.issues)
         except BaseException:
-            self.plugins.close_sinks()  # an engine that never was must not leave a sink's server running
+            self._plugins.close_sinks()  # an engine that never was must not leave a sink's server running
             raise
+        self._components = components.view()
+        self._plugins_view = PluginsView.of(self._plugins)
         self._observers = Observers(
-            self.plugins.manager, [p.name for p in self.plugins.loaded], settings.dispatch, settings.disabled
+            self._plugins.manager, [p.name for p in self._plugins.loaded], settings.dispatch, settings.disabled
         )
         distributions: dict[str, str | None] = {}
-        for plugin in self.plugins.loaded:  # an explicit plugin (version unknown) keeps its distribution's version
+        for plugin in self._plugins.loaded:  # an explicit plugin (version unknown) keeps its distribution's version
             distributions[plugin.distribution] = distributions.get(plugin.distribution) or plugin.version
         self._metadata_base: Mapping[str, Any] = MappingProxyType({
             **self._built.metadata, "plugins": MappingProxyType(dict(sorted(distributions.items())))
         })
-        self.project = project
+        self._project = project
         self._never_suspends = not any(
             plan.node.role in FAN_OUT or plan.agent is not None or (plan.handler is not None and plan.handler.is_async)
             for plan in self._built.plans.values()
@@ -184,6 +187,21 @@ class Engine:
 
         base = Path(base_dir) if base_dir is not None else None
         return cls(load_manifests(manifests, base), handlers=handlers, plugins=plugins)
+
+    @property
+    def project(self) -> Project:
+        """The validated manifests and schemas, immutable all the way down (tuples and read-only mappings)."""
+        return self._project
+
+    @property
+    def components(self) -> ComponentsView:
+        """The registered components by category (``.of("tool")``, ``.llm_providers``), read-only."""
+        return self._components
+
+    @property
+    def plugins(self) -> PluginsView:
+        """The loaded and the skipped plugins, and ``manager.get_plugins()``, read-only."""
+        return self._plugins_view
 
     @property
     def dag(self) -> Dag:
@@ -240,7 +258,7 @@ class Engine:
         result, whose trace digest equals the recording's; raises ``ReplayMismatch`` naming the first stage that
         differs (the manifests, handlers, tools or the recording changed).
         """
-        trace = load_recording(recording, run_id=run_id, read_events=self.plugins.manager.hook.read_trace_events)
+        trace = load_recording(recording, run_id=run_id, read_events=self._plugins.manager.hook.read_trace_events)
         root = trace.for_task(trace.run_id)
         if not root:
             raise InvalidInput(f"the recording of run '{trace.run_id}' has no stage of its root task")
@@ -331,7 +349,7 @@ class Engine:
             self._pool.shutdown(wait=True)
             self._pool = None
         self._observers.close()
-        self.plugins.close_sinks()
+        self._plugins.close_sinks()
         self._built.memory.close()
         agents = {id(p.agent.provider): p.agent for p in self._built.plans.values() if p.agent}
         for agent in agents.values():

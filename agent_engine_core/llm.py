@@ -24,12 +24,12 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from agent_engine_core.manifests.models import AgentSpec
     from agent_engine_core.secrets import Secret
 
 __all__ = [
     "ENGINE_CONFIG_KEYS",
     "OFFLINE_CONFIG_KEYS",
+    "AgentConfig",
     "Credential",
     "LlmProvider",
     "LlmReply",
@@ -57,11 +57,38 @@ class Credential:
     default_model: str | None = None
 
 
+class AgentConfig(Protocol):
+    """What a provider reads of its agents.yaml entry; the engine passes a ``manifests.models.AgentSpec``.
+
+    Declared here so that the contract does not import the manifests, which are built on it.
+    """
+
+    @property
+    def id(self) -> str:
+        """The agent's id."""
+
+    @property
+    def llm(self) -> str:
+        """``"<provider>/<model>"``."""
+
+    @property
+    def prompt(self) -> str:
+        """The system instructions."""
+
+    @property
+    def config(self) -> Mapping[str, Any]:
+        """The agent's ``config:``, read-only."""
+
+    @property
+    def credential(self) -> str | None:
+        """The id of its credential, if any."""
+
+
 @dataclass(frozen=True, slots=True)
 class ProviderSetup:
     """What a provider factory builds one agent's provider from."""
 
-    agent: AgentSpec
+    agent: AgentConfig
     model: str
     credential: Credential | None = None
     project_dir: Path | None = None

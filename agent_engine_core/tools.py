@@ -25,10 +25,9 @@ from agent_engine_core.codec import JSONValueError, dumps, loads
 if TYPE_CHECKING:
     import jsonschema
 
-    from agent_engine_core.manifests.models import ToolSpec
     from agent_engine_core.memory import Memory
 
-__all__ = ["BoundTool", "Tool", "ToolFactory", "ToolInvocation", "ToolResult", "ToolSetup", "ToolStatus"]
+__all__ = ["BoundTool", "Tool", "ToolConfig", "ToolFactory", "ToolInvocation", "ToolResult", "ToolSetup", "ToolStatus"]
 
 
 class ToolStatus(StrEnum):
@@ -67,6 +66,45 @@ class ToolResult:
         return {"status": str(self.status), "output": self.output, "error": self.error}
 
 
+class ToolConfig(Protocol):
+    """What a tool factory reads of its tools.yaml entry; the engine passes a ``manifests.models.ToolSpec``.
+
+    Declared here so that the contract does not import the manifests, which are built on it.
+    """
+
+    @property
+    def id(self) -> str:
+        """The tool's id, as nodes list it."""
+
+    @property
+    def type(self) -> str:
+        """The registered tool type."""
+
+    @property
+    def description(self) -> str | None:
+        """Shown to models instead of the tool type's description."""
+
+    @property
+    def root(self) -> str | None:
+        """Where path arguments are confined (``ToolSetup.root`` is it resolved)."""
+
+    @property
+    def allow_network(self) -> bool:
+        """The tool may open network connections."""
+
+    @property
+    def allow_shell(self) -> bool:
+        """The tool may start processes."""
+
+    @property
+    def timeout_s(self) -> float:
+        """How long one invocation may take."""
+
+    @property
+    def config(self) -> Mapping[str, Any]:
+        """The entry's ``config:``, read-only."""
+
+
 @dataclass(frozen=True, slots=True)
 class ToolSetup:
     """What a tool factory builds one tools.yaml entry from; ``root`` is resolved (symlinks included).
@@ -74,7 +112,7 @@ class ToolSetup:
     ``memory`` is the engine's memory (``project``/``global_`` stores), for tools that write to it.
     """
 
-    spec: ToolSpec
+    spec: ToolConfig
     root: Path | None
     project_dir: Path | None
     memory: Memory | None = None

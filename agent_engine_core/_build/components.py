@@ -7,15 +7,16 @@ so that a duplicate name is refused with both distributions named and metadata c
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from agent_engine_core.errors import PluginError
 
 __all__ = [
-    "CATEGORIES", "CORE_DISTRIBUTION", "KNOWN_COMPONENTS", "REPOSITORY_DISTRIBUTIONS", "Components", "Registration",
-    "distribution_hint",
+    "CATEGORIES", "CORE_DISTRIBUTION", "KNOWN_COMPONENTS", "REPOSITORY_DISTRIBUTIONS", "Components", "ComponentsView",
+    "Registration", "distribution_hint",
 ]
 
 CORE_DISTRIBUTION = "agent-engine-core"
@@ -117,6 +118,30 @@ class Components:
         for entry in entries:
             category, _, name = entry.partition(":")
             self._by_category[category].pop(name, None)
+
+    def view(self) -> ComponentsView:
+        """A read-only view, what an engine hands out: registering is for plugins, while the engine loads."""
+        return ComponentsView(self)
+
+
+class ComponentsView:
+    """The registrations of one engine, read-only (``Registration.factory`` is the plugin author's object)."""
+
+    __slots__ = ("_by_category",)
+
+    def __init__(self, components: Components) -> None:
+        self._by_category = MappingProxyType(
+            {category: MappingProxyType(taken) for category, taken in components._by_category.items()}
+        )
+
+    def of(self, category: str) -> Mapping[str, Registration]:
+        """The registrations of one category, by name."""
+        return self._by_category[category]
+
+    @property
+    def llm_providers(self) -> Mapping[str, Registration]:
+        """LLM provider factories by provider name."""
+        return self._by_category["llm_provider"]
 
 
 def distribution_hint(category: str, name: str, installed: Iterable[str] | None = None) -> str:

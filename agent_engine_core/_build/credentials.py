@@ -12,16 +12,17 @@ import json
 import os
 import stat
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from agent_engine_core._logging import get_logger
-from agent_engine_core.errors import ManifestIssue
 from agent_engine_core.llm import Credential
 from agent_engine_core.secrets import Secret
 
 if TYPE_CHECKING:
+    from agent_engine_core.errors import ManifestIssue
+    from agent_engine_core.manifests.loader import Source
     from agent_engine_core.manifests.models import CredentialSpec
 
 __all__ = ["LoadedCredential", "resolve_credential"]
@@ -30,8 +31,6 @@ log = get_logger(__name__)
 
 _NOT_IN_A_KEY = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 """Unicode categories a key may not contain: control, format, surrogate, private, unassigned, line breaks."""
-
-Locate = Callable[[list[str | int]], tuple[int | None, int | None]]
 
 
 class LoadedCredential(NamedTuple):
@@ -51,15 +50,14 @@ class _Unresolved(Exception):
 
 
 def resolve_credential(
-    spec: CredentialSpec, position: int, *, base_dir: Path | None, file: str, locate: Locate
+    spec: CredentialSpec, position: int, *, base_dir: Path | None, source: Source
 ) -> Credential | ManifestIssue:
-    """The credential ``spec`` (entry ``position`` of ``file``), or an issue located at the field at fault."""
+    """The credential ``spec`` (entry ``position`` of ``source``), or an issue located at the field at fault."""
     try:
         key = _read_key(spec, base_dir)
     except _Unresolved as exc:
-        line, column = locate(["provider_credentials", position, "auth", exc.field])
-        return ManifestIssue(f"credential '{spec.id}': {exc}", file=file, line=line, column=column,
-                             hint=exc.hint, code="credentials.unresolved")
+        return source.issue(f"credential '{spec.id}': {exc}", ["provider_credentials", position, "auth", exc.field],
+                            code="credentials.unresolved", hint=exc.hint)
     return Credential(spec.id, spec.provider, key, spec.config.base_url, spec.config.default_model)
 
 

@@ -13,35 +13,19 @@ import difflib
 from collections import deque
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from agent_engine_core.errors import ManifestIssue
+from agent_engine_core.manifests._role import Role
 
 if TYPE_CHECKING:
+    from agent_engine_core.errors import ManifestIssue
+    from agent_engine_core.manifests.loader import Source
     from agent_engine_core.manifests.models import EdgeSpec, NodeSpec, WorkflowManifest
 
 __all__ = ["Dag", "DagNode", "Edge", "References", "Role", "WorkflowParts", "build_dag"]
 
-Locate = Callable[[Sequence[str | int]], tuple[int | None, int | None]]
-
-
-class Role(StrEnum):
-    """How a node routes the task that reached it."""
-
-    START = "start"
-    LINEAR = "linear"
-    DECISION = "decision"
-    BRANCH = "branch"
-    SPLIT = "split"
-    MERGE = "merge"
-    EXIT = "exit"
-
-
 FAN_OUT = frozenset({Role.BRANCH, Role.SPLIT})
-_ROLES = {role.value: role for role in Role}
-"""``Role(name)`` as a plain lookup: the enum's own call costs more than the rest of a node's checks."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +120,7 @@ class WorkflowParts:
     @classmethod
     def of(cls, workflow: WorkflowManifest) -> WorkflowParts:
         """The parts of a workflow that validated as a whole."""
-        return cls(workflow.nodes, workflow.edges, [spec.id for spec in workflow.nodes], complete=True)
+        return cls(workflow.nodes, workflow.edges, tuple(spec.id for spec in workflow.nodes), complete=True)
 
     @property
     def well_formed_nodes(self) -> list[NodeSpec]:
@@ -158,9 +142,8 @@ _DEGREE = {
 class _Checker:
     """Collects issues with their locations in workflow.yaml."""
 
-    def __init__(self, file: str, locate: Locate, positions: Mapping[str, int]) -> None:
-        self.file = file
-        self.locate = locate
+    def __init__(self, source: Source, positions: Mapping[str, int]) -> None:
+        self.source = source
         self.positions = positions
         self.edge_positions: dict[tuple[str, str], int] = {}
         """Index in ``edges:`` of each accepted edge, so that passes over ``Edge`` objects can locate them."""
@@ -175,25 +158,21 @@ class _Checker:
             path.append(field)
         elif field:
             path.extend(field)
-        line, column = self.locate(path)
-        self.issues.append(
-            ManifestIssue(message, file=self.file, line=line, column=column, node_id=node_id, hint=hint, code=code)
-        )
+        self.issues.append(self.source.issue(message, path, code=code, hint=hint, node_id=node_id))
 
     def edge(
         self, position: int, edge_id: str, field: str, code: str, message: str, *, hint: str | None = None,
         node_id: str | None = None,
     ) -> None:
         """An issue blamed on the edge at ``position`` (and on ``node_id`` when a node's rule is broken there)."""
-        line, column = self.locate(["edges", position, field])
         self.issues.append(
-            ManifestIssue(message, file=self.file, line=line, column=column, node_id=node_id, edge_id=edge_id,
-                          hint=hint, code=code)
+            self.source.issue(message, ["edges", position, field], code=code, hint=hint, node_id=node_id,
+                              edge_id=edge_id)
         )
 
 
 def build_dag(
-    workflow: WorkflowManifest | WorkflowParts, refs: References, *, file: str, locate: Locate
+    workflow: WorkflowManifest | WorkflowParts, refs: References, *, source: Source
 ) -> tuple[Dag | None, list[ManifestIssue]]:
     """Check ``workflow`` against every structural rule of SPEC §3.1 and build the immutable DAG.
 
@@ -222,24 +201,19 @@ def build_dag(
             duplicate_ids.append((position, node_id))
         else:
             positions[node_id] = position
-    check = _Checker(file, locate, positions)
+    check = _Checker(source, positions)
     for position, node_id in duplicate_ids:
-        line, column = locate(["nodes", position, "id"])
         check.issues.append(
-            ManifestIssue(
-                f"node id '{node_id}' is used by more than one node",
-                file=file, line=line, column=column, node_id=node_id,
-                hint="give every node a unique id", code="dag.duplicate_id",
-            )
+            source.issue(f"node id '{node_id}' is used by more than one node", ["nodes", position, "id"],
+                         code="dag.duplicate_id", hint="give every node a unique id", node_id=node_id)
         )
     # The first node of a duplicated id is the one checked (the one ``positions`` locates); later ones are only
     # reported, so a rule broken by the duplicate is never blamed on the line of the original.
     nodes = parts.nodes
     specs = {node_id: spec for node_id, position in positions.items() if (spec := nodes[position]) is not None}
     out_edges, in_degree = _index_edges(parts, specs, positions, check)
-    roles = {node_id: _ROLES[spec.role] for node_id, spec in specs.items()}
     for node_id, spec in specs.items():
-        role = roles[node_id]
+        role = spec.role
         _check_node(spec, role, refs, check)
         if parts.complete:
             _check_degree(spec, role, len(out_edges[node_id]), in_degree[node_id], check)
@@ -261,7 +235,7 @@ def build_dag(
         node_id: DagNode(
             id=node_id,
             spec=specs[node_id],
-            role=roles[node_id],
+            role=specs[node_id].role,
             out_edges=tuple(out_edges[node_id]),
             in_degree=in_degree[node_id],
             merge_out_depth=_merge_out_depth(depths[node_id]),
@@ -553,7 +527,7 @@ def _merge_out_depth(depths: frozenset[int]) -> int:
     return max(min(depths) - 1, 0) if depths else 0
 
 
-def blame_node(parts: WorkflowParts, locate: Locate, file: str) -> Callable[..., ManifestIssue]:
+def blame_node(parts: WorkflowParts, source: Source) -> Callable[..., ManifestIssue]:
     """A factory of issues located at a node's field, for passes outside this module (handlers, agents)."""
     positions: dict[str, int] = {}
     for position, node_id in enumerate(parts.ids):
@@ -561,7 +535,6 @@ def blame_node(parts: WorkflowParts, locate: Locate, file: str) -> Callable[...,
             positions.setdefault(node_id, position)
 
     def issue(node_id: str, field: str, code: str, message: str, hint: str | None = None) -> ManifestIssue:
-        line, column = locate(["nodes", positions[node_id], field])
-        return ManifestIssue(message, file=file, line=line, column=column, node_id=node_id, hint=hint, code=code)
+        return source.issue(message, ["nodes", positions[node_id], field], code=code, hint=hint, node_id=node_id)
 
     return issue

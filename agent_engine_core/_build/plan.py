@@ -93,7 +93,7 @@ def build(
     parts = WorkflowParts.of(workflow) if workflow is not None else project.workflow_parts
     nodes = parts.well_formed_nodes if parts is not None else []
     source = project.source("workflow")
-    issue_at = blame_node(parts or _NO_PARTS, source.locate, source.file)
+    issue_at = blame_node(parts or _NO_PARTS, source)
     pending = bind_memory(project, components, issues)
     memory = pending.memory if pending is not None else None
     tools = _bind_tools(project, components, memory, issues)
@@ -118,7 +118,7 @@ def build(
                                     hint="define the agents in agents.yaml"))
     dag = None
     if parts is not None:
-        dag, dag_issues = build_dag(parts, refs, file=source.file, locate=source.locate)
+        dag, dag_issues = build_dag(parts, refs, source=source)
         issues.extend(dag_issues)
     schemas = SchemaSet(project.schemas)
     credentials = _Credentials(project, issues)
@@ -157,11 +157,10 @@ def build(
             code="feature.unsupported" if registered else "manifest.unknown_component",
         ))
     if scheduler.rate_limit is not None:
-        line, column = project.source("scheduler").locate(["scheduler", "rate_limit"], key=True)
-        issues.append(ManifestIssue(
+        issues.append(project.source("scheduler").issue(
             "scheduler.rate_limit is reserved by the build plan for future work: rate limiting is not built yet "
-            "(it comes with the multi-task scheduler, issue 14)", file=project.source("scheduler").file,
-            line=line, column=column, hint="remove rate_limit until then", code="manifest.unsupported",
+            "(it comes with the multi-task scheduler, issue 14)", ["scheduler", "rate_limit"], key=True,
+            hint="remove rate_limit until then", code="manifest.unsupported",
         ))
     # Nothing has been opened so far: memory backends (files, connections) open only for a valid project.
     if issues or dag is None or pending is None or executor is None or not pending.open(project, issues):
@@ -256,8 +255,7 @@ def _bind_agents(
         provider_name, _, model = agent.llm.partition("/")
 
         def issue(message: str, code: str, field: str = "llm", hint: str | None = None, *, at: int = position) -> None:
-            line, column = source.locate(["agents", at, field])
-            issues.append(ManifestIssue(message, file=source.file, line=line, column=column, hint=hint, code=code))
+            issues.append(source.issue(message, ["agents", at, field], hint=hint, code=code))
 
         registration = components.llm_providers.get(provider_name)
         if registration is None:
@@ -304,9 +302,8 @@ class _Credentials:
         """The credentials whose keys were read, in that order."""
         for position, spec in enumerate(project.credentials.provider_credentials):
             if spec.id in self._positions:
-                line, column = self._source.locate(["provider_credentials", position, "id"])
-                issues.append(ManifestIssue(f"credential id '{spec.id}' is used twice", file=self._source.file,
-                                            line=line, column=column, code="credentials.duplicate_id"))
+                issues.append(self._source.issue(f"credential id '{spec.id}' is used twice",
+                                                 ["provider_credentials", position, "id"], code="credentials.duplicate_id"))
             else:
                 self._positions[spec.id] = position
 
@@ -339,8 +336,7 @@ class _Credentials:
     def _resolve(self, position: int) -> Credential | Literal[False]:
         spec = self._project.credentials.provider_credentials[position]
         if spec.id not in self._resolved:
-            found = resolve_credential(spec, position, base_dir=self._project.base_dir, file=self._source.file,
-                                       locate=self._source.locate)
+            found = resolve_credential(spec, position, base_dir=self._project.base_dir, source=self._source)
             if isinstance(found, ManifestIssue):
                 self._issues.append(found)
                 self._resolved[spec.id] = None
@@ -360,8 +356,7 @@ def _bind_tools(
     for position, spec in enumerate(project.tools.tools):
 
         def issue(message: str, code: str, field: str, hint: str | None = None, *, at: int = position) -> None:
-            line, column = source.locate(["tools", at, field])
-            issues.append(ManifestIssue(message, file=source.file, line=line, column=column, hint=hint, code=code))
+            issues.append(source.issue(message, ["tools", at, field], hint=hint, code=code))
 
         if spec.id in bound:
             issue(f"tool id '{spec.id}' is used twice", "tools.duplicate_id", "id")
@@ -403,7 +398,7 @@ def _agent_binding(
     schema: Any = spec.schema_out
     if isinstance(schema, str):
         schema = project.schemas[schema]
-    if schema is None and Role(spec.role) is Role.DECISION:
+    if schema is None and spec.role is Role.DECISION:
         schema = {
             "type": "object",
             "properties": {"selected_edge": {"enum": list(labels)}},

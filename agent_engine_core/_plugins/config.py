@@ -8,7 +8,7 @@ load-time error that says which distribution to install.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -74,7 +74,7 @@ def sink_plugin_name(name: str) -> str:
 
 
 def _start_sink(
-    name: str, factory: Callable[..., object], config: dict[str, Any], project: Project, plugins: PluginSet
+    name: str, factory: Callable[..., object], config: Mapping[str, Any], project: Project, plugins: PluginSet
 ) -> str | None:
     """Build sink ``name`` and register it as an observer; the reason when it cannot start."""
     try:

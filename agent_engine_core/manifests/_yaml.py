@@ -33,15 +33,16 @@ Path_ = Sequence[str | int]
 
 @dataclass(frozen=True, slots=True)
 class YamlDocument:
-    """Parsed data plus the text it came from; the node tree is composed on the first ``locate``."""
+    """Where a parsed file's values are: its text, whose node tree is composed on the first ``locate``.
+
+    It keeps no parsed data: what a loaded project hands out is the validated, read-only models.
+    """
 
     file: str
-    data: Any
     text: str
     _nodes: dict[str, Node | None] = field(default_factory=dict, compare=False, repr=False)
 
-    @property
-    def root(self) -> Node | None:
+    def _root(self) -> Node | None:
         """The document's node tree (composed once, when first needed)."""
         if "root" not in self._nodes:
             self._nodes["root"] = yaml.compose(self.text, Loader=_Loader)
@@ -49,7 +50,7 @@ class YamlDocument:
 
     def locate(self, path: Path_) -> tuple[int | None, int | None]:
         """1-based (line, column) of the value at ``path``, or of its nearest existing ancestor."""
-        node = self.root
+        node = self._root()
         if node is None:
             return None, None
         mark = node.start_mark
@@ -73,7 +74,7 @@ class YamlDocument:
 
     def locate_node(self, path: Path_) -> Node | None:
         """The node at ``path`` exactly, or ``None``."""
-        node = self.root
+        node = self._root()
         for step in path:
             if node is None:
                 return None
@@ -95,20 +96,20 @@ def _child(node: Node, step: str | int) -> Node | None:
     return None
 
 
-def parse_yaml(text: str, file: str) -> tuple[YamlDocument | None, list[ManifestIssue]]:  # noqa: PLR0911 - one exit per outcome
-    """Parse ``text``; returns the document (``None`` on a syntax error) and any issues found."""
+def parse_yaml(text: str, file: str) -> tuple[YamlDocument | None, Any, list[ManifestIssue]]:  # noqa: PLR0911 - one exit per outcome
+    """Parse ``text``: the document (``None`` on a syntax error), the data it holds, and any issues found."""
     plain, data = fast_load(text)
     if plain:
-        return YamlDocument(file, data, text), []
+        return YamlDocument(file, text), data, []
     try:
         root = yaml.compose(text, Loader=_Loader)
     except yaml.YAMLError as exc:
-        return None, [_syntax_issue(exc, text, file)]
+        return None, None, [_syntax_issue(exc, text, file)]
     if root is None:
-        return YamlDocument(file, None, text, {"root": None}), []
+        return YamlDocument(file, text, {"root": None}), None, []
     issues = _duplicate_keys(root, file)
     if any(issue.code == "yaml.recursive" for issue in issues):
-        return None, issues
+        return None, None, issues
     try:
         data = SafeConstructor().construct_document(root)
     except yaml.MarkedYAMLError as exc:
@@ -122,10 +123,10 @@ def parse_yaml(text: str, file: str) -> tuple[YamlDocument | None, list[Manifest
                 code="yaml.syntax",
             )
         )
-        return None, issues
+        return None, None, issues
     except Exception as exc:  # a constructor's error about the user's value, whatever its type: located below
-        return None, [*issues, _value_issue(exc, root, file)]
-    return YamlDocument(file, data, text, {"root": root}), issues
+        return None, None, [*issues, _value_issue(exc, root, file)]
+    return YamlDocument(file, text, {"root": root}), data, issues
 
 
 def _syntax_issue(exc: yaml.YAMLError, text: str, file: str) -> ManifestIssue:

@@ -27,6 +27,7 @@ from agent_engine_core._build.dag import WorkflowParts
 from agent_engine_core._schemas import schema_problem
 from agent_engine_core.codec import dumps
 from agent_engine_core.errors import ManifestIssue
+from agent_engine_core.manifests._frozen import freeze
 from agent_engine_core.manifests._yaml import YamlDocument, parse_yaml
 from agent_engine_core.manifests.evaluations import EvaluationsManifest
 from agent_engine_core.manifests.models import (
@@ -78,6 +79,15 @@ class Source:
         if self.document is None:
             return None, None
         return self.document.locate_key(path) if key else self.document.locate(path)
+
+    def issue(
+        self, message: str, path: Sequence[str | int] | None = None, *, code: str, hint: str | None = None,
+        node_id: str | None = None, edge_id: str | None = None, key: bool = False,
+    ) -> ManifestIssue:
+        """An issue in this source, located at ``path`` when given (at the key itself with ``key``)."""
+        line, column = self.locate(path, key=key) if path is not None else (None, None)
+        return ManifestIssue(message, file=self.file, line=line, column=column, node_id=node_id, edge_id=edge_id,
+                             hint=hint, code=code)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,11 +151,11 @@ def load_config_dir(path: Path) -> Project:
         if data is None:
             continue
         text = data.decode("utf-8", errors="replace")
-        document, parse_issues = parse_yaml(text, str(file))
+        document, parsed, parse_issues = parse_yaml(text, str(file))
         issues.extend(parse_issues)
         sources[stem] = Source(str(file), hashlib.sha256(data).hexdigest(), document)
         if document is not None:
-            raw[stem] = document.data
+            raw[stem] = parsed
     schemas = _load_schema_dir(path / "schemas", sources, issues)
     workflow_file = path / "workflow.yaml"
     if "workflow" not in sources and not (workflow_file.exists() or workflow_file.is_symlink()):  # else reported
@@ -225,7 +235,8 @@ def _digest(content: Any) -> str:
 
 def _empty(base_dir: Path | None, issue: ManifestIssue) -> Project:
     return Project(None, AgentsManifest(), SchedulerManifest(), PluginsManifest(), ToolsManifest(),
-                   ProviderCredentialsManifest(), MemoryManifest(), PolicyManifest(), {}, {}, base_dir, (issue,))
+                   ProviderCredentialsManifest(), MemoryManifest(), PolicyManifest(), types.MappingProxyType({}),
+                   types.MappingProxyType({}), base_dir, (issue,))
 
 
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
@@ -338,7 +349,7 @@ def _validate(
         ),
         memory=typing.cast(MemoryManifest, models.get("memory") or MemoryManifest()),
         policy=typing.cast(PolicyManifest, models.get("policy") or PolicyManifest()),
-        schemas=types.MappingProxyType(schemas),
+        schemas=types.MappingProxyType({stem: freeze(schema) for stem, schema in schemas.items()}),
         sources=types.MappingProxyType(sources),
         base_dir=base_dir,
         issues=tuple(issues),
@@ -358,7 +369,7 @@ def _workflow_parts(content: Any) -> WorkflowParts | None:
     edges = [_valid(EdgeSpec, raw) for raw in raw_edges] if edges_listed else []
     ids = [spec.id if spec is not None else _written_id(raw) for spec, raw in zip(nodes, content["nodes"], strict=True)]
     complete = edges_listed and all(n is not None for n in nodes) and all(e is not None for e in edges)
-    return WorkflowParts(nodes, edges, ids, complete=complete)
+    return WorkflowParts(tuple(nodes), tuple(edges), tuple(ids), complete=complete)
 
 
 def _written_id(raw: Any) -> str | None:
@@ -397,7 +408,7 @@ def _pydantic_issues(
                 message = f"'{name}:' is the old name of the top-level key '{renamed}:'"
                 hint = f"rename '{name}:' to '{renamed}:'"
             code = "manifest.extra_field"
-            line, column = source.locate(loc, key=True)
+            key = True
         else:
             message = f"{where}: {error['msg']}"
             code = "manifest.missing_field" if kind == "missing" else "manifest.invalid"
@@ -405,13 +416,8 @@ def _pydantic_issues(
                 choices = re.findall(r"'([^']*)'", str(error.get("ctx", {}).get("expected", "")))
                 close = difflib.get_close_matches(error["input"], choices, n=1, cutoff=0.5)
                 hint = f"did you mean '{close[0]}'?" if close else None
-            line, column = source.locate(loc)
-        issues.append(
-            ManifestIssue(
-                message, file=source.file, line=line, column=column, node_id=node_id, edge_id=edge_id,
-                hint=hint, code=code,
-            )
-        )
+            key = False
+        issues.append(source.issue(message, loc, code=code, hint=hint, node_id=node_id, edge_id=edge_id, key=key))
     return issues
 
 

@@ -7,10 +7,15 @@ typo is an error with a suggestion rather than a silently ignored setting. These
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, StringConstraints
+from pydantic_core import core_schema
 
+from agent_engine_core.manifests._frozen import AsWritten, FrozenDict, Items, JSONObject, NonEmptyItems
+from agent_engine_core.manifests._role import ROLES, Role
 from agent_engine_core.manifests.evaluations import EvaluationsManifest
 from agent_engine_core.memory import StoreName
 
@@ -35,6 +40,7 @@ __all__ = [
     "PolicyRule",
     "ProviderCredentialsManifest",
     "RateLimitSpec",
+    "Role",
     "SchedulerManifest",
     "SchedulerSpec",
     "StoreSpec",
@@ -44,8 +50,20 @@ __all__ = [
 ]
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]+$", min_length=1)]
-SchemaRef = Identifier | dict[str, Any]
-Role = Literal["start", "linear", "decision", "branch", "split", "merge", "exit"]
+SchemaRef = Annotated[Identifier | Mapping[str, Any], AsWritten()]
+
+
+class _RoleName:
+    """Validated as the literal names (the error lists them, as a ``Literal``'s does), kept as a ``Role``."""
+
+    @staticmethod
+    def __get_pydantic_core_schema__(source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(
+            ROLES.__getitem__, core_schema.literal_schema(list(ROLES)),
+            serialization=core_schema.plain_serializer_function_ser_schema(str),
+        )
+
+
 OnFailure = Literal["fail_on_any", "ignore_failures", "include_failures"]
 
 
@@ -71,14 +89,16 @@ class NodeSpec(_Manifest):
     kind: Literal["deterministic", "agent"] = Field(
         "deterministic", description="deterministic nodes run a handler; agent nodes call an LLM agent."
     )
-    role: Role = Field(description="How the node routes: start, linear, decision, branch, split, merge, exit.")
+    role: Annotated[Role, _RoleName] = Field(
+        description="How the node routes: start, linear, decision, branch, split, merge, exit."
+    )
     default_start: bool = Field(False, description="Marks the default start node when there are several.")
     handler: str | None = Field(None, description='Deterministic only: "module:function".')
     agent_id: Identifier | None = Field(None, description="Agent only: an id from agents.yaml.")
     schema_in: SchemaRef | None = Field(None, description="Schema file stem or inline JSON Schema for the input.")
     schema_out: SchemaRef | None = Field(None, description="Schema file stem or inline JSON Schema for the output.")
     context: Identifier = Field("none", description="A context profile id, 'global' or 'none'.")
-    tools: list[Identifier] = Field(default_factory=list, description="Tools the node may invoke.")
+    tools: Items[Identifier] = Field(default_factory=tuple, description="Tools the node may invoke.")
     continue_on_failure: bool = Field(False, description="Record a failure and pass the input on.")
     memory_write: Literal["project", "global"] | None = Field(None, description="Also append output there.")
     always_fail: bool = Field(False, description="Exit only: force status failure.")
@@ -103,8 +123,8 @@ class WorkflowManifest(_Manifest):
 
     version: Literal["1.0"] = Field(description='Manifest format version: "1.0".')
     description: str | None = None
-    nodes: list[NodeSpec] = Field(min_length=1)
-    edges: list[EdgeSpec] = Field(default_factory=list)
+    nodes: NonEmptyItems[NodeSpec]
+    edges: Items[EdgeSpec] = Field(default_factory=tuple)
 
 
 class AgentSpec(_Manifest):
@@ -115,14 +135,14 @@ class AgentSpec(_Manifest):
         description='"<provider>/<model>", the provider being a registered LLM provider.'
     )
     prompt: str = Field("", description="System instructions.")
-    config: dict[str, Any] = Field(default_factory=dict, description="Passed to the provider.")
+    config: JSONObject = Field(default_factory=FrozenDict, description="Passed to the provider.")
     credential: Identifier | None = Field(None, description="An id from provider_credentials.yaml.")
 
 
 class AgentsManifest(_Manifest):
     """agents.yaml."""
 
-    agents: list[AgentSpec] = Field(default_factory=list)
+    agents: Items[AgentSpec] = Field(default_factory=tuple)
 
 
 class RateLimitSpec(_Manifest):
@@ -162,7 +182,7 @@ class PluginEntry(_Manifest):
 
     id: Identifier = Field(description="A registered telemetry sink, or the name of an installed observer plugin.")
     enabled: bool = Field(True, description="false switches an auto-loaded observer off for this project.")
-    config: dict[str, Any] = Field(default_factory=dict, description="Passed to the sink's factory.")
+    config: JSONObject = Field(default_factory=FrozenDict, description="Passed to the sink's factory.")
     dispatch: Literal["inline", "background"] = Field(
         "inline", description="background: events go through a bounded queue off the execution path."
     )
@@ -172,7 +192,7 @@ class PluginEntry(_Manifest):
 class PluginsManifest(_Manifest):
     """plugins.yaml."""
 
-    plugins: list[PluginEntry] = Field(default_factory=list)
+    plugins: Items[PluginEntry] = Field(default_factory=tuple)
 
 
 class ToolSpec(_Manifest):
@@ -185,13 +205,13 @@ class ToolSpec(_Manifest):
     allow_network: bool = Field(False, description="The tool may open network connections.")
     allow_shell: bool = Field(False, description="The tool may start processes.")
     timeout_s: float = Field(30.0, gt=0, description="How long one invocation may take.")
-    config: dict[str, Any] = Field(default_factory=dict, description="Passed to the tool type's factory.")
+    config: JSONObject = Field(default_factory=FrozenDict, description="Passed to the tool type's factory.")
 
 
 class ToolsManifest(_Manifest):
     """tools.yaml."""
 
-    tools: list[ToolSpec] = Field(default_factory=list)
+    tools: Items[ToolSpec] = Field(default_factory=tuple)
 
 
 class AuthSpec(_Manifest):
@@ -226,10 +246,10 @@ class CredentialSpec(_Manifest):
 class ProviderCredentialsManifest(_Manifest):
     """provider_credentials.yaml: a top-level ``provider_credentials:`` list (SPEC §3.5, the build plan)."""
 
-    RENAMED: ClassVar[dict[str, str]] = {"credentials": "provider_credentials"}
+    RENAMED: ClassVar[Mapping[str, str]] = MappingProxyType({"credentials": "provider_credentials"})
     """Keys earlier versions read, with the name that replaced them (refused, with the new name as the fix)."""
 
-    provider_credentials: list[CredentialSpec] = Field(default_factory=list)
+    provider_credentials: Items[CredentialSpec] = Field(default_factory=tuple)
 
 
 
@@ -245,7 +265,7 @@ class StoreSpec(_Manifest):
 
     backend: Identifier = Field("memory", description="memory | jsonl | sqlite | postgres | any registered backend.")
     retention: RetentionSpec = Field(default_factory=RetentionSpec)
-    config: dict[str, Any] = Field(default_factory=dict, description="Passed to the backend (paths, DSN, pool).")
+    config: JSONObject = Field(default_factory=FrozenDict, description="Passed to the backend (paths, DSN, pool).")
 
 
 class MemorySpec(_Manifest):
@@ -261,7 +281,7 @@ class ContextSource(_Manifest):
     """Where a context profile takes items from."""
 
     store: StoreName = Field(description="task (this task and its ancestors), project or global.")
-    tags: list[str] = Field(default_factory=list, description="Only items with at least one of these tags.")
+    tags: Items[str] = Field(default_factory=tuple, description="Only items with at least one of these tags.")
     limit: int | None = Field(None, ge=1, description="At most this many of the newest items of the source.")
 
 
@@ -269,7 +289,7 @@ class ContextProfile(_Manifest):
     """A named recipe for the context an agent or handler receives."""
 
     id: Identifier
-    sources: list[ContextSource] = Field(min_length=1)
+    sources: NonEmptyItems[ContextSource]
     retrieval_policy: Literal["recency", "hybrid", "all"] = Field(
         "recency", description="recency: newest first; hybrid: recency plus keyword overlap with the node input; "
         "all: every item, trimmed at the budget keeping the oldest and newest.",
@@ -278,10 +298,10 @@ class ContextProfile(_Manifest):
     token_counter: Identifier = Field("estimate", description="estimate (built in) or a registered counter.")
 
 
-GLOBAL_PROFILE = ContextProfile(
-    id="global", sources=[ContextSource(store="task"), ContextSource(store="project"), ContextSource(store="global")],
-    retrieval_policy="recency", max_tokens=2000,
-)
+GLOBAL_PROFILE = ContextProfile.model_validate({  # as YAML writes it: strict models take lists, not tuples
+    "id": "global", "sources": [{"store": "task"}, {"store": "project"}, {"store": "global"}],
+    "retrieval_policy": "recency", "max_tokens": 2000,
+})
 """``context: global``: every store, newest first, 2000 estimated tokens."""
 
 
@@ -289,7 +309,7 @@ class MemoryManifest(_Manifest):
     """memory.yaml."""
 
     memory: MemorySpec = Field(default_factory=MemorySpec)
-    context_profiles: list[ContextProfile] = Field(default_factory=list)
+    context_profiles: Items[ContextProfile] = Field(default_factory=tuple)
 
 
 PolicyTarget = Literal["tool", "context", "node", "memory"]
@@ -302,23 +322,23 @@ class PolicyRule(_Manifest):
     target_id: Identifier = Field(description="The tool, context profile (or global), node, or memory layer.")
     action: Literal["allow", "deny"]
     reason: str | None = Field(None, description="Recorded with a denial.")
-    nodes: list[Identifier] | None = Field(None, description="Only at these nodes (default: everywhere).")
+    nodes: Items[Identifier] | None = Field(None, description="Only at these nodes (default: everywhere).")
 
 
 class Policy(_Manifest):
     """A named group of rules."""
 
     name: Identifier
-    rules: list[PolicyRule] = Field(min_length=1)
+    rules: NonEmptyItems[PolicyRule]
 
 
 class PolicyManifest(_Manifest):
     """policy.yaml."""
 
-    policies: list[Policy] = Field(default_factory=list)
+    policies: Items[Policy] = Field(default_factory=tuple)
 
 
-MANIFEST_MODELS: dict[str, type[BaseModel]] = {
+MANIFEST_MODELS: Mapping[str, type[BaseModel]] = MappingProxyType({
     "workflow": WorkflowManifest,
     "agents": AgentsManifest,
     "tools": ToolsManifest,
@@ -328,5 +348,5 @@ MANIFEST_MODELS: dict[str, type[BaseModel]] = {
     "memory": MemoryManifest,
     "policy": PolicyManifest,
     "evaluations": EvaluationsManifest,
-}
+})
 """The manifest files this version understands, by file stem."""
