@@ -179,7 +179,7 @@ def _schema_valid(assertion: SchemaValidAssertion, run: _Run) -> AssertionResult
 
 def _path_taken(assertion: PathTakenAssertion, run: _Run) -> AssertionResult:
     path = [r.node_id for r in run.result.trace.for_task(run.result.task_id)]
-    held = path == assertion.expected if assertion.exact else _in_order(assertion.expected, path)
+    held = path == list(assertion.expected) if assertion.exact else _in_order(assertion.expected, path)
     how = "exactly" if assertion.exact else "in this order"
     return _verdict("path_taken", held, assertion.expected, path,
                     f"the task ran {' -> '.join(path)}, expected {how} {' -> '.join(assertion.expected)}")

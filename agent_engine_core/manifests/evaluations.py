@@ -11,7 +11,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StringConstraints,
+    Tag,
+    model_validator,
+)
+
+from agent_engine_core.manifests._frozen import JSONObject, NonEmptyItems, freeze
 
 __all__ = [
     "ASSERTION_TYPES",
@@ -36,6 +47,10 @@ Pointer = Annotated[str, StringConstraints(pattern=r"^(/.*)?$")]
 """A JSON Pointer (RFC 6901) into the task's output: ``""`` is the whole output, ``/a/0`` a part of it."""
 
 
+JSON = Annotated[Any, AfterValidator(freeze)]
+"""A JSON value as written, stored read-only."""
+
+
 class _Manifest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
@@ -56,7 +71,7 @@ class EqualsAssertion(_Assertion):
 
     type: Literal["equals"]
     path: Pointer = ""
-    expected: Any
+    expected: JSON
 
 
 class ContainsAssertion(_Assertion):
@@ -64,7 +79,7 @@ class ContainsAssertion(_Assertion):
 
     type: Literal["contains"]
     path: Pointer = ""
-    expected: Any
+    expected: JSON
 
 
 class RegexAssertion(_Assertion):
@@ -90,7 +105,7 @@ class PathTakenAssertion(_Assertion):
     """
 
     type: Literal["path_taken"]
-    expected: list[Identifier] = Field(min_length=1)
+    expected: NonEmptyItems[Identifier]
     exact: bool = True
 
 
@@ -108,7 +123,7 @@ class ToolCalledAssertion(_Assertion):
     type: Literal["tool_called"]
     tool: Identifier
     node: Identifier | None = None
-    arguments: dict[str, Any] | None = None
+    arguments: JSONObject | None = None
 
 
 class MaxTokensAssertion(_Assertion):
@@ -140,9 +155,9 @@ class EvaluationCase(_Manifest):
 
     id: Identifier
     description: str | None = None
-    input: Any = None
+    input: JSON = None
     start: Identifier | None = Field(None, description="The start node; the workflow's default when omitted.")
-    assertions: list[Assertion] = Field(min_length=1, description="Every one must hold for the case to pass.")
+    assertions: NonEmptyItems[Assertion] = Field(description="Every one must hold for the case to pass.")
 
     @model_validator(mode="before")
     @classmethod
@@ -161,18 +176,18 @@ class EvaluationSuite(_Manifest):
 
     id: Identifier
     description: str | None = None
-    cases: list[EvaluationCase] = Field(min_length=1)
+    cases: NonEmptyItems[EvaluationCase]
 
 
 class _Suites(_Manifest):
-    suites: list[EvaluationSuite] = Field(min_length=1)
+    suites: NonEmptyItems[EvaluationSuite]
 
 
 class EvaluationsManifest(_Manifest):
     """evaluations.yaml: a list of cases, or ``suites:`` of cases."""
 
     evaluations: Annotated[
-        Annotated[list[EvaluationCase], Tag("cases")] | Annotated[_Suites, Tag("suites")],
+        Annotated[NonEmptyItems[EvaluationCase], Tag("cases")] | Annotated[_Suites, Tag("suites")],
         Discriminator(lambda data: "suites" if isinstance(data, dict) else "cases"),
     ] = Field(description="The cases, or the build plan's suites: [{id, cases}].")
 
@@ -180,8 +195,8 @@ class EvaluationsManifest(_Manifest):
     def suites(self) -> tuple[EvaluationSuite, ...]:
         """Every suite, in file order (a plain list of cases is the suite ``default``)."""
         if isinstance(self.evaluations, _Suites):
-            return tuple(self.evaluations.suites)
-        return (EvaluationSuite(id="default", cases=list(self.evaluations)),)
+            return self.evaluations.suites
+        return (EvaluationSuite.model_construct(id="default", description=None, cases=self.evaluations),)
 
     @model_validator(mode="after")
     def _unique_ids(self) -> EvaluationsManifest:

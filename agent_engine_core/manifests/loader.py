@@ -23,11 +23,11 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from agent_engine_core._build.dag import WorkflowParts
 from agent_engine_core._schemas import schema_problem
 from agent_engine_core.codec import dumps
 from agent_engine_core.errors import ManifestIssue
 from agent_engine_core.manifests._frozen import freeze
+from agent_engine_core.manifests._parts import WorkflowParts
 from agent_engine_core.manifests._yaml import YamlDocument, parse_yaml
 from agent_engine_core.manifests.evaluations import EvaluationsManifest
 from agent_engine_core.manifests.models import (
