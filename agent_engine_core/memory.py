@@ -286,13 +286,32 @@ class InMemoryBackend:
         """Nothing to release."""
 
 
-class MemoryStore:
+class _Fixed:
+    """Attributes set once, by the engine: a caller changes memory through ``append``/``put``, never by rebinding."""
+
+    __slots__ = ()
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__}.{name} is read-only")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__}.{name} is read-only")
+
+    def _set(self, **values: object) -> None:
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+
+class MemoryStore(_Fixed):
     """One store as embedders and handlers use it: ``engine.memory.project.append(...)``, ``.query(...)``."""
 
+    __slots__ = ("backend", "name", "project_id")
+    name: StoreName
+    backend: MemoryBackend
+    project_id: str
+
     def __init__(self, name: StoreName, backend: MemoryBackend, project_id: str) -> None:
-        self.name = name
-        self.backend = backend
-        self.project_id = project_id
+        self._set(name=name, backend=backend, project_id=project_id)
 
     def append(
         self, payload: Any, *, tags: Sequence[str] = (), metadata: Any = None, task_id: str | None = None,
@@ -321,12 +340,15 @@ class MemoryStore:
         return self.backend.query(task_id=task_id, tags=tags, limit=limit)
 
 
-class Artifacts:
+class Artifacts(_Fixed):
     """The project's artifacts (node outputs, tool results...): ``engine.artifacts.query(kind=..., node_id=...)``."""
 
+    __slots__ = ("_backend", "_project_id")
+    _backend: MemoryBackend
+    _project_id: str
+
     def __init__(self, backend: MemoryBackend, project_id: str) -> None:
-        self._backend = backend
-        self._project_id = project_id
+        self._set(_backend=backend, _project_id=project_id)
 
     def put(
         self, kind: str, task_id: str, payload_json: str, *, node_id: str | None = None, schema: str | None = None,
@@ -378,15 +400,21 @@ class _NotOpen:
         """Nothing was opened."""
 
 
-class Memory:
+class Memory(_Fixed):
     """An engine's three stores (``task``, ``project``, ``global_``) and its ``artifacts``."""
 
+    __slots__ = ("artifacts", "global_", "project", "project_id", "task")
+    project_id: str
+    task: MemoryStore
+    project: MemoryStore
+    global_: MemoryStore
+    artifacts: Artifacts
+
     def __init__(self, backends: Mapping[StoreName, MemoryBackend], project_id: str) -> None:
-        self.project_id = project_id
-        self.task = MemoryStore("task", backends["task"], project_id)
-        self.project = MemoryStore("project", backends["project"], project_id)
-        self.global_ = MemoryStore("global", backends["global"], project_id)
-        self.artifacts = Artifacts(backends["project"], project_id)
+        self._set(project_id=project_id, task=MemoryStore("task", backends["task"], project_id),
+                  project=MemoryStore("project", backends["project"], project_id),
+                  global_=MemoryStore("global", backends["global"], project_id),
+                  artifacts=Artifacts(backends["project"], project_id))
 
     @classmethod
     def unopened(cls, project_id: str) -> Memory:
@@ -401,8 +429,8 @@ class Memory:
     def open(self, backends: Mapping[StoreName, MemoryBackend]) -> None:
         """Give every store of a memory made by ``unopened`` its backend."""
         for store in (self.task, self.project, self.global_):
-            store.backend = backends[store.name]
-        self.artifacts._backend = backends["project"]
+            store._set(backend=backends[store.name])
+        self.artifacts._set(_backend=backends["project"])
 
     def store(self, name: StoreName) -> MemoryStore:
         """The store called ``name`` (``task``, ``project`` or ``global``)."""

@@ -11,8 +11,8 @@ What the walk covers and where it stops (docs/DECISIONS.md, "Deep immutability")
   dataclasses, the items of tuples, named tuples, frozensets and mappings, and the public properties;
 - it stops at functions, methods, classes and modules, and at objects of types defined outside the core: the
   handler callables, provider instances and plugin objects their authors own;
-- it stops at ``engine.memory`` and ``engine.artifacts``: they are the engine's live stores, changed through
-  their own API (``append``, ``put``) by design;
+- ``engine.memory`` and ``engine.artifacts`` are the engine's live stores: no attribute of theirs can be
+  rebound, and the walk stops at their backends, whose contents change through ``append`` and ``put`` by design;
 - ``object.__setattr__``, ``dict.__setitem__(frozen, ...)`` and a model's ``__dict__`` are bypasses of the
   types' own methods, as ``object.__setattr__`` on a frozen dataclass is: out of scope, and not attempted.
 """
@@ -42,10 +42,11 @@ from agent_engine_core import Engine
 from agent_engine_core._build.components import CATEGORIES
 from agent_engine_core.codec import dumps
 from agent_engine_core.manifests._frozen import FrozenDict, FrozenList, freeze
-from agent_engine_core.memory import Artifacts, Memory
+from agent_engine_core.memory import Artifacts, Memory, MemoryStore
 
 LEAVES = (str, bytes, int, float, complex, bool, type(None), enum.Enum, PurePath)
-LIVE_STORES = (Memory, Artifacts)
+LIVE_STORES = (Memory, MemoryStore, Artifacts)
+"""The engine's memory: its attributes are fixed, its contents change through ``append``/``put``, by design."""
 MUTATORS = ("append", "extend", "insert", "remove", "pop", "popitem", "clear", "sort", "reverse", "update",
             "setdefault", "add", "discard", "__setitem__", "__delitem__")
 """Every method by which a list, dict or set changes in place."""
@@ -189,19 +190,22 @@ def mutable_paths_from(roots: Mapping[str, Any]) -> list[str]:
     keep: list[Any] = []  # what ``seen`` holds the ids of stays alive, so an id is never reused
     while stack:
         path, value = stack.pop()
-        if id(value) in seen or isinstance(value, LEAVES) or _user_owned(value) or isinstance(value, LIVE_STORES):
+        if id(value) in seen or isinstance(value, LEAVES) or _user_owned(value):
             continue
         seen.add(id(value))
         keep.append(value)
         if type(value) in (set, list, dict):
             found.append(f"{path}: a plain {type(value).__name__}")
+        live = isinstance(value, LIVE_STORES)  # a store's contents change (append, put); its attributes do not
         for what, attempt in _attempts(value):
+            if live and not what.startswith("setattr"):
+                continue
             try:
                 attempt()
             except (TypeError, AttributeError, ValueError):  # pydantic's frozen-instance error is a ValueError
                 continue
             found.append(f"{path}: {what}")
-        stack.extend((path + step, child) for step, child in _children(value))
+        stack.extend((path + step, child) for step, child in _children(value) if not (live and step == ".backend"))
     return found
 
 
@@ -296,3 +300,18 @@ def test_nothing_reachable_from_an_example_project_loaded_from_disk_can_be_chang
         assert any(source.document is not None for source in engine.project.sources.values())
         assert engine.project.schemas
         assert mutable_paths(engine) == []
+
+
+def test_the_engines_memory_cannot_be_rebound_and_still_takes_items() -> None:
+    with Engine.from_dict({"workflow": {"version": "1.0", "nodes": [{"id": "s", "role": "start"},
+                                                                      {"id": "x", "role": "exit"}],
+                                        "edges": [{"from": "s", "to": "x"}]}}) as engine:
+        for target, name in ((engine.memory, "project"), (engine.memory, "artifacts"),
+                             (engine.memory.project, "backend"), (engine.memory.task, "name"),
+                             (engine.artifacts, "_backend")):
+            with pytest.raises(AttributeError, match="is read-only"):
+                setattr(target, name, None)
+        with pytest.raises(AttributeError):
+            del engine.memory.project
+        engine.memory.project.append({"kept": True}, tags=["t"])
+        assert [item.payload for item in engine.memory.project.query(tags=["t"])] == [{"kept": True}]
