@@ -33,7 +33,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 from test_dag_properties import HANDLERS, workflows
@@ -96,6 +96,11 @@ def _user_owned(value: Any) -> bool:
     return not (module == "builtins" or module.startswith("agent_engine_core"))
 
 
+FRESH_COPIES = frozenset({"input", "output", "error", "details", "payload", "result"})
+"""Properties of records, results and events documented to decode a fresh copy on every read (the history keeps
+text): what they return belongs to the caller, and ``test_every_fresh_copy_is_the_callers_own`` checks them."""
+
+
 def _children(value: Any) -> Iterator[tuple[str, Any]]:
     """The objects ``value`` hands out, each with the step that reaches it (for the failure message)."""
     if isinstance(value, Mapping):
@@ -110,7 +115,13 @@ def _children(value: Any) -> Iterator[tuple[str, Any]]:
         names = list(getattr(type(value), "_fields", ()))  # a named tuple's fields
     else:
         names = _public_attributes(value)
+    if not isinstance(value, BaseModel):
+        names = [name for name in names if name not in FRESH_COPIES or not _is_property(type(value), name)]
     yield from ((f".{name}", getattr(value, name)) for name in names)
+
+
+def _is_property(cls: type, name: str) -> bool:
+    return isinstance(inspect.getattr_static(cls, name, None), property)
 
 
 def _properties(cls: type) -> list[str]:
@@ -315,3 +326,65 @@ def test_the_engines_memory_cannot_be_rebound_and_still_takes_items() -> None:
             del engine.memory.project
         engine.memory.project.append({"kept": True}, tags=["t"])
         assert [item.payload for item in engine.memory.project.query(tags=["t"])] == [{"kept": True}]
+
+
+
+# ---- results ---------------------------------------------------------------------------------------------------
+
+def _result_engine() -> tuple[Engine, Any]:
+    from _agent_kit import TOOLS, Kit, Script, reply
+
+    def work(payload: Any, ctx: Any) -> Any:
+        if payload == "fail":
+            raise ValueError("asked to fail")
+        return {"item": payload, "sum": ctx.tools.add(a=1, b=2).output}
+
+    workflow = {"version": "1.0", "nodes": [
+        {"id": "s", "role": "start"}, {"id": "sp", "role": "split"},
+        {"id": "w", "role": "linear", "handler": "h:work", "tools": ["add"]},
+        {"id": "m", "role": "merge", "merge": {"on_failure": "include_failures"}},
+        {"id": "ask", "role": "linear", "kind": "agent", "agent_id": "bot"}, {"id": "x", "role": "exit"}],
+        "edges": [{"from": "s", "to": "sp"}, {"from": "sp", "to": "w"}, {"from": "w", "to": "m"},
+                  {"from": "m", "to": "ask"}, {"from": "ask", "to": "x"}]}
+    kit = Kit(Script(*[reply({"done": True})] * 200))
+    engine = Engine.from_dict({"workflow": workflow, "tools": TOOLS,
+                               "agents": {"agents": [{"id": "bot", "llm": "scriptable/m-1", "prompt": "Sum up."}]}},
+                              handlers={"h:work": work}, plugins=[kit])
+    return engine, kit
+
+
+@pytest.fixture(scope="module")
+def result_engine() -> Iterator[Engine]:
+    engine, _ = _result_engine()
+    with engine:
+        yield engine
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(json_values | st.just("fail"), min_size=1, max_size=4))
+def test_nothing_reachable_from_a_task_result_can_be_changed(result_engine: Engine, items: list[Any]) -> None:
+    result = result_engine.run(["ok", *items], run_id="frozen")  # one child that succeeds: the merge runs
+    assert len(result.trace.records) > 4  # a split, its children, their tool calls, a merge and an agent call
+    roots = {f"result.{name}": getattr(result, name) for name in _public_attributes(result)
+             if name not in FRESH_COPIES}
+    assert mutable_paths_from(roots) == []
+
+
+def test_every_fresh_copy_is_the_callers_own(result_engine: Engine) -> None:
+    result = result_engine.run(["a", "fail"], run_id="fresh")
+    owners = [result, *result.trace.records, *result.trace.tasks,
+              *(call for r in result.trace.records for call in (*r.agent_calls, *r.tool_calls))]
+    owners += [r.error for r in result.trace.records if r.error is not None]
+    checked = 0
+    for owner in owners:
+        for name in sorted(FRESH_COPIES):
+            if not _is_property(type(owner), name):
+                continue
+            first, second = getattr(owner, name), getattr(owner, name)
+            assert first == second
+            if isinstance(first, dict | list):
+                assert first is not second
+                first.clear()
+                assert getattr(owner, name) == second  # the owner still reads what it recorded
+                checked += 1
+    assert checked >= 10
