@@ -9,13 +9,13 @@ whose nodes or edges failed field validation is still checked in its well-formed
 
 from __future__ import annotations
 
-import difflib
 from collections import deque
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+from agent_engine_core.manifests._hints import did_you_mean
 from agent_engine_core.manifests._parts import WorkflowParts
 from agent_engine_core.manifests._role import Role
 
@@ -245,11 +245,10 @@ def _index_edges(
         if source not in known or target not in known:
             for field, ref in (("from", source), ("to", target)):
                 if ref not in known and not unnamed:
-                    close = difflib.get_close_matches(ref, list(known), n=1, cutoff=0.6)
                     check.edge(
                         position, spec.edge_id, field, "dag.unknown_node",
                         f"'{field}: {ref}' names no node",
-                        hint=f"did you mean '{close[0]}'?" if close else "declare the node under nodes:",
+                        hint=did_you_mean(ref, known) or "declare the node under nodes:",
                     )
             continue
         if (source, target) in accepted:
@@ -273,9 +272,8 @@ def _check_node(spec: NodeSpec, role: Role, refs: References, check: _Checker) -
             check.node(spec.id, "kind", "dag.agent_missing", "agent node has no agent_id",
                        "add agent_id: <an id from agents.yaml>")
         elif spec.agent_id not in refs.agents:
-            close = difflib.get_close_matches(spec.agent_id, list(refs.agents), n=1, cutoff=0.6)
             check.node(spec.id, "agent_id", "dag.unknown_agent", f"agent '{spec.agent_id}' is not defined",
-                       f"did you mean '{close[0]}'?" if close else "define it in agents.yaml")
+                       did_you_mean(spec.agent_id, refs.agents) or "define it in agents.yaml")
         if spec.handler is not None:
             check.node(spec.id, "handler", "dag.kind_field", "agent nodes take no handler",
                        "remove handler, or make the node kind: deterministic")
@@ -307,18 +305,15 @@ def _check_references(spec: NodeSpec, refs: References, check: _Checker) -> None
     for field in ("schema_in", "schema_out"):
         ref = getattr(spec, field)
         if isinstance(ref, str) and ref not in refs.schemas:
-            close = difflib.get_close_matches(ref, list(refs.schemas), n=1, cutoff=0.6)
             check.node(spec.id, field, "dag.unknown_schema", f"schema '{ref}' does not exist",
-                       f"did you mean '{close[0]}'?" if close else f"add schemas/{ref}.json")
+                       did_you_mean(ref, refs.schemas) or f"add schemas/{ref}.json")
     if spec.context not in refs.context_profiles:
-        close = difflib.get_close_matches(spec.context, list(refs.context_profiles), n=1, cutoff=0.6)
         check.node(spec.id, "context", "dag.unknown_context", f"context profile '{spec.context}' does not exist",
-                   f"did you mean '{close[0]}'?" if close else "use 'none' or a profile from memory.yaml")
+                   did_you_mean(spec.context, refs.context_profiles) or "use 'none' or a profile from memory.yaml")
     for index, tool in enumerate(spec.tools):
         if tool not in refs.tools:
-            close = difflib.get_close_matches(tool, list(refs.tools), n=1, cutoff=0.6)
             check.node(spec.id, ("tools", index), "dag.unknown_tool", f"tool '{tool}' is not declared",
-                       f"did you mean '{close[0]}'?" if close else "declare it in tools.yaml")
+                       did_you_mean(tool, refs.tools) or "declare it in tools.yaml")
 
 
 def _check_degree(spec: NodeSpec, role: Role, out_count: int, in_count: int, check: _Checker) -> None:

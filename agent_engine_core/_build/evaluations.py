@@ -7,13 +7,13 @@ case, and is reported as one, located in evaluations.yaml, with every other prob
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING
 
-from agent_engine_core.errors import ManifestIssue
+from agent_engine_core.manifests._hints import did_you_mean
 
 if TYPE_CHECKING:
+    from agent_engine_core.errors import ManifestIssue
     from agent_engine_core.manifests.evaluations import EvaluationCase
     from agent_engine_core.manifests.loader import Project, Source
 
@@ -46,16 +46,13 @@ def _check_case(
     def refer(name: str, known: Collection[str], what: str, path: list[str | int], *, role: str | None = None) -> None:
         if name in known and (role is None or roles is None or roles.get(name) == role):
             return
-        line, column = source.locate([*where, *path])
         if name in known:
             message = f"case '{case.id}' names {what} '{name}', which is a {roles[name] if roles else '?'} node"
             hint = f"name a {role} node"
         else:
-            close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
             message = f"case '{case.id}' names {what} '{name}', which the project does not have"
-            hint = f"did you mean '{close[0]}'?" if close else f"use one of: {', '.join(sorted(known)) or 'none'}"
-        issues.append(ManifestIssue(message, file=source.file, line=line, column=column,
-                                    code="evaluations.unknown_reference", hint=hint))
+            hint = did_you_mean(name, known) or f"use one of: {', '.join(sorted(known)) or 'none'}"
+        issues.append(source.issue(message, [*where, *path], code="evaluations.unknown_reference", hint=hint))
 
     nodes = roles.keys() if roles is not None else None
     if case.start is not None and nodes is not None:

@@ -41,10 +41,10 @@ class PendingMemory:
             try:
                 backends[store] = registration.factory(setup)
             except Exception as exc:  # a backend that cannot start is a load error, never a silent fallback
-                line, column = source.locate(["memory", f"{store}_store", "config" if setup.config else "backend"])
-                issues.append(ManifestIssue(
+                issues.append(source.issue(
                     f"the {store} store's backend '{registration.name}' cannot be used: {type(exc).__name__}: {exc}",
-                    file=source.file, line=line, column=column, code="memory.backend_unusable"))
+                    ["memory", f"{store}_store", "config" if setup.config else "backend"],
+                    code="memory.backend_unusable"))
         if len(backends) < len(STORES):
             for backend in backends.values():
                 backend.close()
@@ -64,10 +64,9 @@ def bind_memory(project: Project, components: Components, issues: list[ManifestI
         store_spec = getattr(spec, f"{store}_store")
         registration = installed.get(store_spec.backend)
         if registration is None:
-            line, column = source.locate(["memory", f"{store}_store", "backend"])
-            issues.append(ManifestIssue(
+            issues.append(source.issue(
                 f"the {store} store uses memory backend '{store_spec.backend}', which is not installed",
-                file=source.file, line=line, column=column, code="memory.unknown_backend",
+                ["memory", f"{store}_store", "backend"], code="memory.unknown_backend",
                 hint=distribution_hint("memory_backend", store_spec.backend, installed)))
             continue
         setup = MemorySetup(store, project_id, project.base_dir, store_spec.retention.max_items,
@@ -86,10 +85,9 @@ def context_profiles(project: Project, issues: list[ManifestIssue]) -> dict[str,
     profiles: dict[str, ContextProfile] = {"global": GLOBAL_PROFILE}
     for index, profile in enumerate(project.memory.context_profiles):
         if profile.id in RESERVED_PROFILES or profile.id in profiles:
-            line, column = source.locate(["context_profiles", index, "id"])
-            issues.append(ManifestIssue(f"context profile id '{profile.id}' is taken", file=source.file, line=line,
-                                        column=column, code="memory.duplicate_profile",
-                                        hint="'none' and 'global' are built in; every id must be unique"))
+            issues.append(source.issue(f"context profile id '{profile.id}' is taken", ["context_profiles", index, "id"],
+                                       code="memory.duplicate_profile",
+                                       hint="'none' and 'global' are built in; every id must be unique"))
             continue
         profiles[profile.id] = profile
     return profiles
@@ -105,10 +103,9 @@ def context_assemblers(
     assemblers = {}
     for position, profile in enumerate(project.memory.context_profiles):
         if profile.token_counter not in counters:
-            line, column = source.locate(["context_profiles", position, "token_counter"])
-            issues.append(ManifestIssue(
+            issues.append(source.issue(
                 f"context profile '{profile.id}' counts tokens with '{profile.token_counter}', which is not "
-                "registered", file=source.file, line=line, column=column, code="memory.unknown_token_counter",
+                "registered", ["context_profiles", position, "token_counter"], code="memory.unknown_token_counter",
                 hint=f"use one of: {', '.join(sorted(counters))}"))
     if memory is None:
         return {}

@@ -11,17 +11,17 @@ Nothing in a rule depends on the stage's input, so the decision is made once, wh
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from agent_engine_core.codec import dumps
 from agent_engine_core.errors import ManifestIssue
+from agent_engine_core.manifests._hints import did_you_mean
 from agent_engine_core.records import ErrorKind, StageError
 
 if TYPE_CHECKING:
-    from agent_engine_core.manifests.loader import Project
+    from agent_engine_core.manifests.loader import Project, Source
     from agent_engine_core.manifests.models import NodeSpec, PolicyRule
 
 __all__ = ["Denials", "policy_denials"]
@@ -43,10 +43,9 @@ def policy_denials(
         for r, rule in enumerate(policy.rules):
             where: list[str | int] = ["policies", p, "rules", r]
             _check(rule.target_id, known[rule.target], f"{rule.target} '{rule.target_id}'", [*where, "target_id"],
-                   source.file, source.locate, issues)
+                   source, issues)
             for n, node in enumerate(rule.nodes or ()):
-                _check(node, known["node"], f"node '{node}'", [*where, "nodes", n], source.file, source.locate,
-                       issues)
+                _check(node, known["node"], f"node '{node}'", [*where, "nodes", n], source, issues)
             rules.setdefault((rule.target, rule.target_id), []).append((policy.name, r, rule))
     if not rules:  # nothing is denied: skip the walk over every node's subjects
         return Denials({}, {})
@@ -87,13 +86,9 @@ class Denials:
 
 
 def _check(
-    name: str, known: Collection[str], what: str, path: list[str | int], file: str,
-    locate: Callable[[list[str | int]], tuple[int | None, int | None]], issues: list[ManifestIssue],
+    name: str, known: Collection[str], what: str, path: list[str | int], source: Source, issues: list[ManifestIssue],
 ) -> None:
-    if name in known:
-        return
-    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
-    line, column = locate(path)
-    issues.append(ManifestIssue(f"the policy names {what}, which the project does not have", file=file, line=line,
-                                column=column, code="policy.unknown_reference",
-                                hint=f"did you mean '{close[0]}'?" if close else "fix or remove the rule"))
+    if name not in known:
+        issues.append(source.issue(f"the policy names {what}, which the project does not have", path,
+                                   code="policy.unknown_reference",
+                                   hint=did_you_mean(name, known) or "fix or remove the rule"))
