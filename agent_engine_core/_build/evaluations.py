@@ -32,11 +32,8 @@ def evaluation_issues(
     if manifest is None:
         return
     source = project.source("evaluations")
-    listed = isinstance(manifest.evaluations, tuple)  # the SPEC's list of cases, not the build plan's suites
-    for s, suite in enumerate(manifest.suites):
-        for c, case in enumerate(suite.cases):
-            where: list[str | int] = ["evaluations", c] if listed else ["evaluations", "suites", s, "cases", c]
-            _check_case(case, where, source, project, roles, tools, issues)
+    for case, where in manifest.case_paths():
+        _check_case(case, where, source, project, roles, tools, issues)
 
 
 def _check_case(

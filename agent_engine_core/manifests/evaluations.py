@@ -9,6 +9,7 @@ case that passes by checking nothing.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -197,6 +198,13 @@ class EvaluationsManifest(_Manifest):
         if isinstance(self.evaluations, _Suites):
             return self.evaluations.suites
         return (EvaluationSuite.model_construct(id="default", description=None, cases=self.evaluations),)
+
+    def case_paths(self) -> Iterator[tuple[EvaluationCase, list[str | int]]]:
+        """Every case with its path in the file (``evaluations.0`` or ``evaluations.suites.0.cases.0``)."""
+        suites = isinstance(self.evaluations, _Suites)
+        for s, suite in enumerate(self.suites):
+            for c, case in enumerate(suite.cases):
+                yield case, ["evaluations", "suites", s, "cases", c] if suites else ["evaluations", c]
 
     @model_validator(mode="after")
     def _unique_ids(self) -> EvaluationsManifest:
