@@ -38,7 +38,7 @@ import orjson
 
 from agent_engine_core.errors import JSONValueError
 
-__all__ = ["JSONValueError", "dumps", "loads"]
+__all__ = ["JSONValueError", "compose", "dumps", "embed", "loads"]
 
 
 def _json_like(value: Any) -> Any:
@@ -127,3 +127,18 @@ def loads(text: str | bytes) -> Any:
         return orjson.loads(text)
     except orjson.JSONDecodeError:  # integers beyond 64 bits, NaN literals, lone surrogate escapes
         return json.loads(text)
+
+
+def embed(text: str) -> Any:
+    """JSON text already written by ``dumps``, to be placed as it is inside a value given to ``compose``."""
+    return orjson.Fragment(text)
+
+
+def compose(value: Any) -> str:
+    """JSON text of plain JSON data with ``embed``-ded texts inside, which are copied, never decoded.
+
+    For documents that are stored and read back rather than hashed (the run store): the texts are written by
+    ``dumps`` already, and floats (timings) may be spelled as orjson spells them.
+    """
+    return orjson.dumps(value).decode()
+

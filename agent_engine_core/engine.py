@@ -10,12 +10,13 @@ from __future__ import annotations
 import dataclasses
 import sys
 import threading
+import time
 import weakref
 from collections.abc import Callable, Collection, Coroutine, Mapping, Sequence
 from concurrent.futures import Executor
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from agent_engine_core._build.components import Components, ComponentsView
 from agent_engine_core._build.dag import FAN_OUT, Dag
@@ -23,12 +24,13 @@ from agent_engine_core._build.plan import Built, Plan, build
 from agent_engine_core._plugins.config import apply_plugin_config
 from agent_engine_core._plugins.loader import load_plugins
 from agent_engine_core._plugins.view import PluginsView
+from agent_engine_core._run.keep import Origin, RunKeeper, stored_run
 from agent_engine_core._run.observe import ObserverRun, Observers
 from agent_engine_core._run.stage import TaskState
 from agent_engine_core.codec import JSONValueError, dumps
 from agent_engine_core.errors import InvalidInput, ProviderError, TaskFailed
 from agent_engine_core.ids import RunId, new_run_id
-from agent_engine_core.memory import Artifacts, Memory
+from agent_engine_core.memory import Artifact, Artifacts, Memory
 from agent_engine_core.records import ROOT, StageRecord, Status, TaskResult, Trace
 from agent_engine_core.replay import RecordedContext, Recording, ReplayProvider, check_replay, load_recording
 from agent_engine_core.secrets import redact
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
 
     from agent_engine_core.evaluations import CaseResult
     from agent_engine_core.manifests.loader import Project
+    from agent_engine_core.manifests.models import RunsSpec
 
 __all__ = ["Engine"]
 
@@ -130,18 +133,20 @@ class Engine:
     """A validated project, ready to run. Build it with ``from_config_dir`` or ``from_dict``."""
 
     def __init__(
-        self, project: Project, *, handlers: Handlers | None = None, plugins: Sequence[object] = ()
+        self, project: Project, *, handlers: Handlers | None = None, plugins: Sequence[object] = (),
+        runs: RunsSpec | Literal[False] | None = None,
     ) -> None:
         """Validate ``project`` and prepare it to run; raises ``ManifestError`` listing every issue.
 
         Plugins load first (built-ins, then entry points, then ``plugins``), so manifests can name their
-        components.
+        components. Finished runs are kept in the run store memory.yaml's ``runs:`` names; without one, in
+        the store ``runs`` describes, or (``runs=None``) the last 100 in memory; ``runs=False`` keeps none.
         """
         components = Components()
         self._plugins = load_plugins(components, plugins)
         settings = apply_plugin_config(project, components, self._plugins)
         try:
-            self._built: Built = build(project, components, handlers or {}, settings.issues)
+            self._built: Built = build(project, components, handlers or {}, settings.issues, runs)
         except BaseException:
             self._plugins.close_sinks()  # an engine that never was must not leave a sink's server running
             raise
@@ -165,18 +170,21 @@ class Engine:
         self._regions: dict[str, tuple[str, ...]] = {}
         self._pool: Executor | None = None
         self._pool_lock = threading.Lock()
+        self._keeper = RunKeeper(self._built.runs) if self._built.runs is not None else None
 
     @classmethod
-    def from_config_dir(cls, path: str | Path, *, plugins: Sequence[object] = ()) -> Engine:
+    def from_config_dir(
+        cls, path: str | Path, *, plugins: Sequence[object] = (), runs: RunsSpec | Literal[False] | None = None
+    ) -> Engine:
         """Load and validate the project in the folder ``path`` (workflow.yaml, agents.yaml, schemas/...)."""
         from agent_engine_core.manifests.loader import load_config_dir  # noqa: PLC0415 - pydantic and YAML load with a project
 
-        return cls(load_config_dir(Path(path)), plugins=plugins)
+        return cls(load_config_dir(Path(path)), plugins=plugins, runs=runs)
 
     @classmethod
     def from_dict(
         cls, manifests: Mapping[str, Any], *, base_dir: str | Path | None = None,
-        handlers: Handlers | None = None, plugins: Sequence[object] = (),
+        handlers: Handlers | None = None, plugins: Sequence[object] = (), runs: RunsSpec | Literal[False] | None = None,
     ) -> Engine:
         """Build from in-memory manifests: file stem -> parsed content, plus ``"schemas"``: stem -> schema.
 
@@ -186,7 +194,7 @@ class Engine:
         from agent_engine_core.manifests.loader import load_manifests  # noqa: PLC0415 - pydantic loads with a project
 
         base = Path(base_dir) if base_dir is not None else None
-        return cls(load_manifests(manifests, base), handlers=handlers, plugins=plugins)
+        return cls(load_manifests(manifests, base), handlers=handlers, plugins=plugins, runs=runs)
 
     @property
     def project(self) -> Project:
@@ -270,8 +278,10 @@ class Engine:
         return result
 
     async def _execute(
-        self, built: Built, input: Any, start: str | None, run_id: str | None, raise_on_failure: bool
+        self, built: Built, input: Any, start: str | None, run_id: str | None, raise_on_failure: bool, *,
+        origin: Origin | None = None, judge: Callable[[TaskResult], Artifact] | None = None,
     ) -> TaskResult:
+        """Run, then keep the run in the run store (with ``judge``'s verdict on it, when given) and return it."""
         # the router, and asyncio with it, load with the first run (see the module docstring)
         from agent_engine_core._run.router import Finished, RunState, first_failure, ordered, walk  # noqa: PLC0415
 
@@ -286,10 +296,14 @@ class Engine:
         except JSONValueError as exc:
             raise InvalidInput(f"the input is not JSON: {exc}") from None
         rid = RunId(run_id) if run_id is not None else new_run_id()
-        observers = self._observers.run() if self._observers.active else None
+        keeper = self._keeper
+        keep_events = keeper is not None and keeper.runs.events
+        observers = self._observers.run(keep=keep_events) if self._observers.active or keep_events else None
         timings = self._handler_timings if built.inline_fast_handlers else None
         run = RunState(rid, built.plans, built.fanout_concurrency, self._executor(), timings, observers=observers,
-                       memory=built.memory, regions=self._regions, credentials=built.credentials)
+                       memory=built.memory, regions=self._regions, credentials=built.credentials,
+                       artifacts=[] if keeper is not None else None)
+        started_at, clock = time.time(), time.perf_counter()
         root = TaskState(id=rid, lineage=ROOT, run_id=rid)
         finished = await walk(run, root, start_node, input_json)
         assert isinstance(finished, Finished)  # only children wait at merges; the root always finishes
@@ -306,6 +320,12 @@ class Engine:
             metadata=self._metadata(observers),
             usage=_usage(records),
         )
+        if keeper is not None:
+            artifacts = run.artifacts or []
+            if judge is not None:
+                artifacts.append(judge(result))
+            keeper.keep(stored_run(result, started_at, time.perf_counter() - clock, artifacts,
+                                   None if observers is None else observers.kept, origin))
         if raise_on_failure and result.status is not Status.SUCCESS:
             raise TaskFailed.of(result)
         return result
@@ -343,8 +363,20 @@ class Engine:
                     self._pool = pool
         return self._pool
 
+    def flush_runs(self) -> None:
+        """Wait until every finished run is written to the run store (``PluginError`` if the store lost some)."""
+        if self._keeper is not None:
+            self._keeper.flush()
+
     def close(self) -> None:
-        """Release the handler threads and the providers' clients; the engine must not be used afterwards."""
+        """Write the runs still queued; release threads, stores and providers' clients. Not usable afterwards."""
+        try:
+            if self._keeper is not None:
+                self._keeper.close()
+        finally:
+            self._release()
+
+    def _release(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None

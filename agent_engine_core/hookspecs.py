@@ -79,6 +79,16 @@ def register_memory_backends(register: Register) -> None:
 
 
 @hookspec
+def register_run_stores(register: Register) -> None:
+    """Register run stores: ``register(name, factory)`` (used where memory.yaml's ``runs:`` names the backend).
+
+    ``factory(setup)`` gets a ``RunStoreSetup`` (project id, config dir, retention, ``config``) and returns a
+    ``RunStore``, or raises (``ValueError`` for a bad config: a located load-time error). A store is used from
+    the engine's writer thread and from callers' threads at once. See ``agent_engine_core.runs``.
+    """
+
+
+@hookspec
 def register_telemetry_sinks(register: Register) -> None:
     """Register telemetry sinks: ``register(name, factory)``; a sink is switched on by plugins.yaml.
 
@@ -183,6 +193,7 @@ REGISTRATION_HOOKS = (
     "register_llm_providers",
     "register_tools",
     "register_memory_backends",
+    "register_run_stores",
     "register_telemetry_sinks",
     "register_executors",
     "register_node_handlers",

@@ -13,7 +13,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from agent_engine_core.codec import dumps, loads
+from agent_engine_core.codec import compose, dumps, embed, loads
 from agent_engine_core.tools import ToolInvocation, ToolStatus
 
 __all__ = [
@@ -135,6 +135,14 @@ class StageError(NamedTuple):
             data["traceback"] = self.traceback
         return data
 
+    def stored(self) -> dict[str, Any]:
+        """``to_dict`` for ``compose``: the details embedded as text, not decoded."""
+        data: dict[str, Any] = {"node_id": self.node_id, "kind": str(self.kind), "message": self.message,
+                                "details": embed(self.details_json)}
+        if self.traceback:
+            data["traceback"] = self.traceback
+        return data
+
 
 @dataclass(frozen=True, slots=True)
 class AgentCall:
@@ -168,6 +176,12 @@ class AgentCall:
             data["latency_s"] = self.latency_s
             data["attempts"] = [dict(a) for a in self.attempts]
         return data
+
+    def stored(self) -> dict[str, Any]:
+        """``to_dict()`` for ``compose``: request and reply embedded as text, not decoded."""
+        return {"provider": self.provider, "model": self.model, "request": embed(self.request_json),
+                "reply": embed(self.reply_json), "usage": dict(self.usage), "error": self.error,
+                "latency_s": self.latency_s, "attempts": [dict(a) for a in self.attempts]}
 
 
 class StageRecord(NamedTuple):
@@ -231,6 +245,17 @@ class StageRecord(NamedTuple):
             "context": loads(self.context_json),
             "started_at": self.started_at,
             "duration_s": self.duration_s,
+        }
+
+    def stored(self) -> dict[str, Any]:
+        """``to_dict`` for ``compose``: the stored JSON texts embedded as they are, none decoded."""
+        return {
+            "task_id": self.task_id, "node_id": self.node_id, "seq": self.seq, "status": str(self.status),
+            "input": embed(self.input_json), "output": embed(self.output_json),
+            "error": None if self.error is None else self.error.stored(), "route": list(self.route),
+            "agent_calls": [call.stored() for call in self.agent_calls],
+            "tool_calls": [call.stored() for call in self.tool_calls],
+            "context": embed(self.context_json), "started_at": self.started_at, "duration_s": self.duration_s,
         }
 
 
@@ -309,6 +334,23 @@ class Trace:
             for t in data["tasks"]
         )
         return cls(data["run_id"], tasks, tuple(_record_from(r) for r in data["records"]))
+
+    def to_json(self) -> str:
+        """``json.dumps(self.to_dict())`` in meaning, composed from the stored texts without decoding any."""
+        return compose(self.stored())
+
+    def stored(self) -> dict[str, Any]:
+        """``to_dict`` for ``compose`` (``to_json``, and documents that hold a trace)."""
+        return {
+            "run_id": self.run_id,
+            "digest": self.digest,
+            "tasks": [
+                {"task_id": t.task_id, "lineage": t.lineage.to_dict(), "status": str(t.status),
+                 "output": embed(t.output_json), "error": None if t.error is None else t.error.stored()}
+                for t in self.tasks
+            ],
+            "records": [r.stored() for r in self.records],
+        }
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form with timings."""
@@ -404,6 +446,12 @@ class TaskResult:
         if with_trace:
             data["trace"] = self.trace.to_dict()
         return data
+
+    def stored(self) -> dict[str, Any]:
+        """``to_dict()`` for ``codec.compose``: output and error embedded as text, not decoded."""
+        return {"task_id": self.task_id, "status": str(self.status), "output": embed(self.output_json),
+                "error": embed(self.error_json), "trace_digest": self.trace.digest,
+                "metadata": _thaw(self.metadata), "usage": dict(self.usage)}
 
 
 def _error_from(data: Mapping[str, Any] | None) -> StageError | None:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from agent_engine_core._schemas import SchemaSet
-from agent_engine_core.codec import JSONValueError, dumps, loads
+from agent_engine_core.codec import JSONValueError, dumps, embed, loads
 
 if TYPE_CHECKING:
     import jsonschema
@@ -155,6 +155,11 @@ class ToolInvocation:
             "output": loads(self.output_json),
             "error": self.error,
         }
+
+    def stored(self) -> dict[str, Any]:
+        """``to_dict`` for ``codec.compose``: arguments and output embedded as text, not decoded."""
+        return {"tool_id": self.tool_id, "call_id": self.call_id, "arguments": embed(self.arguments_json),
+                "status": str(self.status), "output": embed(self.output_json), "error": self.error}
 
     @property
     def result(self) -> ToolResult:

@@ -28,13 +28,13 @@ CORE = "agent_engine_core"
 
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("_version", "errors", "ids", "secrets", "codec", "lazy", "_schemas", "_logging"),
-    ("records", "events", "llm", "tools", "memory", "handler", "hookspecs", "providers"),
+    ("records", "events", "llm", "tools", "memory", "runs", "handler", "hookspecs", "providers"),
     ("manifests",),
     ("_build",),
     ("_run",),
     ("replay", "_recording"),
     ("_plugins",),
-    ("engine", "evaluations"),
+    ("engine", "evaluations", "inspector"),
     ("cli", "testing", ""),
 )
 """The core's layers, bottom to top; a module may import only its own layer or below. A name is a module or a

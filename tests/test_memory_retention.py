@@ -10,6 +10,7 @@ from agent_engine_core import Engine, hookimpl
 from agent_engine_core._run.stage import TaskState
 from agent_engine_core.events import Event
 from agent_engine_core.records import StageRecord, TaskResult
+from agent_engine_core.runs import InMemoryRunStore
 from agent_engine_core.testing import EventRecorder
 
 MANIFESTS = branch_merge("inc")
@@ -21,12 +22,27 @@ def live(kind: type) -> int:
 
 
 def test_runs_leave_no_records_tasks_or_results_behind():
-    engine = Engine.from_dict(MANIFESTS, handlers={"inc": lambda payload, ctx: payload + 1})
+    engine = Engine.from_dict(MANIFESTS, handlers={"inc": lambda payload, ctx: payload + 1}, runs=False)
     engine.run(0)
     before = {kind: live(kind) for kind in (StageRecord, TaskState, TaskResult)}
     for index in range(200):
         assert engine.run(index).status == "success"
     assert {kind: live(kind) for kind in (StageRecord, TaskState, TaskResult)} == before
+
+
+def test_the_in_memory_run_store_keeps_the_last_runs_and_no_more():
+    engine = Engine.from_dict(MANIFESTS, handlers={"inc": lambda payload, ctx: payload + 1})
+    engine.run(0)
+    before = {kind: live(kind) for kind in (StageRecord, TaskState, TaskResult, Event)}
+    for index in range(300):
+        assert engine.run(index).status == "success"
+    after = {kind: live(kind) for kind in (StageRecord, TaskState, TaskResult, Event)}
+    bound = InMemoryRunStore.DEFAULT_MAX_RUNS
+    assert after[TaskResult] == before[TaskResult] + bound - 1
+    assert after[TaskState] == before[TaskState]
+    assert after[StageRecord] == before[StageRecord] * bound
+    assert after[Event] == before[Event] * bound
+    assert len(engine.inspector.runs()) == bound
 
 
 def test_observed_runs_leave_no_events_behind_in_the_engine():
@@ -39,7 +55,8 @@ def test_observed_runs_leave_no_events_behind_in_the_engine():
             self.count += 1
 
     counter = Counter()
-    engine = Engine.from_dict(MANIFESTS, handlers={"inc": lambda payload, ctx: payload + 1}, plugins=[counter])
+    engine = Engine.from_dict(MANIFESTS, handlers={"inc": lambda payload, ctx: payload + 1}, plugins=[counter],
+                              runs=False)
     engine.run(0)
     before = live(Event)
     for index in range(100):

@@ -68,7 +68,7 @@ PUBLIC_ALL = {
         "AgentSpec", "AgentsManifest", "AuthSpec", "ContextProfile", "ContextSource", "CredentialSpec",
         "CredentialsConfig", "EdgeSpec", "MANIFEST_MODELS", "MemoryManifest", "MemorySpec", "MergeOptions",
         "NodeSpec", "PluginEntry", "PluginsManifest", "Policy", "PolicyManifest", "PolicyRule",
-        "ProviderCredentialsManifest", "RateLimitSpec", "Role", "SchedulerManifest", "SchedulerSpec",
+        "ProviderCredentialsManifest", "RateLimitSpec", "Role", "RunsSpec", "SchedulerManifest", "SchedulerSpec",
         "StoreSpec", "ToolSpec", "ToolsManifest", "WorkflowManifest",
     ],
     "agent_engine_core.memory": [
@@ -83,6 +83,10 @@ PUBLIC_ALL = {
     ],
     "agent_engine_core.replay": [
         "RecordedContext", "ReplayProvider", "check_replay", "load_recording", "replay_provider",
+    ],
+    "agent_engine_core.runs": [
+        "InMemoryRunStore", "RUN_FORMAT", "RunStore", "RunStoreFactory", "RunStoreSetup", "RunSummary", "StoredRun",
+        "select_runs",
     ],
     "agent_engine_core.secrets": ["MIN_FRAGMENT", "REDACTED", "Secret", "forms_of", "redact"],
     "agent_engine_core.testing": [

@@ -16,7 +16,8 @@ if TYPE_CHECKING:
     from agent_engine_core.manifests.loader import Project
     from agent_engine_core.manifests.models import ContextProfile
 
-__all__ = ["PendingMemory", "bind_memory", "context_assemblers", "context_profiles", "register_estimate"]
+__all__ = ["PendingMemory", "bind_memory", "context_assemblers", "context_profiles", "project_id_of",
+           "register_estimate"]
 
 RESERVED_PROFILES = ("none", "global")
 
@@ -57,7 +58,7 @@ def bind_memory(project: Project, components: Components, issues: list[ManifestI
     """The engine's memory as memory.yaml describes it, checked but not opened (None after an issue)."""
     source = project.source("memory")
     spec = project.memory.memory
-    project_id = spec.project_id or (project.base_dir.resolve().name if project.base_dir else "default")
+    project_id = project_id_of(project)
     installed = components.of("memory_backend")
     stores = []
     for store in STORES:
@@ -75,6 +76,12 @@ def bind_memory(project: Project, components: Components, issues: list[ManifestI
     if len(stores) < len(STORES):
         return None
     return PendingMemory(Memory.unopened(project_id), tuple(stores))
+
+
+def project_id_of(project: Project) -> str:
+    """memory.yaml's ``project_id``, else the config dir's name (``default`` for in-memory manifests)."""
+    chosen = project.memory.memory.project_id
+    return chosen or (project.base_dir.resolve().name if project.base_dir else "default")
 
 
 def context_profiles(project: Project, issues: list[ManifestIssue]) -> dict[str, ContextProfile]:

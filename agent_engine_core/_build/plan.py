@@ -14,7 +14,8 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from agent_engine_core._build.agents import AgentBinding, AgentLimits
-from agent_engine_core._build.memory import bind_memory, context_assemblers, context_profiles
+from agent_engine_core._build.memory import bind_memory, context_assemblers, context_profiles, project_id_of
+from agent_engine_core._build.runs import KeptRuns, bind_runs
 from agent_engine_core._build.policy import policy_denials
 from agent_engine_core._version import __version__
 from agent_engine_core._build.components import Components, distribution_hint
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     import jsonschema
 
     from agent_engine_core.manifests.loader import Project
-    from agent_engine_core.manifests.models import AgentSpec, NodeSpec
+    from agent_engine_core.manifests.models import AgentSpec, NodeSpec, RunsSpec
     from agent_engine_core.memory import Memory
 
 __all__ = ["Built", "Plan", "build"]
@@ -78,15 +79,18 @@ class Built:
     """Makes the pool that runs sync handlers beside their siblings (the ``local`` executor's factory)."""
     credentials: tuple[LoadedCredential, ...] = ()
     """The credentials whose keys were read for the agents, in the order they were read (for telemetry)."""
+    runs: KeptRuns | None = None
+    """The run store finished runs are kept in (``None``: the embedder asked for none)."""
 
 
 def build(
     project: Project, components: Components, handlers: Mapping[str, Callable[..., Any]],
-    issues: Sequence[ManifestIssue] = (),
+    issues: Sequence[ManifestIssue] = (), runs: RunsSpec | Literal[False] | None = None,
 ) -> Built:
     """Build the engine's runtime parts from ``project``; raises ``ManifestError`` with every issue.
 
-    ``issues`` are problems found before the build (plugin configuration) to report together with its own.
+    ``issues`` are problems found before the build (plugin configuration) to report together with its own;
+    ``runs`` is the run store of a project whose memory.yaml has no ``runs:`` (``False``: keep no runs).
     """
     issues = [*project.issues, *issues]
     workflow = project.workflow
@@ -162,11 +166,16 @@ def build(
             "(it comes with the multi-task scheduler, issue 14)", ["scheduler", "rate_limit"], key=True,
             hint="remove rate_limit until then", code="manifest.unsupported",
         ))
+    pending_runs = bind_runs(project, components, project_id_of(project), runs, issues)
     # Nothing has been opened so far: memory backends (files, connections) open only for a valid project.
     if issues or dag is None or pending is None or executor is None or not pending.open(project, issues):
         raise ManifestError(_in_file_order(issues))
+    kept = pending_runs.open(project, issues) if pending_runs is not None else None
+    if issues:
+        pending.memory.close()
+        raise ManifestError(_in_file_order(issues))
     return Built(dag, MappingProxyType(plans), scheduler.fanout_concurrency, scheduler.inline_fast_handlers,
-                 _metadata(project, agents), pending.memory, executor.factory, tuple(credentials.loaded))
+                 _metadata(project, agents), pending.memory, executor.factory, tuple(credentials.loaded), kept)
 
 
 class _Unchecked(Collection[str]):

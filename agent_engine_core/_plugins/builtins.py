@@ -11,6 +11,7 @@ from agent_engine_core.hookspecs import hookimpl
 from agent_engine_core.memory import InMemoryBackend
 from agent_engine_core.providers.scripted import ScriptedProvider
 from agent_engine_core.replay import replay_provider
+from agent_engine_core.runs import InMemoryRunStore
 
 
 @hookimpl
@@ -24,6 +25,12 @@ def register_llm_providers(register: Callable[..., None]) -> None:
 def register_memory_backends(register: Callable[..., None]) -> None:
     """``memory``: process memory, bounded; the default of every store."""
     register("memory", InMemoryBackend)
+
+
+@hookimpl
+def register_run_stores(register: Callable[..., None]) -> None:
+    """``memory``: the last runs of this process; what an engine keeps when memory.yaml has no ``runs:``."""
+    register("memory", InMemoryRunStore)
 
 
 @hookimpl

@@ -153,9 +153,9 @@ class Observers:
         """``by_event`` as ``(plugin, function)`` pairs when no plugin is dispatched in the background."""
         return self._inline
 
-    def run(self) -> ObserverRun:
-        """Per-run delivery state (failure counts, switched-off plugins)."""
-        return ObserverRun(self)
+    def run(self, *, keep: bool = False) -> ObserverRun:
+        """Per-run delivery state (failure counts, switched-off plugins); ``keep``: also keep every event."""
+        return ObserverRun(self, kept=[] if keep else None)
 
     def background_report(self) -> dict[str, dict[str, int]]:
         """Overflow and failures of background plugins since the engine was built."""
@@ -173,6 +173,8 @@ class ObserverRun:
     """Delivers one run's events; counts failures and switches off plugins that keep failing."""
 
     observers: Observers
+    kept: list[Event] | None = None
+    """Every event of the run, in order, when the run store keeps them."""
     failures: dict[str, int] = field(default_factory=dict)
     disabled: set[str] = field(default_factory=set)
     _targets: Mapping[str | None, tuple[_Target, ...]] = field(init=False)
@@ -185,6 +187,8 @@ class ObserverRun:
 
     def emit(self, event: Event) -> None:
         """Deliver ``event`` to every interested observer, none of which can affect the run."""
+        if self.kept is not None:
+            self.kept.append(event)
         inline = self._inline
         if inline is not None:
             for plugin, function in inline[event.hook]:

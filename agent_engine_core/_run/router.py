@@ -36,7 +36,7 @@ from agent_engine_core.events import (
     ToolInvoked,
 )
 from agent_engine_core.ids import child_task_id
-from agent_engine_core.memory import Memory, write_time
+from agent_engine_core.memory import Artifact, Memory, write_time
 from agent_engine_core.records import (
     ErrorKind,
     Lineage,
@@ -83,6 +83,8 @@ class RunState:
     """How many sync handler calls of this run were measured slow: a change makes inline groups use tasks."""
     credentials: tuple[LoadedCredential, ...] = ()
     """The credentials the engine read at load, announced after the root task's ``task_started``."""
+    artifacts: list[Artifact] | None = None
+    """The artifacts this run stored, in order, when the run store keeps them with the run."""
 
     def remember(self, task: TaskState, plan: Plan, record: StageRecord) -> None:
         """Keep a successful stage's output: task memory, ``memory_write``, and artifacts."""
@@ -102,11 +104,13 @@ class RunState:
             layer.append_json(output, tags=tags, task_id=task.id, item_id=f"{stage_id}:{layer.name}", created_at=now)
         schema = node.spec.schema_out if isinstance(node.spec.schema_out, str) else None
         artifacts = memory.artifacts
-        artifacts.put("node_output", task.id, output, node_id=node_id, schema=schema, artifact_id=f"{stage_id}:output",
-                      created_at=now)
+        put = [artifacts.put("node_output", task.id, output, node_id=node_id, schema=schema,
+                             artifact_id=f"{stage_id}:output", created_at=now)]
         for index, call in enumerate(record.tool_calls):
-            artifacts.put("tool_result", task.id, dumps(call.to_dict()), node_id=node_id,
-                          artifact_id=f"{stage_id}:tool{index}", created_at=now)
+            put.append(artifacts.put("tool_result", task.id, dumps(call.to_dict()), node_id=node_id,
+                                     artifact_id=f"{stage_id}:tool{index}", created_at=now))
+        if self.artifacts is not None:
+            self.artifacts.extend(put)
 
     def handler_executor(self, node_id: str) -> Executor | None:
         """Where a sync handler runs.

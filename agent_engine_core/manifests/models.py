@@ -41,6 +41,7 @@ __all__ = [
     "ProviderCredentialsManifest",
     "RateLimitSpec",
     "Role",
+    "RunsSpec",
     "SchedulerManifest",
     "SchedulerSpec",
     "StoreSpec",
@@ -277,6 +278,16 @@ class MemorySpec(_Manifest):
     global_store: StoreSpec = Field(default_factory=StoreSpec)
 
 
+class RunsSpec(_Manifest):
+    """The run store: where every finished run is kept for the inspector, eval, diff and replay (docs/OPERATIONS.md)."""
+
+    backend: Identifier = Field("memory", description="memory | jsonl | sqlite | postgres | any registered run store.")
+    retention: RetentionSpec = Field(default_factory=RetentionSpec,
+                                     description="max_items: runs kept (default: memory 100, the others 10000).")
+    config: JSONObject = Field(default_factory=FrozenDict, description="Passed to the store (paths, DSN).")
+    events: bool = Field(True, description="Keep each run's events with it (inspect events); false saves their cost.")
+
+
 class ContextSource(_Manifest):
     """Where a context profile takes items from."""
 
@@ -310,6 +321,7 @@ class MemoryManifest(_Manifest):
 
     memory: MemorySpec = Field(default_factory=MemorySpec)
     context_profiles: Items[ContextProfile] = Field(default_factory=tuple)
+    runs: RunsSpec | None = Field(None, description="The run store (default: the last 100 runs, in memory).")
 
 
 PolicyTarget = Literal["tool", "context", "node", "memory"]

@@ -1,0 +1,82 @@
+"""memory.yaml's ``runs:`` at build time: which run store keeps the engine's finished runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Literal
+
+from agent_engine_core._build.components import Components, Registration, distribution_hint
+from agent_engine_core.errors import ManifestIssue
+from agent_engine_core.runs import RunStore, RunStoreSetup
+
+if TYPE_CHECKING:
+    from agent_engine_core.manifests.loader import Project
+    from agent_engine_core.manifests.models import RunsSpec
+
+__all__ = ["KeptRuns", "PendingRuns", "bind_runs"]
+
+
+@dataclass(frozen=True, slots=True)
+class KeptRuns:
+    """The opened run store and how the engine feeds it."""
+
+    store: RunStore
+    backend: str
+    events: bool
+    """Whether each run's events are kept with it (``runs: {events: ...}``)."""
+    background: bool
+    """Written by a writer thread (every store but the in-process one, which a run only appends to)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PendingRuns:
+    """The run store to open once the project is valid."""
+
+    registration: Registration
+    setup: RunStoreSetup
+    events: bool
+    from_manifest: bool
+
+    def open(self, project: Project, issues: list[ManifestIssue]) -> KeptRuns | None:
+        """The opened store; None, with a located issue, when its factory refuses."""
+        try:
+            store = self.registration.factory(self.setup)
+        except Exception as exc:  # a store that cannot start is a load error, never a silent fallback
+            path = ["runs", "config" if self.setup.config else "backend"]
+            where = project.source("memory").issue if self.from_manifest else None
+            message = f"the run store '{self.registration.name}' cannot be used: {type(exc).__name__}: {exc}"
+            issues.append(where(message, path, code="runs.backend_unusable") if where is not None
+                          else ManifestIssue(message, code="runs.backend_unusable"))
+            return None
+        name = self.registration.name
+        return KeptRuns(store, name, self.events, background=name != "memory")
+
+
+def bind_runs(
+    project: Project, components: Components, project_id: str, choice: RunsSpec | Literal[False] | None,
+    issues: list[ManifestIssue],
+) -> PendingRuns | None:
+    """The run store memory.yaml's ``runs:`` names, else ``choice`` (the embedder's default; ``False``: none).
+
+    Without either, the in-process ``memory`` store keeps the last runs.
+    """
+    from agent_engine_core.manifests.models import RunsSpec  # noqa: PLC0415 - pydantic loads with a project
+
+    spec = project.memory.runs
+    from_manifest = spec is not None
+    if spec is None:
+        if choice is False:
+            return None
+        spec = choice if choice is not None else RunsSpec()
+    installed = components.of("run_store")
+    registration = installed.get(spec.backend)
+    if registration is None:
+        message = f"runs are kept by run store '{spec.backend}', which is not installed"
+        hint = distribution_hint("run_store", spec.backend, installed)
+        issues.append(project.source("memory").issue(message, ["runs", "backend"], code="runs.unknown_backend",
+                                                     hint=hint) if from_manifest
+                      else ManifestIssue(message, code="runs.unknown_backend", hint=hint))
+        return None
+    setup = RunStoreSetup(project_id, project.base_dir, spec.retention.max_items, MappingProxyType(dict(spec.config)))
+    return PendingRuns(registration, setup, spec.events, from_manifest)

@@ -1,0 +1,166 @@
+"""Keep every finished run in the run store, without the store's cost showing up on the run's own path.
+
+The in-process store is handed each run as it finishes: a run object holding the result, composed into a
+document only if someone reads it. A persistent store is written by one writer thread per engine: ``keep``
+queues the run and returns; the writer takes every queued run and writes them with one ``write`` call (one
+transaction: each run is complete or absent after a crash). ``flush`` waits until everything queued is
+written; the engine flushes before it closes, before its inspector reads, and at interpreter exit. A queue
+that fills up makes ``keep`` wait (a run is never dropped to keep up); a write that fails is logged and raised
+by the next ``flush``, with the runs it lost counted.
+"""
+
+from __future__ import annotations
+
+import atexit
+import queue
+import threading
+import weakref
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from agent_engine_core._build.runs import KeptRuns
+from agent_engine_core._logging import get_logger
+from agent_engine_core.codec import compose, embed
+from agent_engine_core.errors import PluginError
+from agent_engine_core.events import Event
+from agent_engine_core.memory import Artifact
+from agent_engine_core.records import TaskResult
+from agent_engine_core.runs import RUN_FORMAT, RunSummary, StoredRun
+
+__all__ = ["QUEUE_SIZE", "Origin", "RunKeeper", "stored_run"]
+
+log = get_logger(__name__)
+
+QUEUE_SIZE = 1024
+"""Runs waiting for the writer before ``keep`` waits for it (a bound on memory, never a reason to drop one)."""
+BATCH = 256
+"""Most runs written in one transaction (a long transaction would hold the store's write lock for long)."""
+
+Origin = Mapping[str, Any]
+"""Where a run came from: ``{"run_id": original, "from_node": node, "input_changed": bool}`` for a replay."""
+
+
+def stored_run(
+    result: TaskResult, started_at: float, duration_s: float, artifacts: Sequence[Artifact] = (),
+    events: Sequence[Event] | None = None, origin: Origin | None = None,
+) -> StoredRun:
+    """The run a store keeps for ``result``: its summary now, its document when first read."""
+    summary = RunSummary(
+        run_id=result.task_id, status=str(result.status), started_at=started_at, duration_s=duration_s,
+        nodes=len(result.trace.records),
+        tokens=result.usage.get("input_tokens", 0) + result.usage.get("output_tokens", 0),
+        digest=result.trace.digest, origin=None if origin is None else str(origin["run_id"]),
+    )
+
+    def document() -> str:
+        return compose({
+            "format": RUN_FORMAT,
+            "summary": summary.to_dict(),
+            "result": result.stored(),
+            "trace": result.trace.stored(),
+            "artifacts": [_artifact(a) for a in artifacts],
+            "events": None if events is None else [event.to_dict() for event in events],
+            "origin": None if origin is None else dict(origin),
+        })
+
+    return StoredRun(summary, compose=document)
+
+
+def _artifact(artifact: Artifact) -> dict[str, Any]:
+    return {"id": artifact.id, "kind": artifact.kind, "task_id": artifact.task_id, "node_id": artifact.node_id,
+            "schema": artifact.schema, "created_at": artifact.created_at, "payload": embed(artifact.payload_json),
+            "metadata": embed(artifact.metadata_json)}
+
+
+_LIVE: weakref.WeakSet[RunKeeper] = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    """An embedder that never closed its engine still gets its runs written at a normal exit."""
+    for keeper in list(_LIVE):
+        try:
+            keeper.close()
+        except Exception as exc:  # at exit there is no caller left to raise to
+            log.error("run_store_lost_runs_at_exit", error=str(exc))
+
+
+class RunKeeper:
+    """Feeds one engine's run store (see the module docstring)."""
+
+    def __init__(self, runs: KeptRuns) -> None:
+        self.runs = runs
+        self._queue: queue.Queue[StoredRun | None] | None = None
+        self._writer: threading.Thread | None = None
+        self._failures: list[str] = []
+        self._lost = 0
+        self._lock = threading.Lock()
+        self._closed = False
+        if runs.background:
+            self._queue = queue.Queue(QUEUE_SIZE)
+            _LIVE.add(self)
+
+    def keep(self, run: StoredRun) -> None:
+        """Hand ``run`` to the store (queued for the writer when the store is persistent)."""
+        if self._queue is None:
+            self.runs.store.write((run,))
+            return
+        if self._writer is None:
+            with self._lock:
+                if self._writer is None:
+                    self._writer = threading.Thread(target=self._write_queued, name="agent-engine-run-store",
+                                                    daemon=True)
+                    self._writer.start()
+        self._queue.put(run)
+
+    def flush(self) -> None:
+        """Wait until every run kept so far is written; raise ``PluginError`` if the store lost some."""
+        if self._queue is not None and self._writer is not None:
+            self._queue.join()
+        with self._lock:
+            failures, lost = self._failures, self._lost
+            self._failures, self._lost = [], 0
+        if failures:
+            raise PluginError(f"the run store '{self.runs.backend}' failed to write {lost} run(s): "
+                              + "; ".join(dict.fromkeys(failures)))
+
+    def close(self) -> None:
+        """Write what is queued, stop the writer and close the store (once)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        try:
+            self.flush()
+        finally:
+            if self._queue is not None and self._writer is not None:
+                self._queue.put(None)
+                self._writer.join()
+            _LIVE.discard(self)
+            self.runs.store.close()
+
+    def _write_queued(self) -> None:
+        assert self._queue is not None
+        waiting = self._queue
+        while True:
+            batch = [waiting.get()]
+            while len(batch) < BATCH:
+                try:
+                    batch.append(waiting.get_nowait())
+                except queue.Empty:
+                    break
+            runs = [run for run in batch if run is not None]
+            try:
+                if runs:
+                    self.runs.store.write(runs)
+            except Exception as exc:  # a full disk or a lost server: logged, counted, raised by the next flush
+                log.error("run_store_write_failed", store=self.runs.backend, runs=len(runs),
+                          error=f"{type(exc).__name__}: {exc}")
+                with self._lock:
+                    self._failures.append(f"{type(exc).__name__}: {exc}")
+                    self._lost += len(runs)
+            finally:
+                for _ in batch:
+                    waiting.task_done()
+            if len(runs) < len(batch):
+                return
