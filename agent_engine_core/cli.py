@@ -536,3 +536,9 @@ def schema(manifest: str | None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+from agent_engine_core._inspect_cli import diff, inspect  # noqa: E402 - they use the helpers above
+
+main.add_command(inspect)
+main.add_command(diff)

@@ -16,35 +16,48 @@ from collections.abc import Callable, Collection, Coroutine, Mapping, Sequence
 from concurrent.futures import Executor
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from agent_engine_core._build.components import Components, ComponentsView
-from agent_engine_core._build.dag import FAN_OUT, Dag
+from agent_engine_core._build.dag import FAN_OUT, Dag, Role
 from agent_engine_core._build.plan import Built, Plan, build
+from agent_engine_core._build.runs import RunsChoice
 from agent_engine_core._plugins.config import apply_plugin_config
 from agent_engine_core._plugins.loader import load_plugins
 from agent_engine_core._plugins.view import PluginsView
 from agent_engine_core._run.keep import Origin, RunKeeper, stored_run
 from agent_engine_core._run.observe import ObserverRun, Observers
 from agent_engine_core._run.stage import TaskState
-from agent_engine_core.codec import JSONValueError, dumps
+from agent_engine_core.codec import JSONValueError, dumps, loads
 from agent_engine_core.errors import InvalidInput, ProviderError, TaskFailed
 from agent_engine_core.ids import RunId, new_run_id
 from agent_engine_core.memory import Artifact, Artifacts, Memory
 from agent_engine_core.records import ROOT, StageRecord, Status, TaskResult, Trace
-from agent_engine_core.replay import RecordedContext, Recording, ReplayProvider, check_replay, load_recording
+from agent_engine_core.replay import (
+    Prefix,
+    RecordedContext,
+    Recording,
+    ReplayProvider,
+    check_replay,
+    load_recording,
+    prefix_before,
+)
 from agent_engine_core.secrets import redact
 
 if TYPE_CHECKING:
     import asyncio
 
     from agent_engine_core.evaluations import CaseResult
+    from agent_engine_core.inspector import Inspector
     from agent_engine_core.manifests.loader import Project
     from agent_engine_core.manifests.models import RunsSpec
 
 __all__ = ["Engine"]
 
 Handlers = Mapping[str, Callable[..., Any]]
+
+_RECORDED: Any = object()
+"""``replay_from``'s default input: the one the recording has for the node."""
 
 
 class _LoopHolder:
@@ -119,11 +132,17 @@ def _usage(records: Sequence[StageRecord]) -> dict[str, int]:
     }
 
 
+def _answered_by(plan: Plan, replayer: ReplayProvider) -> Plan:
+    """``plan`` with its agent, if it has one, answered from a recording (once: a recording does not retry)."""
+    if plan.agent is None:
+        return plan
+    return plan._replace(agent=dataclasses.replace(
+        plan.agent, provider=replayer, limits=dataclasses.replace(plan.agent.limits, max_attempts=1)))
+
+
 def _replaying(plan: Plan, replayer: ReplayProvider, trace: Trace) -> Plan:
     """``plan`` with its agent answered and its context given from the recording ``trace``."""
-    if plan.agent is not None:
-        plan = plan._replace(agent=dataclasses.replace(
-            plan.agent, provider=replayer, limits=dataclasses.replace(plan.agent.limits, max_attempts=1)))
+    plan = _answered_by(plan, replayer)
     if plan.context is not None:
         plan = plan._replace(context=RecordedContext.of(trace, plan.node.id, plan.context.profile))
     return plan
@@ -134,7 +153,7 @@ class Engine:
 
     def __init__(
         self, project: Project, *, handlers: Handlers | None = None, plugins: Sequence[object] = (),
-        runs: RunsSpec | Literal[False] | None = None,
+        runs: RunsSpec | RunsChoice = None,
     ) -> None:
         """Validate ``project`` and prepare it to run; raises ``ManifestError`` listing every issue.
 
@@ -174,7 +193,7 @@ class Engine:
 
     @classmethod
     def from_config_dir(
-        cls, path: str | Path, *, plugins: Sequence[object] = (), runs: RunsSpec | Literal[False] | None = None
+        cls, path: str | Path, *, plugins: Sequence[object] = (), runs: RunsSpec | RunsChoice = None
     ) -> Engine:
         """Load and validate the project in the folder ``path`` (workflow.yaml, agents.yaml, schemas/...)."""
         from agent_engine_core.manifests.loader import load_config_dir  # noqa: PLC0415 - pydantic and YAML load with a project
@@ -184,7 +203,7 @@ class Engine:
     @classmethod
     def from_dict(
         cls, manifests: Mapping[str, Any], *, base_dir: str | Path | None = None,
-        handlers: Handlers | None = None, plugins: Sequence[object] = (), runs: RunsSpec | Literal[False] | None = None,
+        handlers: Handlers | None = None, plugins: Sequence[object] = (), runs: RunsSpec | RunsChoice = None,
     ) -> Engine:
         """Build from in-memory manifests: file stem -> parsed content, plus ``"schemas"``: stem -> schema.
 
@@ -277,16 +296,80 @@ class Engine:
         check_replay(trace, result.trace)
         return result
 
+    def replay_from(
+        self, recording: str | Recording, node: str, *, input: Any = _RECORDED, offline: bool = False,
+        run_id: str | None = None,
+    ) -> TaskResult:
+        """Re-execute a recorded run from one node on (see ``areplay_from``)."""
+        if _in_running_loop():
+            raise RuntimeError("Engine.replay_from() was called inside a running event loop; use "
+                               "'await engine.areplay_from()'")
+        return _loops.get().run_until_complete(
+            self.areplay_from(recording, node, input=input, offline=offline, run_id=run_id))
+
+    async def areplay_from(
+        self, recording: str | Recording, node: str, *, input: Any = _RECORDED, offline: bool = False,
+        run_id: str | None = None,
+    ) -> TaskResult:
+        """A new run that takes every stage before the root task's stage at ``node`` from the recording.
+
+        ``recording`` is a run id in the run store, or what ``replay`` takes. The stage at ``node`` runs with
+        ``input`` (default: its recorded input) and everything after it runs again: agents through their
+        configured providers or, ``offline``, answered from the recording (a stage the recording has no answer
+        for then fails). The recorded prefix keeps its records byte for byte, moved to the new run's id; the run is
+        kept in the run store with its origin (``{"run_id", "from_node", "input_changed"}``).
+        """
+        trace = self._recorded(recording)
+        plan = self._built.plans.get(node)
+        if plan is None:
+            raise InvalidInput(f"the workflow has no node '{node}'")
+        if plan.node.role is Role.MERGE:
+            raise InvalidInput(f"'{node}' is a merge: its input is its group's outcome; replay from the fan-out "
+                               "node that feeds it, or from the node after it")
+        rid = RunId(run_id) if run_id is not None else new_run_id()
+        if rid == trace.run_id:
+            raise InvalidInput(f"a replay from a node is a new run: choose a run id other than '{rid}'")
+        prefix = prefix_before(trace, node, rid)
+        built = self._built
+        if offline:
+            replayer = ReplayProvider(trace)
+            built = dataclasses.replace(built, plans=MappingProxyType(
+                {node_id: _answered_by(plan, replayer) for node_id, plan in built.plans.items()}))
+        edited = input is not _RECORDED
+        start_input = input if edited else loads(prefix.input_json)
+        origin = {"run_id": trace.run_id, "from_node": node, "input_changed": edited and dumps(input) !=
+                  prefix.input_json}
+        return await self._execute(built, start_input, None, rid, False, origin=origin, prefix=prefix)
+
+    def _recorded(self, recording: str | Recording) -> Trace:
+        """The trace of a run in the run store (by run or task id), or of a recording ``replay`` reads."""
+        if isinstance(recording, str) and self._keeper is not None and not Path(recording).exists():
+            return self.inspector.run(recording).trace
+        return load_recording(recording, read_events=self._plugins.manager.hook.read_trace_events)
+
+    @property
+    def inspector(self) -> Inspector:
+        """Read-only views of the runs in the engine's run store (``runs()``, ``run(id).stage(node)``...)."""
+        from agent_engine_core.inspector import Inspector  # noqa: PLC0415 - only inspection needs it
+
+        if self._keeper is None:
+            raise InvalidInput("this engine keeps no runs (it was built with runs=False)")
+        return Inspector(self._keeper.runs.store, before_read=self._keeper.flush)
+
     async def _execute(
         self, built: Built, input: Any, start: str | None, run_id: str | None, raise_on_failure: bool, *,
         origin: Origin | None = None, judge: Callable[[TaskResult], Artifact] | None = None,
+        prefix: Prefix | None = None,
     ) -> TaskResult:
-        """Run, then keep the run in the run store (with ``judge``'s verdict on it, when given) and return it."""
+        """Run, then keep the run in the run store (with ``judge``'s verdict on it, when given) and return it.
+
+        With a ``prefix`` the root task starts at its node, after the recorded stages it holds.
+        """
         # the router, and asyncio with it, load with the first run (see the module docstring)
         from agent_engine_core._run.router import Finished, RunState, first_failure, ordered, walk  # noqa: PLC0415
 
         try:
-            start_node = built.dag.start_node(start)
+            start_node = prefix.node_id if prefix is not None else built.dag.start_node(start)
         except KeyError:
             raise InvalidInput(
                 f"'{start}' is not a start node; start nodes: {', '.join(built.dag.starts)}"
@@ -305,6 +388,12 @@ class Engine:
                        artifacts=[] if keeper is not None else None)
         started_at, clock = time.time(), time.perf_counter()
         root = TaskState(id=rid, lineage=ROOT, run_id=rid)
+        if prefix is not None:
+            run.records.extend(prefix.records)
+            run.summaries.extend(prefix.tasks)
+            run.task_items[rid] = [((r.node_id,), r.output_json, r.started_at) for r in prefix.records
+                                   if r.task_id == rid and r.status is Status.SUCCESS]
+            root.seq, root.first_error, root.degraded = prefix.seq, prefix.first_error, prefix.degraded
         finished = await walk(run, root, start_node, input_json)
         assert isinstance(finished, Finished)  # only children wait at merges; the root always finishes
         summaries, records = ordered(run, root)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -22,13 +22,15 @@ from agent_engine_core._build.components import distribution_hint
 from agent_engine_core._build.context import Assembled, TaskItems
 from agent_engine_core.codec import JSONValueError, loads
 from agent_engine_core.errors import InvalidInput, ProviderError, ReplayMismatch
+from agent_engine_core.ids import child_task_id
 from agent_engine_core.llm import LlmReply, LlmRequest, ProviderSetup, ToolCall
-from agent_engine_core.records import AgentCall, StageRecord, Trace
+from agent_engine_core.records import AgentCall, LineageStep, StageError, StageRecord, Status, TaskSummary, Trace
 
 if TYPE_CHECKING:
     from agent_engine_core.manifests.models import ContextProfile
 
-__all__ = ["RecordedContext", "ReplayProvider", "check_replay", "load_recording", "replay_provider"]
+__all__ = ["Prefix", "RecordedContext", "ReplayProvider", "check_replay", "load_recording", "prefix_before",
+           "replay_provider"]
 
 Recording = Trace | Mapping[str, Any] | str | Path
 ReadEvents = Callable[..., Sequence[Mapping[str, Any]] | None]
@@ -233,3 +235,63 @@ def _difference(expected: StageRecord, actual: StageRecord | None) -> str:
     recorded, replayed = json.loads(expected.canonical()), json.loads(actual.canonical())
     fields = [key for key in recorded if recorded[key] != replayed.get(key)]
     return "differs in " + ", ".join(fields)
+
+
+@dataclass(frozen=True, slots=True)
+class Prefix:
+    """What a replay from a node takes from the recording: every stage before the root task's stage at the node.
+
+    ``records`` and ``tasks`` (the fan-out children that finished before it) are the recorded ones moved to the
+    new run's id: task ids and lineage re-rooted, every payload, context and call byte for byte as recorded.
+    """
+
+    node_id: str
+    input_json: str
+    """The recorded input of the stage at the node (what the replay runs it with unless given another)."""
+    seq: int
+    records: tuple[StageRecord, ...]
+    tasks: tuple[TaskSummary, ...]
+    first_error: StageError | None
+    degraded: bool
+    """A stage of the root task before the node failed and the task went on (``continue_on_failure``)."""
+
+
+def prefix_before(trace: Trace, node_id: str, run_id: str) -> Prefix:
+    """The part of ``trace`` before the root task's stage at ``node_id``, moved to run ``run_id``.
+
+    Raises ``InvalidInput`` when the root task never ran a stage at ``node_id``, naming the ones it ran. A child
+    belongs to the prefix when the root's stage that created it (at the node its lineage starts with: the root
+    visits a node once) came before.
+    """
+    root = trace.for_task(trace.run_id)
+    at = next((r for r in root if r.node_id == node_id), None)
+    if at is None:
+        raise InvalidInput(f"run '{trace.run_id}' has no stage of its root task at node '{node_id}'; its root task "
+                           f"ran: {', '.join(r.node_id for r in root) or 'nothing'}")
+    before = [r for r in root if r.seq < at.seq]
+    fanned_out = {r.node_id for r in before}
+    earlier = {t.task_id for t in trace.tasks if t.lineage.path and t.lineage.path[0].node_id in fanned_out}
+
+    def moved(task_id: str) -> str:
+        return run_id + task_id[len(trace.run_id):]
+
+    records = tuple(r._replace(task_id=moved(r.task_id)) for r in trace.records
+                    if (r.task_id == trace.run_id and r.seq < at.seq) or r.task_id in earlier)
+    seqs = {(r.task_id, r.node_id): r.seq for r in trace.records}
+
+    def steps(task: TaskSummary) -> tuple[LineageStep, ...]:
+        """The lineage with each creating stage, which a stored lineage leaves out and the run's order needs."""
+        creator, path = trace.run_id, []
+        for step in task.lineage.path:
+            path.append(step._replace(stage=seqs[(creator, step.node_id)]))
+            creator = child_task_id(creator, step.node_id, step.index)
+        return tuple(path)
+
+    tasks = tuple(
+        replace(t, task_id=moved(t.task_id), lineage=t.lineage._replace(
+            parent_id=moved(str(t.lineage.parent_id)), path=steps(t)))
+        for t in trace.tasks if t.task_id in earlier
+    )
+    first_error = next((r.error for r in before if r.error is not None), None)
+    return Prefix(node_id, at.input_json, at.seq, records, tasks, first_error,
+                  any(r.status is Status.FAILURE for r in before))

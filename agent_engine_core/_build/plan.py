@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from agent_engine_core._build.agents import AgentBinding, AgentLimits
 from agent_engine_core._build.memory import bind_memory, context_assemblers, context_profiles, project_id_of
-from agent_engine_core._build.runs import KeptRuns, bind_runs
+from agent_engine_core._build.runs import KeptRuns, RunsChoice, bind_runs
 from agent_engine_core._build.policy import policy_denials
 from agent_engine_core._version import __version__
 from agent_engine_core._build.components import Components, distribution_hint
@@ -85,7 +85,7 @@ class Built:
 
 def build(
     project: Project, components: Components, handlers: Mapping[str, Callable[..., Any]],
-    issues: Sequence[ManifestIssue] = (), runs: RunsSpec | Literal[False] | None = None,
+    issues: Sequence[ManifestIssue] = (), runs: RunsSpec | RunsChoice = None,
 ) -> Built:
     """Build the engine's runtime parts from ``project``; raises ``ManifestError`` with every issue.
 

@@ -14,7 +14,13 @@ if TYPE_CHECKING:
     from agent_engine_core.manifests.loader import Project
     from agent_engine_core.manifests.models import RunsSpec
 
-__all__ = ["KeptRuns", "PendingRuns", "bind_runs"]
+__all__ = ["LOCAL_BACKEND", "KeptRuns", "PendingRuns", "RunsChoice", "bind_runs"]
+
+LOCAL_BACKEND = "sqlite"
+"""The store ``runs="local"`` means when it is installed: a file under the project's ``.agent_engine/``."""
+
+RunsChoice = Literal[False, "local"] | None
+"""What else an embedder may pass as ``runs=`` besides a ``RunsSpec`` (see ``bind_runs``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,22 +60,27 @@ class PendingRuns:
 
 
 def bind_runs(
-    project: Project, components: Components, project_id: str, choice: RunsSpec | Literal[False] | None,
+    project: Project, components: Components, project_id: str, choice: RunsSpec | RunsChoice,
     issues: list[ManifestIssue],
 ) -> PendingRuns | None:
-    """The run store memory.yaml's ``runs:`` names, else ``choice`` (the embedder's default; ``False``: none).
+    """The run store memory.yaml's ``runs:`` names, else the one ``choice`` describes.
 
-    Without either, the in-process ``memory`` store keeps the last runs.
+    ``choice``: a ``RunsSpec``; ``False`` for none; ``"local"`` for SQLite under ``.agent_engine/`` when its
+    store is installed and the project is a config dir (what ``agent-engine run`` keeps runs in), else like
+    ``None``: the in-process ``memory`` store, which keeps the last runs.
     """
     from agent_engine_core.manifests.models import RunsSpec  # noqa: PLC0415 - pydantic loads with a project
 
     spec = project.memory.runs
     from_manifest = spec is not None
+    installed = components.of("run_store")
     if spec is None:
         if choice is False:
             return None
-        spec = choice if choice is not None else RunsSpec()
-    installed = components.of("run_store")
+        if choice == "local":
+            local = LOCAL_BACKEND in installed and project.base_dir is not None
+            choice = RunsSpec(backend=LOCAL_BACKEND) if local else None
+        spec = choice if isinstance(choice, RunsSpec) else RunsSpec()
     registration = installed.get(spec.backend)
     if registration is None:
         message = f"runs are kept by run store '{spec.backend}', which is not installed"
