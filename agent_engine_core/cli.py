@@ -224,12 +224,15 @@ def main() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the result.")
 @click.option("--record", type=click.Path(dir_okay=False, path_type=Path),
               help="Also save the result with its full trace to this .json file (replay it with 'replay').")
+@click.option("--no-store", is_flag=True, help="Do not keep the run in the project's run store.")
 @_guarded
 def run(config_dir: Path, input_text: str | None, input_file: Any, start: str | None, run_id: str | None,
-        as_json: bool, record: Path | None) -> None:
+        as_json: bool, record: Path | None, no_store: bool) -> None:
     """Run the workflow in CONFIG_DIR once and print the result.
 
-    On a terminal, a run that takes more than half a second shows a spinner naming the node that is running.
+    The run is kept in the run store memory.yaml's runs: names, else in SQLite under CONFIG_DIR/.agent_engine/
+    when agent-engine-memory-sqlite is installed ('agent-engine inspect' reads it). On a terminal, a run that
+    takes more than half a second shows a spinner naming the node that is running.
     """
     if input_text is not None and input_file is not None:
         _fail("give --input or --input-file, not both", EXIT_USAGE)
@@ -243,7 +246,8 @@ def run(config_dir: Path, input_text: str | None, input_file: Any, start: str | 
     if record is not None and record.suffix != ".json":
         _fail(f"--record needs a .json file name, not {record.name}", EXIT_USAGE)
     observers, progress = _progress(as_json)
-    with Engine.from_config_dir(config_dir, plugins=observers) as engine, progress:
+    with Engine.from_config_dir(config_dir, plugins=observers, runs=False if no_store else "local") as engine, \
+            progress:
         result = engine.run(payload, start=start, run_id=run_id)
     if record is not None:
         _write_atomically(record, json.dumps(result.to_dict(with_trace=True), indent=2, ensure_ascii=False))
@@ -335,20 +339,46 @@ def _write_atomically(path: Path, text: str) -> None:
 
 @main.command(short_help="Re-run a recorded task, agents answered from the recording.")
 @click.argument("config_dir", type=click.Path(file_okay=False, path_type=Path))
-@click.argument("recording", type=click.Path(path_type=Path))
-@click.option("--run-id", help="The run to replay when RECORDING is a telemetry-jsonl folder of several runs.")
+@click.argument("recording")
+@click.option("--run-id", help="The run to replay when RECORDING is a telemetry-jsonl folder of several runs; "
+                               "with --from, the new run's id.")
+@click.option("--from", "from_node", metavar="NODE",
+              help="Re-execute from this node of the root task on; the stages before it come from the recording.")
+@click.option("--input", "input_text", help="With --from: the node's input as JSON (default: the recorded one).")
+@click.option("--offline", is_flag=True, help="With --from: agents after the node answered from the recording too.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the replayed result.")
 @_guarded
-def replay(config_dir: Path, recording: Path, run_id: str | None, as_json: bool) -> None:
+def replay(config_dir: Path, recording: str, run_id: str | None, from_node: str | None, input_text: str | None,
+           offline: bool, as_json: bool) -> None:
     """Re-run a recorded task with the agents answered from RECORDING; exit 0 when it reproduces the digest.
 
-    RECORDING is a result saved with 'run --record FILE.json', or a telemetry-jsonl trace file or folder. A
-    divergence exits 1 naming the first differing stage.
+    RECORDING is a run (or task) id in the project's run store, a result saved with 'run --record FILE.json',
+    or a telemetry-jsonl trace file or folder. A divergence exits 1 naming the first differing stage.
+
+    With --from NODE it is a new run instead, linked to the original and kept in the run store: the stages
+    before NODE are taken from the recording byte for byte, NODE runs with --input (or its recorded input) and
+    the stages after it run again, agents through their providers (or, --offline, from the recording). Its
+    exit code is the new run's status.
     """
+    if from_node is None and (input_text is not None or offline):
+        _fail("--input and --offline go with --from NODE", EXIT_USAGE)
     observers, progress = _progress(as_json)
-    with Engine.from_config_dir(config_dir, plugins=observers) as engine, progress:
-        result = engine.replay(recording, run_id=run_id)
+    with Engine.from_config_dir(config_dir, plugins=observers, runs="local") as engine, progress:
+        if from_node is None:
+            result = engine.replay(recording, run_id=run_id)
+        else:
+            edited: dict[str, Any] = {}
+            if input_text is not None:
+                try:
+                    edited["input"] = json.loads(input_text)
+                except json.JSONDecodeError as exc:
+                    _fail(f"--input is not valid JSON: {exc}", EXIT_USAGE)
+            result = engine.replay_from(recording, from_node, offline=offline, run_id=run_id, **edited)
     _show(result, as_json)
+    if from_node is not None:
+        if not as_json:
+            click.echo(f"replay: new run {result.task_id}, from node '{from_node}' of the recording", err=True)
+        sys.exit(EXIT_CODES[result.status])
     if not as_json:
         click.echo(f"replay: the digest matches the recording of run {result.task_id}")
 

@@ -272,27 +272,41 @@ class Engine:
         """
         return await self._execute(self._built, input, start, run_id, raise_on_failure)
 
-    def replay(self, recording: Recording, *, run_id: str | None = None) -> TaskResult:
+    def run_judged(
+        self, input: Any, judge: Callable[[TaskResult], Artifact], *, start: str | None = None,
+        run_id: str | None = None,
+    ) -> TaskResult:
+        """``run``, with the artifact ``judge`` stores about the result (a verdict) kept with the run.
+
+        ``judge`` is called once the run finished, before the run is kept in the run store: what it returns (the
+        artifact it put, e.g. ``engine.artifacts.put("evaluation", ...)``) becomes one of the run's artifacts.
+        """
+        if _in_running_loop():
+            raise RuntimeError("Engine.run_judged() was called inside a running event loop")
+        return _loops.get().run_until_complete(self._execute(self._built, input, start, run_id, False, judge=judge))
+
+    def replay(self, recording: str | Recording, *, run_id: str | None = None) -> TaskResult:
         """Re-execute a recorded run with agents answered from the recording (see ``areplay``)."""
         if _in_running_loop():
             raise RuntimeError("Engine.replay() was called inside a running event loop; use 'await engine.areplay()'")
         return _loops.get().run_until_complete(self.areplay(recording, run_id=run_id))
 
-    async def areplay(self, recording: Recording, *, run_id: str | None = None) -> TaskResult:
+    async def areplay(self, recording: str | Recording, *, run_id: str | None = None) -> TaskResult:
         """Re-run a recorded task (same start, input and run id) with every agent call answered from the recording.
 
-        ``recording`` is a ``Trace``, a saved result, or a path (see ``agent_engine_core.replay``). Returns the
+        ``recording`` is a run or task id in the run store, a ``Trace``, a saved result, or a path (see
+        ``agent_engine_core.replay``). Returns the
         result, whose trace digest equals the recording's; raises ``ReplayMismatch`` naming the first stage that
         differs (the manifests, handlers, tools or the recording changed).
         """
-        trace = load_recording(recording, run_id=run_id, read_events=self._plugins.manager.hook.read_trace_events)
+        trace = self._recorded(recording, run_id)
         root = trace.for_task(trace.run_id)
         if not root:
             raise InvalidInput(f"the recording of run '{trace.run_id}' has no stage of its root task")
         replayer = ReplayProvider(trace)
         plans = {node_id: _replaying(plan, replayer, trace) for node_id, plan in self._built.plans.items()}
         built = dataclasses.replace(self._built, plans=MappingProxyType(plans))
-        result = await self._execute(built, root[0].input, root[0].node_id, trace.run_id, False)
+        result = await self._execute(built, root[0].input, root[0].node_id, trace.run_id, False, keep=False)
         check_replay(trace, result.trace)
         return result
 
@@ -336,16 +350,24 @@ class Engine:
             built = dataclasses.replace(built, plans=MappingProxyType(
                 {node_id: _answered_by(plan, replayer) for node_id, plan in built.plans.items()}))
         edited = input is not _RECORDED
+        try:
+            changed = edited and dumps(input) != prefix.input_json
+        except JSONValueError as exc:
+            raise InvalidInput(f"the input is not JSON: {exc}") from None
         start_input = input if edited else loads(prefix.input_json)
-        origin = {"run_id": trace.run_id, "from_node": node, "input_changed": edited and dumps(input) !=
-                  prefix.input_json}
+        origin = {"run_id": trace.run_id, "from_node": node, "input_changed": changed}
         return await self._execute(built, start_input, None, rid, False, origin=origin, prefix=prefix)
 
-    def _recorded(self, recording: str | Recording) -> Trace:
-        """The trace of a run in the run store (by run or task id), or of a recording ``replay`` reads."""
+    def _recorded(self, recording: str | Recording, run_id: str | None = None) -> Trace:
+        """The trace of a run in the run store (by run or task id), or of a recording ``load_recording`` reads."""
         if isinstance(recording, str) and self._keeper is not None and not Path(recording).exists():
-            return self.inspector.run(recording).trace
-        return load_recording(recording, read_events=self._plugins.manager.hook.read_trace_events)
+            from agent_engine_core.inspector import RunView, run_id_of  # noqa: PLC0415 - only stored runs need it
+
+            self._keeper.flush()
+            stored = self._keeper.runs.store.get(run_id_of(recording))
+            if stored is not None:
+                return RunView(stored).trace
+        return load_recording(recording, run_id=run_id, read_events=self._plugins.manager.hook.read_trace_events)
 
     @property
     def inspector(self) -> Inspector:
@@ -359,11 +381,12 @@ class Engine:
     async def _execute(
         self, built: Built, input: Any, start: str | None, run_id: str | None, raise_on_failure: bool, *,
         origin: Origin | None = None, judge: Callable[[TaskResult], Artifact] | None = None,
-        prefix: Prefix | None = None,
+        prefix: Prefix | None = None, keep: bool = True,
     ) -> TaskResult:
         """Run, then keep the run in the run store (with ``judge``'s verdict on it, when given) and return it.
 
-        With a ``prefix`` the root task starts at its node, after the recorded stages it holds.
+        With a ``prefix`` the root task starts at its node, after the recorded stages it holds. A replay that
+        checks a recording (``keep=False``) leaves the stored original as it was.
         """
         # the router, and asyncio with it, load with the first run (see the module docstring)
         from agent_engine_core._run.router import Finished, RunState, first_failure, ordered, walk  # noqa: PLC0415
@@ -379,7 +402,7 @@ class Engine:
         except JSONValueError as exc:
             raise InvalidInput(f"the input is not JSON: {exc}") from None
         rid = RunId(run_id) if run_id is not None else new_run_id()
-        keeper = self._keeper
+        keeper = self._keeper if keep else None
         keep_events = keeper is not None and keeper.runs.events
         observers = self._observers.run(keep=keep_events) if self._observers.active or keep_events else None
         timings = self._handler_timings if built.inline_fast_handlers else None

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         StatusAssertion,
         ToolCalledAssertion,
     )
+    from agent_engine_core.memory import Artifact
 
 __all__ = ["AssertionResult", "CaseResult", "check_case", "evaluate", "junit_xml", "resolve_pointer"]
 
@@ -269,11 +270,16 @@ def evaluate(
     for suite, case in chosen:
         for attempt in range(repeat):
             run_id = f"eval-{suite}-{case.id}" + (f"-{attempt + 1}" if attempt else "")
-            result = engine.run(case.input, start=case.start, run_id=run_id)
-            verdict = check_case(suite, case, result, schemas=schemas, labels=labels)
-            engine.artifacts.put("evaluation", result.task_id, dumps(verdict.to_dict()),
-                                 artifact_id=f"{run_id}:evaluation")
-            verdicts.append(verdict)
+            judged: list[CaseResult] = []
+
+            def judge(result: TaskResult, suite: str = suite, case: EvaluationCase = case,
+                      run_id: str = run_id, judged: list[CaseResult] = judged) -> Artifact:
+                judged.append(check_case(suite, case, result, schemas=schemas, labels=labels))
+                return engine.artifacts.put("evaluation", result.task_id, dumps(judged[0].to_dict()),
+                                            artifact_id=f"{run_id}:evaluation")
+
+            engine.run_judged(case.input, judge, start=case.start, run_id=run_id)
+            verdicts.extend(judged)
     return tuple(verdicts)
 
 

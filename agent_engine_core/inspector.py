@@ -36,6 +36,8 @@ def run_id_of(task_id: str) -> str:
 class RunView:
     """One stored run, decoded once: its summary, result, trace, stages, artifacts and events."""
 
+    __slots__ = ("_document", "summary", "trace")
+
     def __init__(self, stored: StoredRun) -> None:
         try:
             self._document = stored.document()
@@ -129,6 +131,8 @@ class StageDifference:
 class Inspector:
     """Read-only access to a run store's runs (see the module docstring)."""
 
+    __slots__ = ("_before_read", "_store")
+
     def __init__(self, store: RunStore, before_read: Callable[[], None] = lambda: None) -> None:
         self._store = store
         self._before_read = before_read
@@ -155,12 +159,17 @@ class Inspector:
 
     def diff(self, left: str, right: str) -> StageDifference | None:
         """The first stage (or task outcome) where two runs differ, or ``None`` when their traces are the same."""
-        return first_difference(self.run(left).trace, self.run(right).trace)
+        one, two = self.run(left), self.run(right)
+        return first_difference(one.trace, two.trace, aliases=[v.origin["run_id"] for v in (one, two) if v.origin])
 
 
-def first_difference(left: Trace, right: Trace) -> StageDifference | None:
-    """Where ``right`` first differs from ``left``: stages in canonical order, then the tasks' outcomes."""
-    a, b = _comparable(left), _comparable(right)
+def first_difference(left: Trace, right: Trace, *, aliases: Sequence[str] = ()) -> StageDifference | None:
+    """Where ``right`` first differs from ``left``: stages in canonical order, then the tasks' outcomes.
+
+    Each trace's run id is written ``RUN``, and so are ``aliases``: the originals of replays from a node, whose
+    recorded stages keep the original's task ids inside their payloads (a merge's inputs).
+    """
+    a, b = _comparable(left, aliases), _comparable(right, aliases)
     for index in range(max(len(a), len(b))):
         one = a[index] if index < len(a) else None
         two = b[index] if index < len(b) else None
@@ -171,11 +180,13 @@ def first_difference(left: Trace, right: Trace) -> StageDifference | None:
     return None
 
 
-def _comparable(trace: Trace) -> list[dict[str, Any]]:
-    """The trace's canonical lines, stages then tasks, with its run id written ``RUN`` (task ids, lineage)."""
-    quoted = f'"{trace.run_id}'
-    return [loads(line.replace(f'{quoted}/', '"RUN/').replace(f'{quoted}"', '"RUN"'))
-            for line in [*(r.canonical() for r in trace.records), *(t.canonical() for t in trace.tasks)]]
+def _comparable(trace: Trace, aliases: Sequence[str]) -> list[dict[str, Any]]:
+    """The trace's canonical lines, stages then tasks, with its run id (and ``aliases``) written ``RUN``."""
+    lines = [*(r.canonical() for r in trace.records), *(t.canonical() for t in trace.tasks)]
+    for run_id in {trace.run_id, *aliases}:
+        quoted = f'"{run_id}'
+        lines = [line.replace(f'{quoted}/', '"RUN/').replace(f'{quoted}"', '"RUN"') for line in lines]
+    return [loads(line) for line in lines]
 
 
 def open_inspector(config_dir: str | Path, *, runs: RunsSpec | RunsChoice = None,

@@ -37,8 +37,9 @@ ReadEvents = Callable[..., Sequence[Mapping[str, Any]] | None]
 """Reads a recorded run's events: ``read(path=..., run_id=...)``, ``None`` when no reader knows the path."""
 
 
-_RECORDING_HINT = ("A recording is the result saved by 'agent-engine run DIR --input JSON --record FILE.json', or "
-                   "a telemetry-jsonl trace file or folder (written when plugins.yaml has 'id: trace_file').")
+_RECORDING_HINT = ("A recording is a run id in the project's run store ('agent-engine inspect DIR runs'), the result "
+                   "saved by 'agent-engine run DIR --input JSON --record FILE.json', or a telemetry-jsonl trace "
+                   "file or folder (written when plugins.yaml has 'id: trace_file').")
 """What the refusal of something that is not a recording says it should have been."""
 
 

@@ -80,29 +80,41 @@ class RunSummary:
 class StoredRun:
     """One run as a store keeps it: its summary and its JSON document.
 
-    The engine hands a store runs whose document is composed on first read of ``document_json`` (in the
-    writer thread of a persistent store, or never for an in-memory one that is not inspected); a store hands
-    back runs built from the text it kept.
+    A store builds one from what it kept (``StoredRun(summary, document_json)``). The engine hands stores
+    ``deferred`` runs, whose summary and document are worked out on first read (in the writer thread of a
+    persistent store; for the in-process store only if someone looks), so keeping a run costs the run nothing.
     """
 
-    __slots__ = ("_compose", "_document_json", "summary")
+    __slots__ = ("_compose", "_document_json", "_summarize", "_summary", "run_id")
 
-    def __init__(self, summary: RunSummary, document_json: str | None = None, *,
-                 compose: Callable[[], str] | None = None) -> None:
-        if (document_json is None) == (compose is None):
-            raise TypeError("a stored run needs its document's text or a way to compose it, not both")
-        self.summary = summary
-        self._document_json = document_json
-        self._compose = compose
+    def __init__(self, summary: RunSummary, document_json: str) -> None:
+        self.run_id = summary.run_id
+        self._summary: RunSummary | None = summary
+        self._document_json: str | None = document_json
+        self._summarize: Callable[[], RunSummary] | None = None
+        self._compose: Callable[[], str] | None = None
+
+    @classmethod
+    def deferred(cls, run_id: str, summarize: Callable[[], RunSummary], compose: Callable[[], str]) -> StoredRun:
+        """A run whose summary and document are made when first read."""
+        run = cls.__new__(cls)
+        run.run_id, run._summary, run._document_json = run_id, None, None
+        run._summarize, run._compose = summarize, compose
+        return run
 
     @property
-    def run_id(self) -> str:
-        """The run's id."""
-        return self.summary.run_id
+    def summary(self) -> RunSummary:
+        """The run's listing columns."""
+        summary = self._summary
+        if summary is None:
+            assert self._summarize is not None
+            summary = self._summary = self._summarize()
+            self._summarize = None
+        return summary
 
     @property
     def document_json(self) -> str:
-        """The run's document as JSON text (composed once, on first read)."""
+        """The run's document as JSON text."""
         text = self._document_json
         if text is None:
             assert self._compose is not None

@@ -19,7 +19,8 @@ from agent_engine_core.replay import load_recording
 pytestmark = pytest.mark.usefixtures("cli_logging_restored")
 
 HELLO = Path(__file__).resolve().parents[1] / "examples" / "hello"
-WHAT_A_RECORDING_IS = "A recording is the result saved by 'agent-engine run DIR --input JSON --record FILE.json'"
+WHAT_A_RECORDING_IS = ("A recording is a run id in the project's run store ('agent-engine inspect DIR runs'), the "
+                       "result saved by 'agent-engine run DIR --input JSON --record FILE.json'")
 
 
 @pytest.fixture(scope="module")

@@ -41,7 +41,7 @@ def test_the_in_memory_run_store_keeps_the_last_runs_and_no_more():
     assert after[TaskResult] == before[TaskResult] + bound - 1
     assert after[TaskState] == before[TaskState]
     assert after[StageRecord] == before[StageRecord] * bound
-    assert after[Event] == before[Event] * bound
+    assert after[Event] == before[Event] == 0  # the default store keeps no events: none are built
     assert len(engine.inspector.runs()) == bound
 
 

@@ -29,7 +29,7 @@ PUBLIC_ALL = {
         "Trace", "__version__", "hookimpl",
     ],
     "agent_engine_core.cli": ["main", "mermaid"],
-    "agent_engine_core.codec": ["JSONValueError", "dumps", "loads"],
+    "agent_engine_core.codec": ["JSONValueError", "compose", "dumps", "embed", "loads"],
     "agent_engine_core.engine": ["Engine"],
     "agent_engine_core.errors": [
         "AgentEngineError", "InvalidInput", "JSONValueError", "ManifestError", "ManifestIssue", "MemoryDenied",
@@ -50,6 +50,7 @@ PUBLIC_ALL = {
     "agent_engine_core.hookspecs": ["OBSERVER_HOOKS", "PROJECT", "REGISTRATION_HOOKS", "hookimpl", "hookspec"],
     "agent_engine_core.ids": ["RunId", "child_task_id", "new_run_id"],
     "agent_engine_core.lazy": ["get_logger", "lazy_attribute"],
+    "agent_engine_core.inspector": ["Inspector", "RunView", "StageDifference", "open_inspector", "run_id_of"],
     "agent_engine_core.llm": [
         "AgentConfig", "Credential", "ENGINE_CONFIG_KEYS", "LlmProvider", "LlmReply", "LlmRequest",
         "OFFLINE_CONFIG_KEYS", "ProviderFactory", "ProviderSetup", "ToolCall",
@@ -82,7 +83,8 @@ PUBLIC_ALL = {
         "TaskSummary", "Trace",
     ],
     "agent_engine_core.replay": [
-        "RecordedContext", "ReplayProvider", "check_replay", "load_recording", "replay_provider",
+        "Prefix", "RecordedContext", "ReplayProvider", "check_replay", "load_recording", "prefix_before",
+        "replay_provider",
     ],
     "agent_engine_core.runs": [
         "InMemoryRunStore", "RUN_FORMAT", "RunStore", "RunStoreFactory", "RunStoreSetup", "RunSummary", "StoredRun",

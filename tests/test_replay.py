@@ -281,7 +281,7 @@ def test_with_no_installed_reader_a_trace_file_is_refused_naming_the_distributio
     first, hint = done.stderr.splitlines()
     assert first.startswith(f"error: cannot replay {path}: not a .json file, and no installed plugin reads it")
     assert "agent-engine-telemetry-jsonl: pip install -e agent_engine_plugins/telemetry-jsonl" in first
-    assert hint.startswith("A recording is the result saved by")
+    assert hint.startswith("A recording is a run id in the project's run store")
     assert "Traceback" not in done.stderr
 
 

@@ -67,7 +67,8 @@ def bind_runs(
 
     ``choice``: a ``RunsSpec``; ``False`` for none; ``"local"`` for SQLite under ``.agent_engine/`` when its
     store is installed and the project is a config dir (what ``agent-engine run`` keeps runs in), else like
-    ``None``: the in-process ``memory`` store, which keeps the last runs.
+    ``None``: the in-process ``memory`` store, which keeps the last runs without their events (building every
+    event of every run costs a third of a small workflow's throughput; ``runs: {backend: memory}`` keeps them).
     """
     from agent_engine_core.manifests.models import RunsSpec  # noqa: PLC0415 - pydantic loads with a project
 
@@ -80,7 +81,7 @@ def bind_runs(
         if choice == "local":
             local = LOCAL_BACKEND in installed and project.base_dir is not None
             choice = RunsSpec(backend=LOCAL_BACKEND) if local else None
-        spec = choice if isinstance(choice, RunsSpec) else RunsSpec()
+        spec = choice if isinstance(choice, RunsSpec) else RunsSpec(events=False)
     registration = installed.get(spec.backend)
     if registration is None:
         message = f"runs are kept by run store '{spec.backend}', which is not installed"

@@ -44,26 +44,26 @@ def stored_run(
     result: TaskResult, started_at: float, duration_s: float, artifacts: Sequence[Artifact] = (),
     events: Sequence[Event] | None = None, origin: Origin | None = None,
 ) -> StoredRun:
-    """The run a store keeps for ``result``: its summary now, its document when first read."""
-    summary = RunSummary(
-        run_id=result.task_id, status=str(result.status), started_at=started_at, duration_s=duration_s,
-        nodes=len(result.trace.records),
-        tokens=result.usage.get("input_tokens", 0) + result.usage.get("output_tokens", 0),
-        digest=result.trace.digest, origin=None if origin is None else str(origin["run_id"]),
-    )
+    """The run a store keeps for ``result``, its summary and document made when first read."""
+
+    def summary() -> RunSummary:
+        usage = result.usage
+        return RunSummary(
+            run_id=result.task_id, status=str(result.status), started_at=started_at, duration_s=duration_s,
+            nodes=len(result.trace.records), tokens=usage.get("input_tokens", 0) + usage.get("output_tokens", 0),
+            digest=result.trace.digest, origin=None if origin is None else str(origin["run_id"]),
+        )
 
     def document() -> str:
         return compose({
-            "format": RUN_FORMAT,
-            "summary": summary.to_dict(),
-            "result": result.stored(),
-            "trace": result.trace.stored(),
-            "artifacts": [_artifact(a) for a in artifacts],
+            "format": RUN_FORMAT, "summary": run.summary.to_dict(), "result": result.stored(),
+            "trace": result.trace.stored(), "artifacts": [_artifact(a) for a in artifacts],
             "events": None if events is None else [event.to_dict() for event in events],
             "origin": None if origin is None else dict(origin),
         })
 
-    return StoredRun(summary, compose=document)
+    run = StoredRun.deferred(result.task_id, summary, document)
+    return run
 
 
 def _artifact(artifact: Artifact) -> dict[str, Any]:

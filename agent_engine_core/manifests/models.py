@@ -321,7 +321,8 @@ class MemoryManifest(_Manifest):
 
     memory: MemorySpec = Field(default_factory=MemorySpec)
     context_profiles: Items[ContextProfile] = Field(default_factory=tuple)
-    runs: RunsSpec | None = Field(None, description="The run store (default: the last 100 runs, in memory).")
+    runs: RunsSpec | None = Field(None, description="The run store (default: the last 100 runs, in memory, "
+                                                    "without their events).")
 
 
 PolicyTarget = Literal["tool", "context", "node", "memory"]
