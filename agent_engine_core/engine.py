@@ -8,6 +8,7 @@ third of the package's import time) and the router that needs it load with the f
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import sys
 import threading
 import time
@@ -27,9 +28,11 @@ from agent_engine_core._plugins.loader import load_plugins
 from agent_engine_core._plugins.view import PluginsView
 from agent_engine_core._run.keep import Origin, RunKeeper, stored_run
 from agent_engine_core._run.observe import ObserverRun, Observers
+from agent_engine_core._run.queue import QueueStatus, TaskQueue
 from agent_engine_core._run.stage import TaskState
 from agent_engine_core.codec import JSONValueError, dumps, loads
-from agent_engine_core.errors import InvalidInput, ProviderError, TaskFailed
+from agent_engine_core.errors import InvalidInput, ProviderError, QueueFullError, TaskFailed
+from agent_engine_core.events import Event, QueueFull, TaskDequeued, TaskQueued
 from agent_engine_core.ids import RunId, new_run_id
 from agent_engine_core.memory import Artifact, Artifacts, Memory
 from agent_engine_core.records import ROOT, StageRecord, Status, TaskResult, Trace
@@ -190,6 +193,8 @@ class Engine:
         self._pool: Executor | None = None
         self._pool_lock = threading.Lock()
         self._keeper = RunKeeper(self._built.runs) if self._built.runs is not None else None
+        self._scheduler = project.scheduler.scheduler
+        self._queue = TaskQueue(self._scheduler.max_queue_size)
 
     @classmethod
     def from_config_dir(
@@ -271,6 +276,80 @@ class Engine:
         ``run_id`` reproduces every task id.
         """
         return await self._execute(self._built, input, start, run_id, raise_on_failure)
+
+    def enqueue(self, input: Any, *, start: str | None = None, run_id: str | None = None) -> str:
+        """Queue a task (FIFO) for ``run_queued``; returns its task id (its run id).
+
+        The input is checked and copied now; ``QueueFullError`` when scheduler.yaml's ``max_queue_size`` tasks are
+        waiting (nothing queued is lost), ``InvalidInput`` for an unknown start node, an input that is not JSON,
+        a run id already queued or running, or a scheduler switched off (``enabled: false``).
+        """
+        if not self._scheduler.enabled:
+            raise InvalidInput("the task queue is switched off (scheduler.yaml enabled: false)")
+        try:
+            start_node = self._built.dag.start_node(start)
+        except KeyError:
+            raise InvalidInput(f"'{start}' is not a start node; start nodes: {', '.join(self._built.dag.starts)}") \
+                from None
+        try:
+            input_json = dumps(input)
+        except JSONValueError as exc:
+            raise InvalidInput(f"the input is not JSON: {exc}") from None
+        rid = run_id if run_id is not None else new_run_id()
+        try:
+            position = self._queue.put(rid, input_json, start_node)
+        except QueueFullError as exc:
+            self._emit_queue_event(QueueFull, "queue_full", rid, exc.limit)
+            raise
+        self._emit_queue_event(TaskQueued, "task_queued", rid, start_node, position, input_json)
+        return rid
+
+    def run_queued(self, *, progress: Callable[[TaskResult], None] | None = None) -> list[TaskResult]:
+        """Run every queued task, ``max_concurrency`` at once, and return their results in queue order.
+
+        Tasks queued while it runs are run too. ``progress`` is called with each result as its task finishes.
+        """
+        if _in_running_loop():
+            raise RuntimeError("Engine.run_queued() was called inside a running event loop; use "
+                               "'await engine.arun_queued()'")
+        return _loops.get().run_until_complete(self.arun_queued(progress=progress))
+
+    async def arun_queued(self, *, progress: Callable[[TaskResult], None] | None = None) -> list[TaskResult]:
+        """``run_queued`` on the running event loop."""
+        import asyncio  # noqa: PLC0415 - loaded with the first run anyway
+
+        self._queue.begin()
+        results: dict[int, TaskResult] = {}
+        order = itertools.count()
+        lanes = self._scheduler.max_concurrency
+
+        async def lane() -> None:
+            while (task := self._queue.take()) is not None:
+                position = next(order)
+                self._emit_queue_event(TaskDequeued, "task_dequeued", task.run_id,
+                                       time.perf_counter() - task.queued_at)
+                try:
+                    result = await self._execute(self._built, loads(task.input_json), task.start, task.run_id, False,
+                                                 beside_others=lanes > 1)
+                except BaseException:
+                    self._queue.finish(task.run_id, "failure")
+                    raise
+                self._queue.finish(task.run_id, str(result.status))
+                results[position] = result
+                if progress is not None:
+                    progress(result)
+
+        await asyncio.gather(*(lane() for _ in range(lanes)))
+        return [results[position] for position in sorted(results)]
+
+    def queue_status(self) -> QueueStatus:
+        """Counts per state (queued, running, success, failure, partial) and each recent task's state."""
+        return self._queue.status()
+
+    def _emit_queue_event(self, event_class: type[Event], name: str, run_id: str, *fields: object) -> None:
+        """A queue event (``seq`` 0: it is about the queue, not a stage of the task; see docs/EVENTS.md)."""
+        if self._observers.active:
+            self._observers.run().emit(event_class(name, run_id, run_id, 0, time.time(), *fields))  # type: ignore[call-arg]
 
     def run_judged(
         self, input: Any, judge: Callable[[TaskResult], Artifact], *, start: str | None = None,
@@ -381,7 +460,7 @@ class Engine:
     async def _execute(
         self, built: Built, input: Any, start: str | None, run_id: str | None, raise_on_failure: bool, *,
         origin: Origin | None = None, judge: Callable[[TaskResult], Artifact] | None = None,
-        prefix: Prefix | None = None, keep: bool = True,
+        prefix: Prefix | None = None, keep: bool = True, beside_others: bool = False,
     ) -> TaskResult:
         """Run, then keep the run in the run store (with ``judge``'s verdict on it, when given) and return it.
 
@@ -408,7 +487,7 @@ class Engine:
         timings = self._handler_timings if built.inline_fast_handlers else None
         run = RunState(rid, built.plans, built.fanout_concurrency, self._executor(), timings, observers=observers,
                        memory=built.memory, regions=self._regions, credentials=built.credentials,
-                       artifacts=[] if keeper is not None else None)
+                       artifacts=[] if keeper is not None else None, beside_others=beside_others)
         started_at, clock = time.time(), time.perf_counter()
         root = TaskState(id=rid, lineage=ROOT, run_id=rid)
         if prefix is not None:

@@ -48,6 +48,7 @@ __all__ = [
     "PluginError",
     "PolicyDenied",
     "ProviderError",
+    "QueueFullError",
     "ReplayMismatch",
     "TaskFailed",
     "ToolError",
@@ -154,6 +155,17 @@ class ToolError(AgentEngineError):
 
     def __init__(self, message: str, *, tool_id: str | None = None) -> None:
         self.tool_id = tool_id
+        super().__init__(message)
+
+
+class QueueFullError(AgentEngineError):
+    """``enqueue`` found ``limit`` tasks waiting (scheduler.yaml ``max_queue_size``); the new one was not queued.
+
+    Nothing already queued is lost.
+    """
+
+    def __init__(self, message: str, *, limit: int) -> None:
+        self.limit = limit
         super().__init__(message)
 
 

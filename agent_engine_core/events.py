@@ -35,8 +35,11 @@ __all__ = [
     "NodeFinished",
     "NodeStarted",
     "PolicyDenied",
+    "QueueFull",
     "RoutingDecision",
+    "TaskDequeued",
     "TaskFinished",
+    "TaskQueued",
     "TaskStarted",
     "ToolInvoked",
 ]
@@ -292,6 +295,38 @@ class CredentialLoaded(Event):
     source: str
 
 
+@_event
+class TaskQueued(Event):
+    """``task_queued``: ``enqueue`` put the task in the queue at ``position`` (1 = next), ``start_node`` first.
+
+    Queue events are about the queue, not a stage of the task: their ``seq`` is 0, outside the task's own
+    sequence (which starts with ``task_started`` at 1), and they are not part of the run's trace.
+    """
+
+    start_node: str
+    position: int
+    input_json: str
+
+    @property
+    def input(self) -> Any:
+        """A fresh copy of the queued input."""
+        return self._decoded("input_json")
+
+
+@_event
+class TaskDequeued(Event):
+    """``task_dequeued``: ``run_queued`` took the task from the queue after it waited ``waited_s`` seconds."""
+
+    waited_s: float
+
+
+@_event
+class QueueFull(Event):
+    """``queue_full``: ``enqueue`` refused the task (``QueueFullError``): the queue already holds ``limit`` tasks."""
+
+    limit: int
+
+
 EVENT_TYPES: Mapping[str, type[Event]] = MappingProxyType({
     "task_started": TaskStarted,
     "task_finished": TaskFinished,
@@ -307,5 +342,8 @@ EVENT_TYPES: Mapping[str, type[Event]] = MappingProxyType({
     "context_assembled": ContextAssembled,
     "policy_denied": PolicyDenied,
     "credential_loaded": CredentialLoaded,
+    "task_queued": TaskQueued,
+    "task_dequeued": TaskDequeued,
+    "queue_full": QueueFull,
 })
 """Every event type the engine emits today, and its class."""

@@ -25,24 +25,24 @@ PUBLIC_ALL = {
     "agent_engine_core": [
         "AgentEngineError", "Engine", "Event", "InvalidInput", "LlmReply", "LlmRequest", "ManifestError",
         "ManifestIssue", "NodeContext", "NodeFailure", "PluginError", "PolicyDenied", "ProviderError",
-        "ReplayMismatch", "StageError", "StageRecord", "Status", "TaskFailed", "TaskResult", "ToolError",
-        "Trace", "__version__", "hookimpl",
+        "QueueFullError", "ReplayMismatch", "StageError", "StageRecord", "Status", "TaskFailed", "TaskResult",
+        "ToolError", "Trace", "__version__", "hookimpl",
     ],
     "agent_engine_core.cli": ["main", "mermaid"],
     "agent_engine_core.codec": ["JSONValueError", "compose", "dumps", "embed", "loads"],
     "agent_engine_core.engine": ["Engine"],
     "agent_engine_core.errors": [
         "AgentEngineError", "InvalidInput", "JSONValueError", "ManifestError", "ManifestIssue", "MemoryDenied",
-        "NodeFailure", "PluginError", "PolicyDenied", "ProviderError", "ReplayMismatch", "TaskFailed",
-        "ToolError", "ToolMisuse",
+        "NodeFailure", "PluginError", "PolicyDenied", "ProviderError", "QueueFullError", "ReplayMismatch",
+        "TaskFailed", "ToolError", "ToolMisuse",
     ],
     "agent_engine_core.evaluations": [
         "AssertionResult", "CaseResult", "check_case", "evaluate", "junit_xml", "resolve_pointer",
     ],
     "agent_engine_core.events": [
         "AgentCallEvent", "ChildCreated", "ContextAssembled", "CredentialLoaded", "EVENT_TYPES", "Event",
-        "MergeFired", "NodeFinished", "NodeStarted", "PolicyDenied", "RoutingDecision", "TaskFinished",
-        "TaskStarted", "ToolInvoked",
+        "MergeFired", "NodeFinished", "NodeStarted", "PolicyDenied", "QueueFull", "RoutingDecision",
+        "TaskDequeued", "TaskFinished", "TaskQueued", "TaskStarted", "ToolInvoked",
     ],
     "agent_engine_core.handler": [
         "MemoryAccess", "MemoryDenied", "MemoryLayer", "NodeContext", "NodeFailure", "ToolBox", "ToolMisuse",

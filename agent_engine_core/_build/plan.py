@@ -153,8 +153,8 @@ def build(
     if executor is None or scheduler.executor != "local":
         registered = executor is not None
         issues.append(ManifestIssue(
-            f"executor '{scheduler.executor}' " + ("runs queued tasks, and the task queue is not built yet"
-                                                   if registered else "is not registered"),
+            f"executor '{scheduler.executor}' " + ("is registered, but this engine runs tasks on the local executor "
+                                                   "only" if registered else "is not registered"),
             file=project.source("scheduler").file,
             line=project.source("scheduler").locate(["scheduler", "executor"])[0],
             hint="use executor: local" if registered else distribution_hint("executor", scheduler.executor, executors),

@@ -85,6 +85,9 @@ class RunState:
     """The credentials the engine read at load, announced after the root task's ``task_started``."""
     artifacts: list[Artifact] | None = None
     """The artifacts this run stored, in order, when the run store keeps them with the run."""
+    beside_others: bool = False
+    """Other runs are in flight on the same loop (``run_queued`` with ``max_concurrency`` > 1): a sync handler
+    runs in a worker thread even while its task is alone, so that blocking handlers of different tasks overlap."""
 
     def remember(self, task: TaskState, plan: Plan, record: StageRecord) -> None:
         """Keep a successful stage's output: task memory, ``memory_write``, and artifacts."""
@@ -118,7 +121,7 @@ class RunState:
         Inline while its task is alone, or when its node has been measured fast; in a worker thread while
         siblings are in flight, so that blocking handlers really run concurrently.
         """
-        if self.active <= 1:
+        if self.active <= 1 and not self.beside_others:
             return None
         if self.timings is not None and self.timings.get(node_id, FAST_HANDLER_S) < FAST_HANDLER_S:
             return None
