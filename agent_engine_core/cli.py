@@ -570,5 +570,14 @@ if __name__ == "__main__":
 
 from agent_engine_core._inspect_cli import diff, inspect  # noqa: E402 - they use the helpers above
 
+
+def _add_queue_command() -> None:
+    from agent_engine_core._queue_cli import queue  # noqa: PLC0415 - it uses the helpers above
+
+    main.add_command(queue)
+
+
+_add_queue_command()
+
 main.add_command(inspect)
 main.add_command(diff)

@@ -304,24 +304,31 @@ class Engine:
         self._emit_queue_event(TaskQueued, "task_queued", rid, start_node, position, input_json)
         return rid
 
-    def run_queued(self, *, progress: Callable[[TaskResult], None] | None = None) -> list[TaskResult]:
+    def run_queued(
+        self, *, progress: Callable[[TaskResult], None] | None = None, max_concurrency: int | None = None
+    ) -> list[TaskResult]:
         """Run every queued task, ``max_concurrency`` at once, and return their results in queue order.
 
-        Tasks queued while it runs are run too. ``progress`` is called with each result as its task finishes.
+        Tasks queued while it runs are run too. ``progress`` is called with each result as its task finishes;
+        ``max_concurrency`` overrides scheduler.yaml's for this call.
         """
         if _in_running_loop():
             raise RuntimeError("Engine.run_queued() was called inside a running event loop; use "
                                "'await engine.arun_queued()'")
-        return _loops.get().run_until_complete(self.arun_queued(progress=progress))
+        return _loops.get().run_until_complete(self.arun_queued(progress=progress, max_concurrency=max_concurrency))
 
-    async def arun_queued(self, *, progress: Callable[[TaskResult], None] | None = None) -> list[TaskResult]:
+    async def arun_queued(
+        self, *, progress: Callable[[TaskResult], None] | None = None, max_concurrency: int | None = None
+    ) -> list[TaskResult]:
         """``run_queued`` on the running event loop."""
         import asyncio  # noqa: PLC0415 - loaded with the first run anyway
 
+        lanes = max_concurrency if max_concurrency is not None else self._scheduler.max_concurrency
+        if lanes < 1:
+            raise InvalidInput(f"max_concurrency must be at least 1, not {lanes}")
         self._queue.begin()
         results: dict[int, TaskResult] = {}
         order = itertools.count()
-        lanes = self._scheduler.max_concurrency
 
         async def lane() -> None:
             while (task := self._queue.take()) is not None:
@@ -341,6 +348,11 @@ class Engine:
 
         await asyncio.gather(*(lane() for _ in range(lanes)))
         return [results[position] for position in sorted(results)]
+
+    @property
+    def queue_capacity(self) -> int | None:
+        """How many more tasks ``enqueue`` takes before ``QueueFullError`` (``None``: unbounded)."""
+        return self._queue.capacity()
 
     def queue_status(self) -> QueueStatus:
         """Counts per state (queued, running, success, failure, partial) and each recent task's state."""

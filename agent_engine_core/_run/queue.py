@@ -66,6 +66,11 @@ class TaskQueue:
             self._states[run_id] = "queued"
             return len(self._waiting)
 
+    def capacity(self) -> int | None:
+        """Free places before the limit (``None``: unbounded)."""
+        with self._lock:
+            return None if self.limit is None else self.limit - len(self._waiting)
+
     def begin(self) -> None:
         """A ``run_queued`` starts: forget the states of tasks an earlier one finished."""
         with self._lock:
