@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 import click
 
-from agent_engine_core.cli import EXIT_USAGE, _guarded
+from agent_engine_core._cli_support import EXIT_USAGE, guarded
 from agent_engine_core.engine import Engine
 from agent_engine_core.errors import InvalidInput
 from agent_engine_core.records import Status, TaskResult
@@ -47,7 +47,7 @@ def _inputs(handle: TextIO, bad: list[str]) -> Iterator[tuple[int, Any]]:
 @click.option("--concurrency", type=click.IntRange(min=1), help="Tasks in flight at once (default: scheduler.yaml).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON result per line, in input order.")
 @click.option("--no-store", is_flag=True, help="Do not keep the runs in the project's run store.")
-@_guarded
+@guarded
 def queue(config_dir: Path, inputs: TextIO, concurrency: int | None, as_json: bool, no_store: bool) -> None:
     """Run the workflow in CONFIG_DIR once per line of --inputs, through the engine's task queue.
 

@@ -9,122 +9,39 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import functools
 import json
 import logging
 import os
 import sys
 import tempfile
 import threading
-import traceback
-import warnings
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from agent_engine_core._build.components import Components
 from agent_engine_core._build.dag import Dag, DagNode, Role
+from agent_engine_core._cli_support import EXIT_CODES, EXIT_USAGE, GlobalOptions, fail, global_options, guarded
 from agent_engine_core._logging import configure as configure_logging
 from agent_engine_core._plugins.loader import load_plugins
+from agent_engine_core._queue_cli import queue
 from agent_engine_core._version import __version__
 from agent_engine_core.engine import Engine
-from agent_engine_core.errors import AgentEngineError, InvalidInput, ManifestError
+from agent_engine_core.errors import ManifestError
 from agent_engine_core.events import NodeFinished, NodeStarted
 from agent_engine_core.hookspecs import hookimpl
 from agent_engine_core.manifests.models import MANIFEST_MODELS
-from agent_engine_core.records import Status, TaskResult
+from agent_engine_core.records import TaskResult
 
 if TYPE_CHECKING:
     from agent_engine_core.evaluations import CaseResult
 
 __all__ = ["main", "mermaid"]
 
-EXIT_CODES = {Status.SUCCESS: 0, Status.FAILURE: 1, Status.PARTIAL: 3}
-EXIT_USAGE = 2
-EXIT_CLOSED_STDOUT = 128 + 13
-"""What a shell reports for a tool ended by SIGPIPE (13): its reader closed the pipe (``| head -1``)."""
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(code)
-
-
-def _guarded(command: F) -> F:
-    """Turn engine errors into messages and exit codes; tracebacks only with ``--debug``.
-
-    stdout is flushed inside the guard, so a reader that went away (``| head -1``) is noticed here and ends the
-    program quietly, not as an internal error or at interpreter exit.
-    """
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        debug = _options(click.get_current_context()).debug
-        try:
-            with warnings.catch_warnings():
-                if not debug:
-                    warnings.showwarning = _show_warning
-                try:
-                    return command(*args, **kwargs)
-                finally:
-                    sys.stdout.flush()
-        except BrokenPipeError:
-            _exit_for_closed_stdout()
-        except ManifestError as exc:
-            click.echo(str(exc), err=True)
-            sys.exit(EXIT_USAGE)
-        except InvalidInput as exc:
-            _fail(str(exc), EXIT_USAGE)
-        except AgentEngineError as exc:
-            if debug:
-                traceback.print_exc()
-            _fail(str(exc), 1)
-        except Exception as exc:  # the last line of defence: no traceback without --debug
-            if debug:
-                traceback.print_exc()
-            _fail(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", 1)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _exit_for_closed_stdout() -> NoReturn:
-    """End as a Unix tool whose reader closed the pipe does: no message, the shell's status for SIGPIPE.
-
-    As Python's docs advise ("Note on SIGPIPE"), stdout is pointed at devnull first, so the interpreter's final
-    flush of what is still buffered cannot fail a second time.
-    """
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    sys.exit(EXIT_CLOSED_STDOUT)
-
-
-def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
-                  file: Any = None, line: str | None = None) -> None:
-    """A warning as one ``warning:`` line: its message locates it in the user's files; Python's source is noise."""
-    click.echo(f"warning: {message}", err=True)
-
-
-@dataclass(slots=True)
-class _GlobalOptions:
-    """``--debug``, ``-v``/``-vv`` and ``--log-json``, as given before the subcommand and after it together."""
-
-    debug: bool = False
-    verbose: int = 0
-    log_json: bool = False
-
-
-def _options(ctx: click.Context) -> _GlobalOptions:
-    options: _GlobalOptions = ctx.meta.setdefault("agent_engine.global_options", _GlobalOptions())
-    return options
-
-
 def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> None:
-    options = _options(ctx)
+    options = global_options(ctx)
     if param.name == "verbose":
         options.verbose += value
     elif value:
@@ -143,7 +60,7 @@ def _global_params() -> list[click.Parameter]:
     ]
 
 
-def _configure_logging(options: _GlobalOptions) -> None:
+def _configure_logging(options: GlobalOptions) -> None:
     verbose = options.debug or options.verbose > 1
     level = logging.DEBUG if verbose else logging.INFO if options.verbose else logging.WARNING
     configure_logging(level, json=options.log_json)
@@ -158,7 +75,7 @@ class _Command(click.Command):
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the command with logging set up from the global options wherever they were given."""
-        _configure_logging(_options(ctx))
+        _configure_logging(global_options(ctx))
         return super().invoke(ctx)
 
 
@@ -177,7 +94,7 @@ class _Group(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         """Set logging up from the options given before the command (a plugin's command sees them too)."""
-        _configure_logging(_options(ctx))
+        _configure_logging(global_options(ctx))
         return super().invoke(ctx)
 
 
@@ -199,10 +116,10 @@ def _plugin_commands() -> dict[str, click.Command]:
             click.echo(f"warning: {registration.distribution} registered CLI command '{name}', which is not a "
                        f"click command (a {type(command).__name__}); it is left out", err=True)
             continue
-        guarded = copy.copy(command)  # the plugin's own object stays as it made it
-        if guarded.callback is not None:
-            guarded.callback = _guarded(guarded.callback)
-        commands[name] = guarded
+        wrapped = copy.copy(command)  # the plugin's own object stays as it made it
+        if wrapped.callback is not None:
+            wrapped.callback = guarded(wrapped.callback)
+        commands[name] = wrapped
     return commands
 
 
@@ -225,7 +142,7 @@ def main() -> None:
 @click.option("--record", type=click.Path(dir_okay=False, path_type=Path),
               help="Also save the result with its full trace to this .json file (replay it with 'replay').")
 @click.option("--no-store", is_flag=True, help="Do not keep the run in the project's run store.")
-@_guarded
+@guarded
 def run(config_dir: Path, input_text: str | None, input_file: Any, start: str | None, run_id: str | None,
         as_json: bool, record: Path | None, no_store: bool) -> None:
     """Run the workflow in CONFIG_DIR once and print the result.
@@ -235,16 +152,16 @@ def run(config_dir: Path, input_text: str | None, input_file: Any, start: str | 
     takes more than half a second shows a spinner naming the node that is running.
     """
     if input_text is not None and input_file is not None:
-        _fail("give --input or --input-file, not both", EXIT_USAGE)
+        fail("give --input or --input-file, not both", EXIT_USAGE)
     text = input_file.read() if input_file is not None else input_text
     if text is None:
-        _fail("the task input is missing: pass --input JSON or --input-file FILE", EXIT_USAGE)
+        fail("the task input is missing: pass --input JSON or --input-file FILE", EXIT_USAGE)
     try:
         payload = json.loads(text)
     except json.JSONDecodeError as exc:
-        _fail(f"--input is not valid JSON: {exc}", EXIT_USAGE)
+        fail(f"--input is not valid JSON: {exc}", EXIT_USAGE)
     if record is not None and record.suffix != ".json":
-        _fail(f"--record needs a .json file name, not {record.name}", EXIT_USAGE)
+        fail(f"--record needs a .json file name, not {record.name}", EXIT_USAGE)
     observers, progress = _progress(as_json)
     with Engine.from_config_dir(config_dir, plugins=observers, runs=False if no_store else "local") as engine, \
             progress:
@@ -334,7 +251,7 @@ def _write_atomically(path: Path, text: str) -> None:
             handle.write(text + "\n")
         os.replace(handle.name, path)
     except OSError as exc:
-        _fail(f"cannot write {path}: {exc.strerror or exc}", 1)
+        fail(f"cannot write {path}: {exc.strerror or exc}", 1)
 
 
 @main.command(short_help="Re-run a recorded task, agents answered from the recording.")
@@ -347,7 +264,7 @@ def _write_atomically(path: Path, text: str) -> None:
 @click.option("--input", "input_text", help="With --from: the node's input as JSON (default: the recorded one).")
 @click.option("--offline", is_flag=True, help="With --from: agents after the node answered from the recording too.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the replayed result.")
-@_guarded
+@guarded
 def replay(config_dir: Path, recording: str, run_id: str | None, from_node: str | None, input_text: str | None,
            offline: bool, as_json: bool) -> None:
     """Re-run a recorded task with the agents answered from RECORDING; exit 0 when it reproduces the digest.
@@ -361,7 +278,7 @@ def replay(config_dir: Path, recording: str, run_id: str | None, from_node: str 
     exit code is the new run's status.
     """
     if from_node is None and (input_text is not None or offline):
-        _fail("--input and --offline go with --from NODE", EXIT_USAGE)
+        fail("--input and --offline go with --from NODE", EXIT_USAGE)
     observers, progress = _progress(as_json)
     with Engine.from_config_dir(config_dir, plugins=observers, runs="local") as engine, progress:
         if from_node is None:
@@ -372,7 +289,7 @@ def replay(config_dir: Path, recording: str, run_id: str | None, from_node: str 
                 try:
                     edited["input"] = json.loads(input_text)
                 except json.JSONDecodeError as exc:
-                    _fail(f"--input is not valid JSON: {exc}", EXIT_USAGE)
+                    fail(f"--input is not valid JSON: {exc}", EXIT_USAGE)
             result = engine.replay_from(recording, from_node, offline=offline, run_id=run_id, **edited)
     _show(result, as_json)
     if from_node is not None:
@@ -395,7 +312,7 @@ OFFLINE_PROVIDERS = ("scripted", "replay")
               help="Run each case N times and report its pass rate (for live models).")
 @click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Also write JUnit XML here.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with every verdict.")
-@_guarded
+@guarded
 def evaluate(config_dir: Path, cases: tuple[str, ...], live: bool, repeat: int, junit: Path | None,
              as_json: bool) -> None:
     """Run the cases of CONFIG_DIR/evaluations.yaml; exit 0 when every case passes, 1 when one fails.
@@ -407,11 +324,11 @@ def evaluate(config_dir: Path, cases: tuple[str, ...], live: bool, repeat: int, 
 
     with Engine.from_config_dir(config_dir) as engine:
         if engine.project.evaluations is None:
-            _fail(f"{config_dir} has no evaluations.yaml", EXIT_USAGE)
+            fail(f"{config_dir} has no evaluations.yaml", EXIT_USAGE)
         live_agents = sorted(f"'{agent}' ({about['provider']})" for agent, about in engine.metadata["agents"].items()
                              if about["provider"] not in OFFLINE_PROVIDERS)
         if live_agents and not live:
-            _fail(f"agent{'s' if len(live_agents) > 1 else ''} {', '.join(live_agents)} would call a live provider; "
+            fail(f"agent{'s' if len(live_agents) > 1 else ''} {', '.join(live_agents)} would call a live provider; "
                   "pass --live to evaluate with it, or answer it with the scripted or replay provider", EXIT_USAGE)
         verdicts = engine.evaluate(cases=cases, repeat=repeat)
     if junit is not None:
@@ -456,7 +373,7 @@ def _show_verdicts(verdicts: Sequence[CaseResult], repeat: int) -> None:
 @main.command(short_help="Check every manifest; print every located issue.")
 @click.argument("config_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the issues as a JSON list.")
-@_guarded
+@guarded
 def validate(config_dir: Path, as_json: bool) -> None:
     """Check every manifest in CONFIG_DIR and print every located issue (exit 0 valid, 2 invalid)."""
     try:
@@ -521,7 +438,7 @@ def _mermaid_shape(node: DagNode) -> str:
 
 @main.command(short_help="Print the workflow as a Mermaid flowchart.")
 @click.argument("config_dir", type=click.Path(file_okay=False, path_type=Path))
-@_guarded
+@guarded
 def graph(config_dir: Path) -> None:
     """Print the workflow in CONFIG_DIR as a Mermaid flowchart (node shape shows the role)."""
     click.echo(mermaid(Engine.from_config_dir(config_dir).dag), nl=False)
@@ -529,7 +446,7 @@ def graph(config_dir: Path) -> None:
 
 @main.command(short_help="List installed plugins, and those that failed to load.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@_guarded
+@guarded
 def plugins(as_json: bool) -> None:
     """List installed plugins: distribution, version, hooks, components, and those that failed to load."""
     found = load_plugins(Components())
@@ -555,7 +472,7 @@ def plugins(as_json: bool) -> None:
               help="Print the JSON Schema of each manifest (or of MANIFEST), for editors and yaml-language-server."
                    f"\n\nMANIFEST is one of: {', '.join(sorted(MANIFEST_MODELS))}.")
 @click.argument("manifest", required=False, metavar="[MANIFEST]", type=click.Choice(sorted(MANIFEST_MODELS)))
-@_guarded
+@guarded
 def schema(manifest: str | None) -> None:
     """Print the JSON Schema of each manifest (or of MANIFEST), for editors and yaml-language-server."""
     names = [manifest] if manifest else sorted(MANIFEST_MODELS)
@@ -570,14 +487,7 @@ if __name__ == "__main__":
 
 from agent_engine_core._inspect_cli import diff, inspect  # noqa: E402 - they use the helpers above
 
-
-def _add_queue_command() -> None:
-    from agent_engine_core._queue_cli import queue  # noqa: PLC0415 - it uses the helpers above
-
-    main.add_command(queue)
-
-
-_add_queue_command()
+main.add_command(queue)
 
 main.add_command(inspect)
 main.add_command(diff)

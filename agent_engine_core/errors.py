@@ -8,6 +8,7 @@ Hierarchy::
     │   ├── PluginError        a plugin could not be loaded or registered a conflicting component
     │   ├── ProviderError      an LLM provider is unknown, misconfigured or failed for good
     │   ├── ToolError          a tool is unknown or misconfigured
+    │   ├── QueueFullError     ``enqueue`` found the task queue full (scheduler.yaml ``max_queue_size``)
     │   ├── ReplayMismatch     a replayed run diverged from its recording
     │   ├── InvalidInput       an argument to the engine is unusable (an unknown start node, non-JSON input)
     │   └── TaskFailed         ``run(..., raise_on_failure=True)`` and the task did not succeed

@@ -69,7 +69,8 @@ def test_errors_imports_nothing_of_the_engine_at_run_time():
     assert [m for m in imported if m and m.startswith("agent_engine_core")] == []
 
 
-def test_policy_denied_is_a_task_failed_and_the_scheduler_error_is_not_exported_yet():
+def test_policy_denied_is_a_task_failed_and_the_queue_error_an_engine_error_with_its_limit():
     assert issubclass(agent_engine_core.PolicyDenied, agent_engine_core.TaskFailed)
-    assert not hasattr(agent_engine_core, "QueueFullError")
-    assert not hasattr(errors, "QueueFullError")
+    assert agent_engine_core.QueueFullError is errors.QueueFullError
+    assert issubclass(errors.QueueFullError, errors.AgentEngineError)
+    assert errors.QueueFullError("full", limit=3).limit == 3

@@ -35,7 +35,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("replay", "_recording"),
     ("_plugins",),
     ("engine", "evaluations", "inspector"),
-    ("cli", "_inspect_cli", "_queue_cli", "testing", ""),
+    ("cli", "_cli_support", "_inspect_cli", "_queue_cli", "testing", ""),
 )
 """The core's layers, bottom to top; a module may import only its own layer or below. A name is a module or a
 package (with everything in it); ``""`` is the package ``agent_engine_core`` itself."""

@@ -24,6 +24,7 @@ PUBLIC_API = [
     "PluginError",
     "PolicyDenied",
     "ProviderError",
+    "QueueFullError",
     "ReplayMismatch",
     "StageError",
     "StageRecord",
@@ -63,8 +64,8 @@ def test_hookimpl_is_the_agent_engine_projects_marker():
     assert agent_engine_core.hookimpl.project_name == "agent_engine"
 
 
-EXCEPTIONS = ["InvalidInput", "ManifestError", "PluginError", "PolicyDenied", "ProviderError", "ReplayMismatch",
-              "TaskFailed", "ToolError"]
+EXCEPTIONS = ["InvalidInput", "ManifestError", "PluginError", "PolicyDenied", "ProviderError", "QueueFullError",
+              "ReplayMismatch", "TaskFailed", "ToolError"]
 
 
 def test_every_public_exception_derives_from_agent_engine_error():

@@ -1,0 +1,103 @@
+"""What every ``agent-engine`` subcommand shares: exit codes, the error guard, the global options.
+
+A module of its own so that the commands kept in modules beside ``cli`` (inspect, queue) use the same guard
+without importing ``cli``, which registers them.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import traceback
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from agent_engine_core.errors import AgentEngineError, InvalidInput, ManifestError
+from agent_engine_core.records import Status
+
+__all__ = ["EXIT_CLOSED_STDOUT", "EXIT_CODES", "EXIT_USAGE", "GlobalOptions", "fail", "global_options", "guarded"]
+
+EXIT_CODES = {Status.SUCCESS: 0, Status.FAILURE: 1, Status.PARTIAL: 3}
+EXIT_USAGE = 2
+EXIT_CLOSED_STDOUT = 128 + 13
+"""What a shell reports for a tool ended by SIGPIPE (13): its reader closed the pipe (``| head -1``)."""
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fail(message: str, code: int) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def guarded(command: F) -> F:
+    """Turn engine errors into messages and exit codes; tracebacks only with ``--debug``.
+
+    stdout is flushed inside the guard, so a reader that went away (``| head -1``) is noticed here and ends the
+    program quietly, not as an internal error or at interpreter exit.
+    """
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        debug = global_options(click.get_current_context()).debug
+        try:
+            with warnings.catch_warnings():
+                if not debug:
+                    warnings.showwarning = _show_warning
+                try:
+                    return command(*args, **kwargs)
+                finally:
+                    sys.stdout.flush()
+        except BrokenPipeError:
+            _exit_for_closed_stdout()
+        except ManifestError as exc:
+            click.echo(str(exc), err=True)
+            sys.exit(EXIT_USAGE)
+        except InvalidInput as exc:
+            fail(str(exc), EXIT_USAGE)
+        except AgentEngineError as exc:
+            if debug:
+                traceback.print_exc()
+            fail(str(exc), 1)
+        except Exception as exc:  # the last line of defence: no traceback without --debug
+            if debug:
+                traceback.print_exc()
+            fail(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", 1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _exit_for_closed_stdout() -> NoReturn:
+    """End as a Unix tool whose reader closed the pipe does: no message, the shell's status for SIGPIPE.
+
+    As Python's docs advise ("Note on SIGPIPE"), stdout is pointed at devnull first, so the interpreter's final
+    flush of what is still buffered cannot fail a second time.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(EXIT_CLOSED_STDOUT)
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    """A warning as one ``warning:`` line: its message locates it in the user's files; Python's source is noise."""
+    click.echo(f"warning: {message}", err=True)
+
+
+@dataclass(slots=True)
+class GlobalOptions:
+    """``--debug``, ``-v``/``-vv`` and ``--log-json``, as given before the subcommand and after it together."""
+
+    debug: bool = False
+    verbose: int = 0
+    log_json: bool = False
+
+
+def global_options(ctx: click.Context) -> GlobalOptions:
+    options: GlobalOptions = ctx.meta.setdefault("agent_engine.global_options", GlobalOptions())
+    return options
