@@ -24,6 +24,7 @@ import bench_import
 import bench_load_large
 import bench_observers
 import bench_payload
+import bench_queue
 import bench_sequential_runs
 from _harness import ERRORS, Row, Settings, machine, table
 
@@ -36,6 +37,7 @@ WORKLOADS = {
     "import": bench_import,
     "observers": bench_observers,
     "payload": bench_payload,
+    "queue": bench_queue,
 }
 
 
