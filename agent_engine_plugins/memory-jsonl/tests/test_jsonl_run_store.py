@@ -104,3 +104,20 @@ def test_a_closed_store_refuses_work(tmp_path):
     store.close()
     with pytest.raises(ValueError, match=r"run store .* is closed"):
         store.runs()
+
+
+@pytest.mark.parametrize("backend", ["jsonl", "file"])
+def test_memory_yaml_runs_backend_names_the_store_and_the_next_store_reads_the_runs(tmp_path, backend):
+    from agent_engine_core import Engine
+
+    (tmp_path / "workflow.yaml").write_text('version: "1.0"\nnodes:\n  - {id: s, role: start}\n'
+                                            "  - {id: e, role: exit}\nedges:\n  - {from: s, to: e}\n")
+    (tmp_path / "memory.yaml").write_text(f"memory: {{project_id: desk}}\nruns: {{backend: {backend}}}\n")
+    engine = Engine.from_config_dir(tmp_path)
+    results = [engine.run({"n": n}) for n in range(3)]
+    engine.close()
+    store = build_run_store(RunStoreSetup("desk", tmp_path, None, {}))
+    assert sorted(_ids(store)) == sorted(r.task_id for r in results)
+    for result in results:
+        assert store.get(result.task_id).trace.digest == result.trace.digest
+    store.close()
