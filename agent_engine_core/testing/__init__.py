@@ -13,7 +13,11 @@ types made from plain functions, which records every call it runs; ``closed_afte
 that closes what it built; ``fake_entry_point_group(items)`` is the entry point group ``fake_entry_points``
 installs; ``assemble_context(profile, memory, input_json)`` is the context the engine would give a node;
 ``check_memory_backend(build, dir, persistent=...)`` asserts the memory contract on a backend distribution's
-backends.
+backends; ``check_run_store(build, dir, persistent=..., default_max_runs=...)`` asserts the run store contract
+(``agent_engine_core.runs``) on a distribution's run stores, and ``check_run_store_property(build, dir)`` checks,
+for any writes, that a store lists what the contract's model does (Hypothesis);
+``check_runs_survive_kills(build, dir, backend)``: an engine keeping its runs there, killed with SIGKILL mid-way,
+loses no acknowledged run (``flush_runs()`` returned) and leaves only complete ones.
 
 Memory backend checks beyond the contract (``build`` makes a backend from a ``MemorySetup``; ``factory`` names
 one as ``"module:attribute"`` for a fresh interpreter to import):
@@ -67,6 +71,8 @@ from agent_engine_core.testing._memory_kit import (
     check_writes_survive_kills,
     in_another_process,
 )
+from agent_engine_core.testing._run_store_conformance import check_run_store, check_run_store_property
+from agent_engine_core.testing._run_store_kit import check_runs_survive_kills
 from agent_engine_core.tools import ToolResult
 
 __all__ = [
@@ -90,6 +96,9 @@ __all__ = [
     "check_persistence_across_processes",
     "check_retention_property",
     "check_retention_survives_kills",
+    "check_run_store",
+    "check_run_store_property",
+    "check_runs_survive_kills",
     "check_threads_lose_nothing",
     "check_writes_survive_kills",
     "closed_after",

@@ -11,31 +11,19 @@ wait for each other, and readers never wait at all.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from agent_engine_core.memory import Artifact, MemoryItem, MemorySetup
-from agent_engine_core.secrets import redact
 
-from agent_engine_memory_postgres._config import PostgresSettings, resolve_settings
-from agent_engine_memory_postgres._schema import ensure_schema, lock_key, memory_table, quoted
-
-if TYPE_CHECKING:
-    from psycopg import Connection
-    from psycopg_pool import ConnectionPool
+from agent_engine_memory_postgres._config import resolve_settings
+from agent_engine_memory_postgres._pool import open_pool
+from agent_engine_memory_postgres._schema import lock_key, memory_table, quoted
 
 __all__ = ["PostgresBackend"]
-
-APPLICATION_NAME = "agent-engine-memory-postgres"
-"""Shown in ``pg_stat_activity`` unless the DSN sets ``application_name``."""
 
 _LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
 _ITEM_COLUMNS = "id, store, project_id, payload::text, created_at, task_id, tags, metadata::text"
 _ARTIFACT_COLUMNS = 'id, kind, project_id, task_id, payload::text, created_at, node_id, "schema", metadata::text'
-
-
-def _message(exc: BaseException, settings: PostgresSettings) -> str:
-    """The driver's message on one line, with the DSN's password values removed (libpq does not echo them)."""
-    return redact(" ".join(str(exc).split()), settings.secrets)
 
 
 def _oldest_first(select: str, *, limited: bool) -> str:
@@ -57,9 +45,6 @@ class PostgresBackend:
     """
 
     def __init__(self, setup: MemorySetup) -> None:
-        import psycopg  # noqa: PLC0415 - the driver loads when a postgres store is built, not at discovery
-        from psycopg_pool import ConnectionPool, PoolTimeout  # noqa: PLC0415
-
         if setup.max_items is not None and setup.max_items < 1:
             raise ValueError(f"retention max_items must be at least 1 (got {setup.max_items})")
         self._settings = settings = resolve_settings(setup.config)
@@ -80,61 +65,8 @@ class PostgresBackend:
             f"DELETE FROM {self._table} WHERE seq IN (SELECT seq FROM {self._table} WHERE {self._scope_sql} "
             "ORDER BY created_at DESC, seq DESC OFFSET %s)"
         )
-        connect_args: dict[str, Any] = {
-            "autocommit": True,
-            "connect_timeout": settings.connect_timeout_s,
-            "fallback_application_name": APPLICATION_NAME,
-        }
-        try:
-            with psycopg.connect(settings.conninfo.reveal(), **connect_args) as conn:
-                self._prepare(conn)
-        except psycopg.OperationalError as exc:
-            raise ConnectionError(
-                f"cannot connect to PostgreSQL ({settings.target}, DSN from {settings.origin}) for the "
-                f"{setup.store} memory store: {_message(exc, settings)}. Check that the server is running and "
-                "reachable and that the credentials are right (in the DSN's variable, PGPASSWORD or ~/.pgpass)"
-            ) from None
-        except psycopg.Error as exc:
-            raise ValueError(
-                f"cannot use PostgreSQL ({settings.target}, schema {settings.schema!r}) for the {setup.store} "
-                f"memory store: {_message(exc, settings)}"
-            ) from None
-        self._pool: ConnectionPool[Connection[tuple[Any, ...]]] = ConnectionPool(
-            settings.conninfo.reveal(),
-            kwargs=connect_args,
-            min_size=settings.pool.min_size,
-            max_size=settings.pool.max_size,
-            timeout=settings.pool.timeout_s,
-            check=ConnectionPool.check_connection,
-            name=f"agent-engine-{setup.store}-memory",
-            open=False,
-        )
-        try:
-            self._pool.open(wait=True, timeout=settings.connect_timeout_s)
-        except PoolTimeout:
-            self._pool.close()
-            raise ConnectionError(
-                f"cannot open {settings.pool.min_size} connections to PostgreSQL ({settings.target}) within "
-                f"{settings.connect_timeout_s} s for the {setup.store} memory store: lower pool.min_size or check "
-                "the server's max_connections"
-            ) from None
-
-    def _prepare(self, conn: Connection[tuple[Any, ...]]) -> None:
-        """Check the server (UTF-8, durable commits) and create or migrate the tables."""
-        encoding = conn.execute("SHOW server_encoding").fetchone()
-        if encoding is None or encoding[0] != "UTF8":
-            raise ValueError(
-                f"the database ({self._settings.target}) uses the encoding {encoding and encoding[0]}: memory "
-                "needs UTF8 (CREATE DATABASE ... ENCODING 'UTF8')"
-            )
-        synchronous = conn.execute("SHOW synchronous_commit").fetchone()
-        if synchronous is None or synchronous[0] == "off":
-            raise ValueError(
-                f"the server ({self._settings.target}) acknowledges commits before they are durable "
-                "(synchronous_commit = off), and memory writes must survive a crash once acknowledged: add "
-                "options='-c synchronous_commit=on' to the DSN, or ALTER ROLE ... SET synchronous_commit = on"
-            )
-        ensure_schema(conn, self._settings.schema)
+        self._pool = open_pool(settings, what=f"the {setup.store} memory store",
+                               name=f"agent-engine-{setup.store}-memory")
 
     def __repr__(self) -> str:
         return (

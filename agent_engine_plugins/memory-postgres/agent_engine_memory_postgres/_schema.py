@@ -15,6 +15,12 @@ Layout (SPEC §3.4's SQLite layout, in one PostgreSQL schema, ``agent_engine`` b
         metadata    json
     artifacts
         seq, id, kind, project_id, task_id, node_id, schema, payload, created_at, metadata
+    runs (version 2: the run store)
+        seq         bigserial PRIMARY KEY     write order (retention drops the lowest)
+        project_id, run_id                    unique together; run_id in the "C" collation, so that listings
+                                              tie-break by code point, as every run store does
+        status, started_at, duration_s, nodes, tokens, digest, origin     the run's summary
+        document    text                      the run's JSON document, byte for byte (never read here)
 
 Every query orders by ``(created_at, seq)``, and every index ends with those two columns, so "oldest first",
 "the newest N" and the retention cut-off are index scans. Creating or migrating takes a transaction-scoped
@@ -34,7 +40,7 @@ __all__ = ["SCHEMA_VERSION", "ensure_schema", "lock_key", "memory_table"]
 
 log = get_logger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """The layout version this release writes; a database at a newer version is refused."""
 
 _MEMORY_TABLE = """
@@ -96,7 +102,28 @@ def _version_1(s: str) -> list[str]:
     return [*_memory_tables(s), *_artifacts_table(s)]
 
 
-_MIGRATIONS = (_version_1,)
+def _version_2(s: str) -> list[str]:
+    return [
+        f"""CREATE TABLE {s}.runs (
+            seq bigserial PRIMARY KEY,
+            project_id text NOT NULL,
+            run_id text COLLATE "C" NOT NULL,
+            status text NOT NULL,
+            started_at double precision NOT NULL,
+            duration_s double precision NOT NULL,
+            nodes integer NOT NULL,
+            tokens bigint NOT NULL,
+            digest text NOT NULL,
+            origin text,
+            document text NOT NULL,
+            UNIQUE (project_id, run_id)
+        )""",
+        f"CREATE INDEX runs_recent ON {s}.runs (project_id, started_at, run_id)",
+        f"CREATE INDEX runs_written ON {s}.runs (project_id, seq)",
+    ]
+
+
+_MIGRATIONS = (_version_1, _version_2)
 """Migration ``n`` (1-based) takes a database from version ``n - 1`` to ``n``."""
 
 

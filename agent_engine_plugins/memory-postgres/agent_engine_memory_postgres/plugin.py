@@ -1,4 +1,4 @@
-"""The entry point module: registers the ``postgres`` memory backend (named per store in memory.yaml)."""
+"""The entry point module: registers the ``postgres`` memory backend and run store (named in memory.yaml)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from agent_engine_core import hookimpl
 
 if TYPE_CHECKING:
     from agent_engine_core.memory import MemoryBackend, MemorySetup
+    from agent_engine_core.runs import RunStore, RunStoreSetup
 
-__all__ = ["BACKEND_NAME", "build_backend", "register_memory_backends"]
+__all__ = ["BACKEND_NAME", "build_backend", "build_run_store", "register_memory_backends", "register_run_stores"]
 
 BACKEND_NAME = "postgres"
 """The name memory.yaml uses: ``project_store: {backend: postgres, config: {dsn_env: ...}}``."""
@@ -32,3 +33,20 @@ def build_backend(setup: MemorySetup) -> MemoryBackend:
 def register_memory_backends(register: Callable[..., Any]) -> None:
     """Offer the ``postgres`` backend to the engine."""
     register(BACKEND_NAME, build_backend)
+
+
+def build_run_store(setup: RunStoreSetup) -> RunStore:
+    """The run store factory (memory.yaml ``runs: {backend: postgres, config: {dsn_env: ...}}``).
+
+    The config is the memory backend's; the runs live in the ``runs`` table of its schema. Raises as
+    ``build_backend`` does.
+    """
+    from agent_engine_memory_postgres._runs import PostgresRunStore  # noqa: PLC0415 - light discovery
+
+    return PostgresRunStore(setup)
+
+
+@hookimpl
+def register_run_stores(register: Callable[..., Any]) -> None:
+    """Offer the ``postgres`` run store to the engine."""
+    register(BACKEND_NAME, build_run_store)

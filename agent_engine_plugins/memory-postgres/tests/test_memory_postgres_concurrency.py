@@ -15,6 +15,8 @@ from pathlib import Path
 
 from agent_engine_core.memory import MemoryItem
 
+from agent_engine_memory_postgres import SCHEMA_VERSION
+
 WORKER = Path(__file__).with_name("_memory_postgres_worker.py")
 MAX_ITEMS = 7
 PER_WRITER = 40
@@ -119,4 +121,4 @@ def test_many_workers_building_backends_on_a_fresh_schema_create_it_once(make_ba
     assert failures == []
     with postgres_server.admin() as conn:
         versions = conn.execute(f"SELECT version FROM {schema}.schema_version").fetchall()
-    assert versions == [(1,)]
+    assert versions == [(v,) for v in range(1, SCHEMA_VERSION + 1)], "each migration ran once"
