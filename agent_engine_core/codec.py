@@ -28,7 +28,7 @@ their value and their string.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from enum import Enum
 from types import MappingProxyType
 from typing import Any
@@ -38,7 +38,7 @@ import orjson
 
 from agent_engine_core.errors import JSONValueError
 
-__all__ = ["JSONValueError", "compose", "dumps", "embed", "loads"]
+__all__ = ["JSONValueError", "compose", "dumps", "embed", "loads", "plain"]
 
 
 def _json_like(value: Any) -> Any:
@@ -127,6 +127,15 @@ def loads(text: str | bytes) -> Any:
         return orjson.loads(text)
     except orjson.JSONDecodeError:  # integers beyond 64 bits, NaN literals, lone surrogate escapes
         return json.loads(text)
+
+
+def plain(value: Any) -> Any:
+    """Plain dicts and lists from read-only mappings and tuples, all the way down (for JSON output)."""
+    if isinstance(value, Mapping):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, tuple | list):
+        return [plain(item) for item in value]
+    return value
 
 
 def embed(text: str) -> Any:

@@ -48,8 +48,8 @@ class RunView:
 
     @property
     def result(self) -> dict[str, Any]:
-        """The result as ``agent-engine run --json`` prints it."""
-        return dict(self._document["result"])
+        """The result as ``agent-engine run --json`` prints it (its digest computed from the stored trace)."""
+        return {**self._document["result"], "trace_digest": self.trace.digest}
 
     @property
     def origin(self) -> dict[str, Any] | None:

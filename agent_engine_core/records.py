@@ -13,7 +13,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from agent_engine_core.codec import compose, dumps, embed, loads
+from agent_engine_core.codec import dumps, embed, loads, plain
 from agent_engine_core.tools import ToolInvocation, ToolStatus
 
 __all__ = [
@@ -103,6 +103,8 @@ class Lineage(NamedTuple):
 
 ROOT = Lineage()
 """The lineage of every root task (immutable, so one is shared)."""
+_ROOT_LINEAGE = dumps(ROOT.to_dict())
+"""``ROOT`` in the canonical trace, written once."""
 
 
 class StageError(NamedTuple):
@@ -184,6 +186,21 @@ class AgentCall:
                 "latency_s": self.latency_s, "attempts": [dict(a) for a in self.attempts]}
 
 
+_QUOTED: dict[str | tuple[str, ...], str] = {}
+"""Node ids and routes as JSON: a workflow has few of them, and every stage's canonical line writes two."""
+_QUOTED_MAX = 4096
+
+
+def _quoted(value: str | tuple[str, ...]) -> str:
+    """``dumps`` of a node id or a route (a tuple, written as a list), remembered for the next stage."""
+    text = _QUOTED.get(value)
+    if text is None:
+        text = dumps(list(value) if isinstance(value, tuple) else value)
+        if len(_QUOTED) < _QUOTED_MAX:  # a bound, so that generated node ids cannot grow it without limit
+            _QUOTED[value] = text
+    return text
+
+
 class StageRecord(NamedTuple):
     """The immutable record of one stage: a task at a node.
 
@@ -220,12 +237,12 @@ class StageRecord(NamedTuple):
     def canonical(self) -> str:
         """The record's line in the canonical trace: no timestamps, durations or tracebacks."""
         error = "null" if self.error is None else dumps(self.error.to_dict(with_traceback=False))
-        calls = dumps([call.to_dict(with_timing=False) for call in self.agent_calls])
-        tools = dumps([call.to_dict() for call in self.tool_calls])
+        calls = dumps([call.to_dict(with_timing=False) for call in self.agent_calls]) if self.agent_calls else "[]"
+        tools = dumps([call.to_dict() for call in self.tool_calls]) if self.tool_calls else "[]"
         return (
-            f'{{"task":{dumps(self.task_id)},"seq":{self.seq},"node":{dumps(self.node_id)},'
+            f'{{"task":{dumps(self.task_id)},"seq":{self.seq},"node":{_quoted(self.node_id)},'
             f'"status":"{self.status}","input":{self.input_json},"output":{self.output_json},'
-            f'"error":{error},"route":{dumps(list(self.route))},"context":{self.context_json},'
+            f'"error":{error},"route":{_quoted(self.route)},"context":{self.context_json},'
             f'"agent_calls":{calls},"tool_calls":{tools}}}'
         )
 
@@ -277,8 +294,9 @@ class TaskSummary:
     def canonical(self) -> str:
         """The task's line in the canonical trace."""
         error = "null" if self.error is None else dumps(self.error.to_dict(with_traceback=False))
+        lineage = _ROOT_LINEAGE if self.lineage == ROOT else dumps(self.lineage.to_dict())
         return (
-            f'{{"task":{dumps(self.task_id)},"lineage":{dumps(self.lineage.to_dict())},'
+            f'{{"task":{dumps(self.task_id)},"lineage":{lineage},'
             f'"status":"{self.status}","output":{self.output_json},"error":{error}}}'
         )
 
@@ -335,15 +353,10 @@ class Trace:
         )
         return cls(data["run_id"], tasks, tuple(_record_from(r) for r in data["records"]))
 
-    def to_json(self) -> str:
-        """``json.dumps(self.to_dict())`` in meaning, composed from the stored texts without decoding any."""
-        return compose(self.stored())
-
     def stored(self) -> dict[str, Any]:
-        """``to_dict`` for ``compose`` (``to_json``, and documents that hold a trace)."""
+        """``to_dict`` for ``codec.compose``, without the digest (a reader computes it from the records)."""
         return {
             "run_id": self.run_id,
-            "digest": self.digest,
             "tasks": [
                 {"task_id": t.task_id, "lineage": t.lineage.to_dict(), "status": str(t.status),
                  "output": embed(t.output_json), "error": None if t.error is None else t.error.stored()}
@@ -440,18 +453,21 @@ class TaskResult:
             "output": self.output,
             "error": self.error,
             "trace_digest": self.trace.digest,
-            "metadata": _thaw(self.metadata),
+            "metadata": plain(self.metadata),
             "usage": dict(self.usage),
         }
         if with_trace:
             data["trace"] = self.trace.to_dict()
         return data
 
-    def stored(self) -> dict[str, Any]:
-        """``to_dict()`` for ``codec.compose``: output and error embedded as text, not decoded."""
+    def stored(self, metadata_json: str) -> dict[str, Any]:
+        """``to_dict()`` for ``codec.compose`` without the trace digest (a reader computes it from the trace).
+
+        ``metadata_json`` is the metadata as JSON text: an engine's metadata is one object for all its runs, so
+        the caller writes it once.
+        """
         return {"task_id": self.task_id, "status": str(self.status), "output": embed(self.output_json),
-                "error": embed(self.error_json), "trace_digest": self.trace.digest,
-                "metadata": _thaw(self.metadata), "usage": dict(self.usage)}
+                "error": embed(self.error_json), "metadata": embed(metadata_json), "usage": dict(self.usage)}
 
 
 def _error_from(data: Mapping[str, Any] | None) -> StageError | None:
@@ -479,15 +495,6 @@ def _record_from(data: Mapping[str, Any]) -> StageRecord:
         ),
         started_at=data.get("started_at", 0.0), duration_s=data.get("duration_s", 0.0),
     )
-
-
-def _thaw(value: Any) -> Any:
-    """Plain dicts and lists from read-only mappings and tuples (for JSON output)."""
-    if isinstance(value, Mapping):
-        return {k: _thaw(v) for k, v in value.items()}
-    if isinstance(value, tuple | list):
-        return [_thaw(v) for v in value]
-    return value
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -57,7 +57,6 @@ class RunSummary:
     nodes: int
     """Stage records in the run (all tasks)."""
     tokens: int
-    digest: str
     origin: str | None = None
     """The run id this run was replayed from (``None`` for a run of its own)."""
 
@@ -68,13 +67,14 @@ class RunSummary:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (``inspect runs --json``)."""
-        return {**asdict(self), "task_id": self.run_id}
+        return {"run_id": self.run_id, "task_id": self.run_id, "status": self.status, "started_at": self.started_at,
+                "duration_s": self.duration_s, "nodes": self.nodes, "tokens": self.tokens, "origin": self.origin}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunSummary:
         """The summary ``to_dict`` wrote (``task_id`` is derived, so it is ignored)."""
         return cls(str(data["run_id"]), str(data["status"]), float(data["started_at"]), float(data["duration_s"]),
-                   int(data["nodes"]), int(data["tokens"]), str(data["digest"]), data.get("origin"))
+                   int(data["nodes"]), int(data["tokens"]), data.get("origin"))
 
 
 class StoredRun:

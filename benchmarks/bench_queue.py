@@ -110,9 +110,9 @@ def run(settings: Settings) -> list[Row]:
         rows.append(Row(name + ", default in-memory run store", "tasks/s (higher is better)",
                         get(stored, "tasks_per_s"), get(lg, "tasks_per_s")))
         for res, label in ((ae, ""), (stored, ", default in-memory run store")):
-            rows.append(Row(name + label, "peak RSS before → after the batch, MiB (results held)",
+            rows.append(Row(name + label, "peak RSS after the batch, MiB (results held)",
                             get(res, "peak_rss_after_mib"), get(lg, "peak_rss_after_mib"),
-                            "≤ 1.5 × before + 20",
+                            "≤ 1.5 x before + 20",
                             note=f"before: Agent Engine {get(res, 'peak_rss_before_mib')}, "
                                  f"LangGraph {get(lg, 'peak_rss_before_mib')}"))
     return rows

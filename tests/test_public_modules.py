@@ -29,7 +29,7 @@ PUBLIC_ALL = {
         "ToolError", "Trace", "__version__", "hookimpl",
     ],
     "agent_engine_core.cli": ["main", "mermaid"],
-    "agent_engine_core.codec": ["JSONValueError", "compose", "dumps", "embed", "loads"],
+    "agent_engine_core.codec": ["JSONValueError", "compose", "dumps", "embed", "loads", "plain"],
     "agent_engine_core.engine": ["Engine"],
     "agent_engine_core.errors": [
         "AgentEngineError", "InvalidInput", "JSONValueError", "ManifestError", "ManifestIssue", "MemoryDenied",

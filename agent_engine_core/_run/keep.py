@@ -1,12 +1,12 @@
-"""Keep every finished run in the run store, without the store's cost showing up on the run's own path.
+"""Keep every finished run in the run store, with as little of the store's cost on the run's path as it can.
 
 The in-process store is handed each run as it finishes: a run object holding the result, composed into a
 document only if someone reads it. A persistent store is written by one writer thread per engine: ``keep``
-queues the run and returns; the writer takes every queued run and writes them with one ``write`` call (one
-transaction: each run is complete or absent after a crash). ``flush`` waits until everything queued is
-written; the engine flushes before it closes, before its inspector reads, and at interpreter exit. A queue
-that fills up makes ``keep`` wait (a run is never dropped to keep up); a write that fails is logged and raised
-by the next ``flush``, with the runs it lost counted.
+composes the run's document, queues it and returns; the writer takes every queued run and writes them with
+one ``write`` call (one transaction: each run is complete or absent after a crash). ``flush`` waits until
+everything queued is written; the engine flushes before it closes, before its inspector reads, and at
+interpreter exit. A queue that fills up makes ``keep`` wait (a run is never dropped to keep up); a write that
+fails is logged and raised by the next ``flush``, with the runs it lost counted.
 """
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ from __future__ import annotations
 import atexit
 import queue
 import threading
+import time
 import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from agent_engine_core._build.runs import KeptRuns
 from agent_engine_core._logging import get_logger
-from agent_engine_core.codec import compose, embed
+from agent_engine_core.codec import compose, embed, plain
 from agent_engine_core.errors import PluginError
 from agent_engine_core.events import Event
 from agent_engine_core.memory import Artifact
@@ -35,6 +36,9 @@ QUEUE_SIZE = 1024
 """Runs waiting for the writer before ``keep`` waits for it (a bound on memory, never a reason to drop one)."""
 BATCH = 256
 """Most runs written in one transaction (a long transaction would hold the store's write lock for long)."""
+LINGER_S = 0.02
+"""How long the writer waits after a first run for others to join its transaction. Waking up for every run
+costs the runs more in GIL hand-overs than the writing itself (a ``flush`` may wait this much longer)."""
 
 Origin = Mapping[str, Any]
 """Where a run came from: ``{"run_id": original, "from_node": node, "input_changed": bool}`` for a replay."""
@@ -51,19 +55,33 @@ def stored_run(
         return RunSummary(
             run_id=result.task_id, status=str(result.status), started_at=started_at, duration_s=duration_s,
             nodes=len(result.trace.records), tokens=usage.get("input_tokens", 0) + usage.get("output_tokens", 0),
-            digest=result.trace.digest, origin=None if origin is None else str(origin["run_id"]),
+            origin=None if origin is None else str(origin["run_id"]),
         )
 
     def document() -> str:
         return compose({
-            "format": RUN_FORMAT, "summary": run.summary.to_dict(), "result": result.stored(),
-            "trace": result.trace.stored(), "artifacts": [_artifact(a) for a in artifacts],
+            "format": RUN_FORMAT, "summary": run.summary.to_dict(), "result": result.stored(_metadata_json(
+                result.metadata)), "trace": result.trace.stored(), "artifacts": [_artifact(a) for a in artifacts],
             "events": None if events is None else [event.to_dict() for event in events],
             "origin": None if origin is None else dict(origin),
         })
 
     run = StoredRun.deferred(result.task_id, summary, document)
     return run
+
+
+_last_metadata: tuple[Mapping[str, Any], str] | None = None
+
+
+def _metadata_json(metadata: Mapping[str, Any]) -> str:
+    """The JSON text of a result's metadata, remembered for the next run of the same engine (the same object)."""
+    global _last_metadata  # noqa: PLW0603 - a one-entry cache: runs of one engine share their metadata object
+    last = _last_metadata
+    if last is not None and last[0] is metadata:
+        return last[1]
+    text = compose(plain(metadata))
+    _last_metadata = (metadata, text)
+    return text
 
 
 def _artifact(artifact: Artifact) -> dict[str, Any]:
@@ -111,6 +129,7 @@ class RunKeeper:
                     self._writer = threading.Thread(target=self._write_queued, name="agent-engine-run-store",
                                                     daemon=True)
                     self._writer.start()
+        _ = run.document_json  # composed here, where the run's own thread has the GIL anyway: not in a hand-over
         self._queue.put(run)
 
     def flush(self) -> None:
@@ -144,6 +163,8 @@ class RunKeeper:
         waiting = self._queue
         while True:
             batch = [waiting.get()]
+            if batch[0] is not None and waiting.qsize() < BATCH:
+                time.sleep(LINGER_S)  # let runs gather: one transaction for many, and the GIL left to the runs
             while len(batch) < BATCH:
                 try:
                     batch.append(waiting.get_nowait())

@@ -36,7 +36,7 @@ def _setup(tmp_dir: Path, max_runs: int | None) -> RunStoreSetup:
 
 def _summary(run_id: str, started_at: float, *, status: str = "succeeded", origin: str | None = None) -> RunSummary:
     return RunSummary(run_id=run_id, status=status, started_at=started_at, duration_s=started_at / 7 + 0.001,
-                      nodes=len(run_id), tokens=2**40 + len(run_id), digest=f"sha256:{run_id}", origin=origin)
+                      nodes=len(run_id), tokens=2**40 + len(run_id), origin=origin)
 
 
 def _document(summary: RunSummary, note: str = "") -> str:
@@ -49,7 +49,7 @@ def _run(run_id: str, started_at: float, *, status: str = "succeeded", origin: s
          note: str = "", composed: bool = False) -> StoredRun:
     summary = _summary(run_id, started_at, status=status, origin=origin)
     text = _document(summary, note)
-    return StoredRun(summary, compose=lambda: text) if composed else StoredRun(summary, text)
+    return StoredRun.deferred(run_id, lambda: summary, lambda: text) if composed else StoredRun(summary, text)
 
 
 def _ids(store: RunStore, **query: Any) -> list[str]:
@@ -244,7 +244,8 @@ def _check_all_or_none(build: Build, tmp_dir: Path) -> None:
         def broken() -> str:
             raise OSError("the document could not be composed")
 
-        bad = StoredRun(_summary("bad", 4.0), compose=broken)
+        bad_summary = _summary("bad", 4.0)
+        bad = StoredRun.deferred("bad", lambda: bad_summary, broken)
         try:
             store.write([_run("half-1", 2.0), _run("half-2", 3.0, composed=True), bad])
         except OSError:

@@ -23,12 +23,12 @@ __all__ = ["DEFAULT_MAX_RUNS", "PostgresRunStore"]
 DEFAULT_MAX_RUNS = 10_000
 """Runs kept per project when memory.yaml's ``runs: {retention: {max_items: ...}}`` sets no bound."""
 
-_SUMMARY = "run_id, status, started_at, duration_s, nodes, tokens, digest, origin"
+_SUMMARY = "run_id, status, started_at, duration_s, nodes, tokens, origin"
 
 
 def _summary(row: Sequence[Any]) -> RunSummary:
     return RunSummary(run_id=row[0], status=row[1], started_at=row[2], duration_s=row[3], nodes=row[4],
-                      tokens=row[5], digest=row[6], origin=row[7])
+                      tokens=row[5], origin=row[6])
 
 
 class PostgresRunStore:
@@ -48,7 +48,7 @@ class PostgresRunStore:
         self._lock_key = lock_key(settings.schema, f"runs:{setup.project_id}")
         self._delete = f"DELETE FROM {table} WHERE project_id = %s AND run_id = ANY(%s)"
         self._insert = (f"INSERT INTO {table} (project_id, {_SUMMARY}, document) "
-                        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)")
+                        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)")
         self._trim = (f"DELETE FROM {table} WHERE project_id = %s AND seq <= (SELECT seq FROM {table} "
                       "WHERE project_id = %s ORDER BY seq DESC OFFSET %s LIMIT 1)")
         self._select = f"SELECT {_SUMMARY} FROM {table} WHERE project_id = %s"
@@ -65,7 +65,7 @@ class PostgresRunStore:
         for run in runs:  # a run id twice in one write: the later one, at its place in the write order
             latest.pop(run.run_id, None)
             latest[run.run_id] = run
-        rows = [(self._project, s.run_id, s.status, s.started_at, s.duration_s, s.nodes, s.tokens, s.digest,
+        rows = [(self._project, s.run_id, s.status, s.started_at, s.duration_s, s.nodes, s.tokens,
                  s.origin, run.document_json) for run in latest.values() for s in (run.summary,)]
         if not rows:
             return
@@ -99,7 +99,7 @@ class PostgresRunStore:
         """The stored run, its document as written, or ``None``."""
         with self._pool.connection() as conn:
             row = conn.execute(self._get, [self._project, run_id]).fetchone()
-        return None if row is None else StoredRun(_summary(row), row[8])
+        return None if row is None else StoredRun(_summary(row), row[7])
 
     def close(self) -> None:
         """Close the pool and its connections (idempotent)."""

@@ -19,7 +19,7 @@ Layout (SPEC §3.4's SQLite layout, in one PostgreSQL schema, ``agent_engine`` b
         seq         bigserial PRIMARY KEY     write order (retention drops the lowest)
         project_id, run_id                    unique together; run_id in the "C" collation, so that listings
                                               tie-break by code point, as every run store does
-        status, started_at, duration_s, nodes, tokens, digest, origin     the run's summary
+        status, started_at, duration_s, nodes, tokens, origin     the run's summary
         document    text                      the run's JSON document, byte for byte (never read here)
 
 Every query orders by ``(created_at, seq)``, and every index ends with those two columns, so "oldest first",
@@ -113,7 +113,6 @@ def _version_2(s: str) -> list[str]:
             duration_s double precision NOT NULL,
             nodes integer NOT NULL,
             tokens bigint NOT NULL,
-            digest text NOT NULL,
             origin text,
             document text NOT NULL,
             UNIQUE (project_id, run_id)
