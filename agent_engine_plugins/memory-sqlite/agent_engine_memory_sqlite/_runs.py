@@ -61,6 +61,8 @@ _SCHEMA = (
     "CREATE INDEX IF NOT EXISTS runs_recent ON runs (project_id, started_at, run_id)",
     "CREATE INDEX IF NOT EXISTS runs_written ON runs (project_id)",  # the rowid (seq) is the index's last key
 )
+LAYOUT = 1
+"""The ``runs`` table's layout, kept in the database's ``user_version``; another layout is refused, not mixed."""
 _SUMMARY = "run_id, status, started_at, duration_s, nodes, tokens, origin"
 _INSERT = (f"INSERT OR REPLACE INTO runs (project_id, {_SUMMARY}, document) "
            "SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, value->>7, "
@@ -117,7 +119,14 @@ def _connect(path: Path) -> sqlite3.Connection:
             connection.execute("BEGIN IMMEDIATE")  # processes may race to create it; IF NOT EXISTS settles it
             for statement in _SCHEMA:
                 connection.execute(statement)
+            connection.execute(f"PRAGMA user_version = {LAYOUT}")
             connection.execute("COMMIT")
+        found = connection.execute("PRAGMA user_version").fetchone()[0]
+        if found != LAYOUT:
+            connection.close()
+            raise ValueError(f"{path} holds runs in table layout {found}, and this agent-engine-memory-sqlite "
+                             f"writes layout {LAYOUT}: move the file away (its runs stay readable by the version "
+                             "that wrote it) or point runs: config.path elsewhere")
     except sqlite3.Error as exc:
         if connection is not None:
             connection.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -43,6 +44,16 @@ def test_bad_config_is_refused_with_what_to_change(tmp_path, base_dir, config, m
 def test_a_file_that_is_not_a_database_is_refused_naming_it(tmp_path):
     (tmp_path / "runs.db").write_text("not a database" * 100)
     with pytest.raises(ValueError, match=r"cannot use .*runs\.db as the SQLite run database"):
+        build_run_store(RunStoreSetup("p", tmp_path, None, {"path": "runs.db"}))
+
+
+def test_a_database_of_another_table_layout_is_refused_not_written_into(tmp_path):
+    store = build_run_store(RunStoreSetup("p", tmp_path, None, {"path": "runs.db"}))
+    store.write([_stored("a", 1.0)])
+    store.close()
+    with sqlite3.connect(tmp_path / "runs.db") as connection:
+        connection.execute("PRAGMA user_version = 7")
+    with pytest.raises(ValueError, match=r"runs\.db holds runs in table layout 7, and this .* writes layout 1"):
         build_run_store(RunStoreSetup("p", tmp_path, None, {"path": "runs.db"}))
 
 
