@@ -43,25 +43,20 @@ _RELATIVE = re.compile(r"^(\d+)([smhd])$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-class _When(click.ParamType):
+def _since(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
     """``--since``: an ISO date or date-time (local time unless it names a zone), or ``10m``/``2h``/``3d`` ago."""
-
-    name = "WHEN"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
-        """The moment as a Unix timestamp."""
-        if isinstance(value, float):
-            return value
-        text = str(value).strip()
-        relative = _RELATIVE.match(text)
-        if relative:
-            return time.time() - int(relative.group(1)) * _UNIT_S[relative.group(2)]
-        try:
-            moment = dt.datetime.fromisoformat(text)
-        except ValueError:
-            self.fail(f"{value!r} is neither an ISO date/time (2026-12-03, 2026-12-03T17:05) nor an age "
-                      "(30s, 10m, 2h, 3d)", param, ctx)
-        return moment.timestamp()  # a naive moment is local time
+    if value is None:
+        return None
+    text = value.strip()
+    relative = _RELATIVE.match(text)
+    if relative:
+        return time.time() - int(relative.group(1)) * _UNIT_S[relative.group(2)]
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is neither an ISO date/time (2026-12-03, 2026-12-03T17:05) nor an age "
+                                 "(30s, 10m, 2h, 3d)", ctx, param) from None
+    return moment.timestamp()  # a naive moment is local time
 
 
 @contextmanager
@@ -117,16 +112,20 @@ def _view_of(inspector: Inspector, task: str) -> tuple[RunView, str]:
     return view, task
 
 
-@click.group(params=_global_params(), short_help="Look at stored runs: runs, show, stage, artifacts, events.")
+@click.group("inspect", params=_global_params(),
+             short_help="Look at stored runs: runs, show, stage, artifacts, events.")
 @click.argument("config_dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR")
 @click.pass_context
-def inspect(ctx: click.Context, config_dir: Path) -> None:
+def _inspect(ctx: click.Context, config_dir: Path) -> None:
     """Look at the runs kept in the run store of the project in DIR (nothing here changes a run).
 
     TASK is a run id or the id of any task in it (run-1/split#0). Every command takes --json and then prints
     one JSON document.
     """
     ctx.obj = config_dir
+
+
+inspect: click.Group = _inspect  # annotated: cli imports it while mypy still infers the decorated function
 
 
 def _subcommand(name: str, short_help: str) -> Callable[[Callable[..., Any]], click.Command]:
@@ -142,7 +141,8 @@ def _subcommand(name: str, short_help: str) -> Callable[[Callable[..., Any]], cl
 
 @_subcommand("runs", "List the stored runs, newest first.")
 @click.option("--status", type=click.Choice(STATUSES), help="Only runs that ended with this status.")
-@click.option("--since", type=_When(), help="Only runs started since: an ISO date/time, or 30s, 10m, 2h, 3d ago.")
+@click.option("--since", metavar="WHEN", callback=_since,
+              help="Only runs started since: an ISO date/time, or 30s, 10m, 2h, 3d ago.")
 @click.option("--limit", type=click.IntRange(min=0), help="At most this many (the newest).")
 def runs(config_dir: Path, status: str | None, since: float | None, limit: int | None, as_json: bool) -> None:
     """List the stored runs, newest first: id, status, start, duration, stages, tokens, replay origin."""
@@ -400,13 +400,13 @@ def _event_detail(event: Mapping[str, Any]) -> str:
     return text if len(text) <= EVENT_DETAIL_CHARS else text[:EVENT_DETAIL_CHARS] + "…"
 
 
-@click.command(cls=_Command, short_help="The first stage where two stored runs differ.")
+@click.command("diff", cls=_Command, short_help="The first stage where two stored runs differ.")
 @click.argument("config_dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR")
 @click.argument("task_a")
 @click.argument("task_b")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @_guarded
-def diff(config_dir: Path, task_a: str, task_b: str, as_json: bool) -> None:
+def _diff(config_dir: Path, task_a: str, task_b: str, as_json: bool) -> None:
     """Compare the canonical traces of the runs of TASK_A and TASK_B, stage by stage.
 
     Exit 0 with "identical traces", or exit 1 showing the first differing stage (its index, node and task)
@@ -425,6 +425,9 @@ def diff(config_dir: Path, task_a: str, task_b: str, as_json: bool) -> None:
         _show_difference(difference, left, right)
     if difference is not None:
         sys.exit(EXIT_DIFFERENT)
+
+
+diff: click.Command = _diff
 
 
 def _show_difference(difference: StageDifference, left: str, right: str) -> None:
@@ -448,10 +451,22 @@ def _show_difference(difference: StageDifference, left: str, right: str) -> None
 
 
 def _narrowed(one: Any, two: Any) -> tuple[Any, Any]:
-    """Two differing mappings reduced to the keys where they differ (nested mappings likewise)."""
-    if not (isinstance(one, dict) and isinstance(two, dict)):
-        return one, two
-    keys = [k for k in dict.fromkeys([*one, *two]) if one.get(k) != two.get(k)]
-    pairs = {k: _narrowed(one.get(k), two.get(k)) for k in keys}
-    return {k: a for k, (a, _) in pairs.items() if k in one}, {k: b for k, (_, b) in pairs.items() if k in two}
+    """Two differing values reduced to where they differ.
 
+    Mappings keep the keys whose values differ; lists of one length keep their differing items and show
+    ``SAME`` for the others; both narrowed likewise all the way down.
+    """
+    if isinstance(one, dict) and isinstance(two, dict):
+        keys = [k for k in dict.fromkeys([*one, *two]) if one.get(k, _MISSING) != two.get(k, _MISSING)]
+        pairs = {k: _narrowed(one.get(k), two.get(k)) for k in keys}
+        return {k: a for k, (a, _) in pairs.items() if k in one}, {k: b for k, (_, b) in pairs.items() if k in two}
+    if isinstance(one, list) and isinstance(two, list) and len(one) == len(two):
+        pairs_ = [(SAME, SAME) if a == b else _narrowed(a, b) for a, b in zip(one, two, strict=True)]
+        return [a for a, _ in pairs_], [b for _, b in pairs_]
+    return one, two
+
+
+SAME = "…"
+"""What stands for a list item both values have (``diff`` shows only what differs)."""
+_MISSING = object()
+"""A key one mapping has and the other has not (a ``null`` value is a value)."""
