@@ -219,7 +219,7 @@ def _task_title(task: Mapping[str, Any]) -> str:
         where = "root task"
     else:
         step = lineage["path"][-1]
-        where = f"{lineage['kind']} #{step['index']} of {lineage['parent_id']} at '{step['node_id']}'"
+        where = f"{lineage['kind']} #{step['index']} of '{step['node_id']}'"  # the indentation shows the parent
     return f"task {task['task_id']} ({where}): {task['status']}"
 
 

@@ -81,8 +81,8 @@ def test_show_gives_the_summary_and_the_path_of_every_task_indented_by_lineage(s
     root = lines.index("task bad (root task): failure")
     path = [line.split("│")[1].strip() + ":" + line.split("│")[2].strip() for line in lines[root + 3:root + 7]]
     assert path == ["begin:success", "ask:success", "split:success", "gather:failure"]
-    assert "  task bad/split#1 (subtask #1 of bad at 'split'): failure" in lines
-    child = lines.index("  task bad/split#1 (subtask #1 of bad at 'split'): failure")
+    assert "  task bad/split#1 (subtask #1 of 'split'): failure" in lines
+    child = lines.index("  task bad/split#1 (subtask #1 of 'split'): failure")
     assert lines[child + 3].startswith("  0   │ each │ failure")
     shown = as_json("inspect", stored, "show", "bad")
     assert [t["task_id"] for t in shown["tasks"]] == ["bad", "bad/split#0", "bad/split#1", "bad/split#2"]
@@ -236,7 +236,7 @@ def test_a_run_made_by_agent_engine_run_is_listed_and_shown_by_another_process(p
     shown = agent_engine("inspect", folder, "show", "far")
     assert shown.returncode == 0, shown.stderr
     assert f"digest:   {digest}" in shown.stdout
-    assert "  task far/split#1 (subtask #1 of far at 'split'): failure" in shown.stdout
+    assert "  task far/split#1 (subtask #1 of 'split'): failure" in shown.stdout
 
     staged = agent_engine("inspect", folder, "stage", "far", "ask", "--json")
     assert staged.returncode == 0, staged.stderr
