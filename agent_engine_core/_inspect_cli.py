@@ -2,8 +2,10 @@
 
 Every command opens the project's store read-only through ``open_inspector`` (memory.yaml's ``runs:``, else
 SQLite under ``.agent_engine/``), prints a rich view for people or one JSON document with ``--json``, and
-closes the store. A wrong run, task or node id is exit 2 with a message naming what exists. Imported by
-``agent_engine_core.cli`` at its end (it uses the CLI's guard and options), never on its own.
+closes the store. A wrong run, task or node id is exit 2 with a message naming what exists.
+
+``agent_engine_core.cli`` adds the commands with ``attach``, handing in its guard and global options: this
+module does not import the CLI (that would be an import cycle).
 """
 
 from __future__ import annotations
@@ -20,14 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from agent_engine_core.cli import _Command, _global_params, _guarded, _options
-
 if TYPE_CHECKING:
     from rich.console import Console
 
     from agent_engine_core.inspector import Inspector, RunView, StageDifference
 
-__all__ = ["diff", "inspect"]
+__all__ = ["attach", "diff", "inspect"]
 
 STATUSES = ("success", "failure", "partial")
 EXIT_DIFFERENT = 1
@@ -112,11 +112,10 @@ def _view_of(inspector: Inspector, task: str) -> tuple[RunView, str]:
     return view, task
 
 
-@click.group("inspect", params=_global_params(),
-             short_help="Look at stored runs: runs, show, stage, artifacts, events.")
+@click.group("inspect", short_help="Look at stored runs: runs, show, stage, artifacts, events.")
 @click.argument("config_dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR")
 @click.pass_context
-def _inspect(ctx: click.Context, config_dir: Path) -> None:
+def inspect(ctx: click.Context, config_dir: Path) -> None:
     """Look at the runs kept in the run store of the project in DIR (nothing here changes a run).
 
     TASK is a run id or the id of any task in it (run-1/split#0). Every command takes --json and then prints
@@ -125,16 +124,13 @@ def _inspect(ctx: click.Context, config_dir: Path) -> None:
     ctx.obj = config_dir
 
 
-inspect: click.Group = _inspect  # annotated: cli imports it while mypy still infers the decorated function
-
 
 def _subcommand(name: str, short_help: str) -> Callable[[Callable[..., Any]], click.Command]:
-    """An ``inspect`` subcommand: the global options, ``--json``, the guard, DIR from the group."""
+    """An ``inspect`` subcommand: ``--json``, and DIR from the group."""
 
     def decorate(function: Callable[..., Any]) -> click.Command:
-        guarded = _guarded(function)
-        with_json = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")(guarded)
-        return inspect.command(name, cls=_Command, short_help=short_help)(click.pass_obj(with_json))
+        with_json = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")(function)
+        return inspect.command(name, short_help=short_help)(click.pass_obj(with_json))
 
     return decorate
 
@@ -272,12 +268,9 @@ def stage(config_dir: Path, task: str, node: str, child: str | None, as_json: bo
     _section(console, f"tool calls ({len(tools)})",
              "\n\n".join(_tool_call(i, call) for i, call in enumerate(tools)) or "none")
     error = record["error"]
-    recorded = error.get("traceback") if error is not None else None
-    if recorded and not _options(click.get_current_context()).debug:
-        recorded = "(the handler's traceback was recorded: --debug or --json shows it)"
+    recorded = "\n(the handler's traceback was recorded: --json shows it)" if error and error.get("traceback") else ""
     _section(console, "error", "none" if error is None else
-             f"[{error['kind']}] {error['message']}\ndetails: {_pretty(error['details'])}"
-             + (f"\n{recorded}" if recorded else ""))
+             f"[{error['kind']}] {error['message']}\ndetails: {_pretty(error['details'])}{recorded}")
 
 
 def _section(console: Console, title: str, body: str) -> None:
@@ -400,13 +393,12 @@ def _event_detail(event: Mapping[str, Any]) -> str:
     return text if len(text) <= EVENT_DETAIL_CHARS else text[:EVENT_DETAIL_CHARS] + "…"
 
 
-@click.command("diff", cls=_Command, short_help="The first stage where two stored runs differ.")
+@click.command("diff", short_help="The first stage where two stored runs differ.")
 @click.argument("config_dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR")
 @click.argument("task_a")
 @click.argument("task_b")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
-@_guarded
-def _diff(config_dir: Path, task_a: str, task_b: str, as_json: bool) -> None:
+def diff(config_dir: Path, task_a: str, task_b: str, as_json: bool) -> None:
     """Compare the canonical traces of the runs of TASK_A and TASK_B, stage by stage.
 
     Exit 0 with "identical traces", or exit 1 showing the first differing stage (its index, node and task)
@@ -427,7 +419,15 @@ def _diff(config_dir: Path, task_a: str, task_b: str, as_json: bool) -> None:
         sys.exit(EXIT_DIFFERENT)
 
 
-diff: click.Command = _diff
+def attach(main: click.Group, *, guarded: Callable[[Callable[..., Any]], Callable[..., Any]],
+           global_params: Callable[[], list[click.Parameter]]) -> None:
+    """Add ``inspect`` and ``diff`` to ``main``: guarded like its own commands, taking its global options too."""
+    for command in (inspect, diff, *inspect.commands.values()):
+        command.params.extend(global_params())
+        if command.callback is not None and not isinstance(command, click.Group):
+            command.callback = guarded(command.callback)
+    main.add_command(inspect)
+    main.add_command(diff)
 
 
 def _show_difference(difference: StageDifference, left: str, right: str) -> None:

@@ -538,7 +538,6 @@ if __name__ == "__main__":
     main()
 
 
-from agent_engine_core._inspect_cli import diff, inspect  # noqa: E402 - they use the helpers above
+from agent_engine_core._inspect_cli import attach  # noqa: E402 - it is handed the helpers above
 
-main.add_command(inspect)
-main.add_command(diff)
+attach(main, guarded=_guarded, global_params=_global_params)
