@@ -113,7 +113,7 @@ def _view_of(inspector: Inspector, task: str) -> tuple[RunView, str]:
 
 
 @click.group("inspect", short_help="Look at stored runs: runs, show, stage, artifacts, events.")
-@click.argument("config_dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR")
+@click.argument("config_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), metavar="DIR")
 @click.pass_context
 def inspect(ctx: click.Context, config_dir: Path) -> None:
     """Look at the runs kept in the run store of the project in DIR (nothing here changes a run).
@@ -394,7 +394,7 @@ def _event_detail(event: Mapping[str, Any]) -> str:
 
 
 @click.command("diff", short_help="The first stage where two stored runs differ.")
-@click.argument("config_dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR")
+@click.argument("config_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), metavar="DIR")
 @click.argument("task_a")
 @click.argument("task_b")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")

@@ -161,6 +161,14 @@ def test_a_project_that_keeps_no_runs_is_exit_2_saying_how_to_keep_them(tmp_path
     no_traceback(done.output)
 
 
+@pytest.mark.parametrize("command", [["inspect", "{dir}", "runs"], ["diff", "{dir}", "a", "b"]])
+def test_a_folder_that_does_not_exist_is_exit_2_naming_it(tmp_path, command):
+    missing = tmp_path / "nowhere"
+    done = cli(*[part.format(dir=missing) for part in command])
+    assert done.exit_code == EXIT_USAGE
+    assert f"Directory '{missing}' does not exist" in done.output
+
+
 def test_artifacts_lists_what_the_run_stored_and_filters_by_kind(stored):
     every = as_json("inspect", stored, "artifacts", "ok")
     assert {a["kind"] for a in every} == {"node_output", "tool_result"}
