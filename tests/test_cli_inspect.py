@@ -11,6 +11,7 @@ import pytest
 from _cli import COMMAND
 from _inspect_runs import BOOM, GOOD, cli, cli_env, run, snapshot, stored_documents
 
+from agent_engine_core import Engine
 from agent_engine_core.cli import EXIT_USAGE
 
 pytest_plugins = ["_inspect_fixtures"]  # its fixtures: kit_path, project, stored
@@ -95,6 +96,21 @@ def test_show_of_a_child_task_shows_that_task_only(stored):
     shown = as_json("inspect", stored, "show", "bad/split#1")
     assert [t["task_id"] for t in shown["tasks"]] == ["bad/split#1"]
     assert shown["tasks"][0]["error"]["message"] == "ValueError: cannot take boom"
+
+
+def test_a_replayed_run_is_listed_and_shown_with_its_origin(project):
+    folder = project()
+    with Engine.from_config_dir(folder) as engine:
+        engine.run(GOOD, run_id="orig")
+        engine.replay_from("orig", "split", input={"answer": "LOUD"}, run_id="again")
+    (listed,) = [r for r in as_json("inspect", folder, "runs") if r["run_id"] == "again"]
+    assert listed["origin"] == "orig"
+    row = next(line for line in cli("inspect", folder, "runs").stdout.splitlines() if line.startswith("│ again"))
+    assert row.rstrip("│ ").endswith("orig")
+    done = cli("inspect", folder, "show", "again")
+    assert "  origin:   replayed from run orig at node 'split', with an edited input" in done.stdout
+    assert as_json("inspect", folder, "show", "again")["origin"] == {"run_id": "orig", "from_node": "split",
+                                                                     "input_changed": True}
 
 
 def test_stage_shows_the_context_agent_calls_and_tool_calls_the_handler_saw(stored):
