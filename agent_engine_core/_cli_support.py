@@ -7,6 +7,7 @@ without importing ``cli``, which registers them.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import sys
 import traceback
@@ -17,10 +18,14 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
+from agent_engine_core._logging import configure as configure_logging
 from agent_engine_core.errors import AgentEngineError, InvalidInput, ManifestError
 from agent_engine_core.records import Status
 
-__all__ = ["EXIT_CLOSED_STDOUT", "EXIT_CODES", "EXIT_USAGE", "GlobalOptions", "fail", "global_options", "guarded"]
+__all__ = [
+    "EXIT_CLOSED_STDOUT", "EXIT_CODES", "EXIT_USAGE", "Command", "GlobalOptions", "configure_logging_from", "fail",
+    "global_options", "global_params", "guarded",
+]
 
 EXIT_CODES = {Status.SUCCESS: 0, Status.FAILURE: 1, Status.PARTIAL: 3}
 EXIT_USAGE = 2
@@ -101,3 +106,42 @@ class GlobalOptions:
 def global_options(ctx: click.Context) -> GlobalOptions:
     options: GlobalOptions = ctx.meta.setdefault("agent_engine.global_options", GlobalOptions())
     return options
+
+
+def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    options = global_options(ctx)
+    if param.name == "verbose":
+        options.verbose += value
+    elif value:
+        setattr(options, str(param.name), True)
+
+
+def global_params() -> list[click.Parameter]:
+    """The global options, for the group and for each subcommand: they mean the same wherever they are given."""
+    return [
+        click.Option(["--debug"], is_flag=True, expose_value=False, callback=_remember,
+                     help="Show tracebacks of unexpected errors and debug logs."),
+        click.Option(["-v", "--verbose"], count=True, expose_value=False, callback=_remember,
+                     help="More log output on stderr (-v info, -vv debug)."),
+        click.Option(["--log-json"], is_flag=True, expose_value=False, callback=_remember,
+                     help="Log JSON lines on stderr instead of console text."),
+    ]
+
+
+def configure_logging_from(options: GlobalOptions) -> None:
+    verbose = options.debug or options.verbose > 1
+    level = logging.DEBUG if verbose else logging.INFO if options.verbose else logging.WARNING
+    configure_logging(level, json=options.log_json)
+
+
+class Command(click.Command):
+    """A subcommand: it takes the global options too, and sets logging up from all of them before it runs."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params.extend(global_params())
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command with logging set up from the global options wherever they were given."""
+        configure_logging_from(global_options(ctx))
+        return super().invoke(ctx)

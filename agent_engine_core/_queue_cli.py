@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 import click
 
-from agent_engine_core._cli_support import EXIT_USAGE, guarded
+from agent_engine_core._cli_support import EXIT_USAGE, Command, guarded
 from agent_engine_core.engine import Engine
 from agent_engine_core.errors import InvalidInput
 from agent_engine_core.records import Status, TaskResult
@@ -40,7 +40,7 @@ def _inputs(handle: TextIO, bad: list[str]) -> Iterator[tuple[int, Any]]:
             bad.append(f"{handle.name}:{number}: not JSON ({exc.msg}, column {exc.colno}); the line was skipped")
 
 
-@click.command(short_help="Run one task per line of a JSON Lines file through the task queue.")
+@click.command(cls=Command, short_help="Run one task per line of a JSON Lines file through the task queue.")
 @click.argument("config_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--inputs", "inputs", type=click.File("r"), required=True,
               help="A JSON Lines file: one task input per line ('-' for stdin).")

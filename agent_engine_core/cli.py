@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
-import logging
 import os
 import sys
 import tempfile
@@ -23,8 +22,17 @@ import click
 
 from agent_engine_core._build.components import Components
 from agent_engine_core._build.dag import Dag, DagNode, Role
-from agent_engine_core._cli_support import EXIT_CODES, EXIT_USAGE, GlobalOptions, fail, global_options, guarded
-from agent_engine_core._logging import configure as configure_logging
+from agent_engine_core._cli_support import (
+    EXIT_CODES,
+    EXIT_USAGE,
+    Command,
+    configure_logging_from,
+    fail,
+    global_options,
+    global_params,
+    guarded,
+)
+from agent_engine_core._inspect_cli import attach
 from agent_engine_core._plugins.loader import load_plugins
 from agent_engine_core._queue_cli import queue
 from agent_engine_core._version import __version__
@@ -40,49 +48,10 @@ if TYPE_CHECKING:
 
 __all__ = ["main", "mermaid"]
 
-def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> None:
-    options = global_options(ctx)
-    if param.name == "verbose":
-        options.verbose += value
-    elif value:
-        setattr(options, str(param.name), True)
-
-
-def _global_params() -> list[click.Parameter]:
-    """The global options, for the group and for each subcommand: they mean the same wherever they are given."""
-    return [
-        click.Option(["--debug"], is_flag=True, expose_value=False, callback=_remember,
-                     help="Show tracebacks of unexpected errors and debug logs."),
-        click.Option(["-v", "--verbose"], count=True, expose_value=False, callback=_remember,
-                     help="More log output on stderr (-v info, -vv debug)."),
-        click.Option(["--log-json"], is_flag=True, expose_value=False, callback=_remember,
-                     help="Log JSON lines on stderr instead of console text."),
-    ]
-
-
-def _configure_logging(options: GlobalOptions) -> None:
-    verbose = options.debug or options.verbose > 1
-    level = logging.DEBUG if verbose else logging.INFO if options.verbose else logging.WARNING
-    configure_logging(level, json=options.log_json)
-
-
-class _Command(click.Command):
-    """A subcommand: it takes the global options too, and sets logging up from all of them before it runs."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.params.extend(_global_params())
-
-    def invoke(self, ctx: click.Context) -> Any:
-        """Run the command with logging set up from the global options wherever they were given."""
-        _configure_logging(global_options(ctx))
-        return super().invoke(ctx)
-
-
 class _Group(click.Group):
     """The ``agent-engine`` group: its own commands, then those installed plugins register."""
 
-    command_class = _Command
+    command_class = Command
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         """Built-in commands and plugins' commands, for ``--help`` and completion."""
@@ -94,7 +63,7 @@ class _Group(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         """Set logging up from the options given before the command (a plugin's command sees them too)."""
-        _configure_logging(global_options(ctx))
+        configure_logging_from(global_options(ctx))
         return super().invoke(ctx)
 
 
@@ -123,7 +92,7 @@ def _plugin_commands() -> dict[str, click.Command]:
     return commands
 
 
-@click.group(cls=_Group, params=_global_params(), context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Group, params=global_params(), context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="agent-engine")
 def main() -> None:
     """Agent Engine: run LLM-agent workflows declared as a YAML DAG.
@@ -479,15 +448,8 @@ def schema(manifest: str | None) -> None:
     schemas = {name: MANIFEST_MODELS[name].model_json_schema(by_alias=True) for name in names}
     click.echo(json.dumps(schemas[manifest] if manifest else schemas, indent=2))
 
-
+main.add_command(queue)
+attach(main, guarded=guarded, global_params=global_params)
 
 if __name__ == "__main__":
     main()
-
-
-from agent_engine_core._inspect_cli import diff, inspect  # noqa: E402 - they use the helpers above
-
-main.add_command(queue)
-
-main.add_command(inspect)
-main.add_command(diff)
