@@ -181,12 +181,34 @@ def first_difference(left: Trace, right: Trace, *, aliases: Sequence[str] = ()) 
 
 
 def _comparable(trace: Trace, aliases: Sequence[str]) -> list[dict[str, Any]]:
-    """The trace's canonical lines, stages then tasks, with its run id (and ``aliases``) written ``RUN``."""
-    lines = [*(r.canonical() for r in trace.records), *(t.canonical() for t in trace.tasks)]
-    for run_id in {trace.run_id, *aliases}:
-        quoted = f'"{run_id}'
-        lines = [line.replace(f'{quoted}/', '"RUN/').replace(f'{quoted}"', '"RUN"') for line in lines]
-    return [loads(line) for line in lines]
+    """The trace's canonical lines, stages then tasks, each task id of its run (or of an alias) rooted at ``RUN``.
+
+    Only values that name tasks are rewritten (``task``, ``task_id``, ``parent_id`` and ``child_id`` keys, at
+    any depth: merge inputs carry them), so a payload that happens to hold the run id's text is compared as is.
+    """
+    roots = {trace.run_id, *aliases}
+
+    def rooted(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: _renamed(item, roots) if key in _TASK_KEYS else rooted(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [rooted(item) for item in value]
+        return value
+
+    return [rooted(loads(line)) for line in
+            [*(r.canonical() for r in trace.records), *(t.canonical() for t in trace.tasks)]]
+
+
+_TASK_KEYS = frozenset({"task", "task_id", "parent_id", "child_id"})
+
+
+def _renamed(value: Any, roots: set[str]) -> Any:
+    """``RUN/...`` for a task id whose run is one of ``roots``; anything else unchanged."""
+    if isinstance(value, str):
+        head, slash, rest = value.partition("/")
+        if head in roots:
+            return f"RUN{slash}{rest}"
+    return value
 
 
 def open_inspector(config_dir: str | Path, *, runs: RunsSpec | RunsChoice = None,

@@ -100,3 +100,16 @@ def test_narrowing_keeps_exactly_the_keys_that_differ(one, two):
         assert [x == SAME for x in left] == same == [x == SAME for x in right]
     else:
         assert (left, right) == (one, two)
+
+
+def test_a_payload_holding_the_run_ids_text_is_compared_as_it_is():
+    from _workflows import engine as workflow_engine
+    from _workflows import node
+
+    from agent_engine_core.inspector import first_difference
+
+    engine = workflow_engine([node("s", "start"), node("x", "exit")], [("s", "x")])
+    one, two = engine.run("hi", run_id="hi"), engine.run("yo", run_id="yo")
+    difference = first_difference(one.trace, two.trace)
+    assert difference is not None and difference.index == 0 and "input" in difference.fields
+    assert first_difference(engine.run("same", run_id="a").trace, engine.run("same", run_id="b").trace) is None

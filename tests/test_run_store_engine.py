@@ -267,7 +267,9 @@ def test_a_persistent_store_is_written_by_the_writer_thread_and_has_every_run_on
     assert sorted(run for batch in store.batches for run in batch) == sorted(ids)
     assert store.closed
     document = json.loads(store.documents[ids[7]])
-    assert document["result"] == plain(results[7].to_dict())
+    expected = plain(results[7].to_dict())
+    del expected["trace_digest"]  # not stored: a reader computes it from the stored trace
+    assert document["result"] == expected
     assert document["events"] is not None  # runs: names the store: events kept by default
 
 

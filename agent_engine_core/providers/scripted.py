@@ -60,5 +60,5 @@ class ScriptedProvider:
             model=self._model,
             usage=MappingProxyType({"input_tokens": 0, "output_tokens": 0}),
             finish_reason="stop",
-            response_id=f"scripted:{request.task_id}:{request.node_id}",
+            response_id=f"scripted:{request.task_id.partition('/')[2]}:{request.node_id}",
         )
