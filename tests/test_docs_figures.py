@@ -7,7 +7,7 @@ right after a command that shows no output is that command's JSON output, or the
 keys (as when the doc shows only ``error``). In what a doc shows:
 
 * a line ``...`` stands for any lines, and a text ending in ``...`` for any text that starts with it
-  (``"trace_digest": "4898b341a138..."``);
+  (``"trace_digest": "953f29951b8b..."``);
 * an object whose last member is ``...`` (``{"a": 1, ...}``) may have more members.
 
 GETTING_STARTED's ```python block is run, and what it prints must be the plain ``` block after it, which must hold

@@ -67,7 +67,8 @@ def test_a_torn_line_after_a_whole_run_is_a_one_line_warning_and_the_replay_goes
     assert done.stderr.startswith("warning: ")
 
 
-WHAT_A_RECORDING_IS = "A recording is the result saved by 'agent-engine run DIR --input JSON --record FILE.json'"
+WHAT_A_RECORDING_IS = ("A recording is a run id in the project's run store ('agent-engine inspect DIR runs'), the "
+                       "result saved by 'agent-engine run DIR --input JSON --record FILE.json'")
 
 
 @pytest.mark.parametrize(("name", "content", "problem"), [
