@@ -39,6 +39,7 @@ __all__ = [
     "RunStoreSetup",
     "RunSummary",
     "StoredRun",
+    "run_store_path",
     "select_runs",
 ]
 
@@ -167,6 +168,34 @@ class RunStore(Protocol):
 
 
 RunStoreFactory = Callable[[RunStoreSetup], RunStore]
+
+
+def run_store_path(setup: RunStoreSetup, *, backend: str, default: str, kind: str) -> Path:
+    """For file-based run stores: the absolute ``config.path`` (relative to the config dir), else ``default`` there.
+
+    ``kind`` names what the path is ("file", "database file").
+
+    Raises:
+        ValueError: a config that is not a mapping, an unknown key, a ``path`` that is not text, or no config dir
+            and no ``path``.
+    """
+    config = setup.config
+    if not isinstance(config, Mapping):
+        raise ValueError(f"the {backend} run store's config must be a mapping, got {config!r}")
+    unknown = sorted(map(str, set(config) - {"path"}))
+    if unknown:
+        raise ValueError(f"unknown config key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "
+                         f"in runs:; the {backend} run store accepts path")
+    raw = config.get("path")
+    if raw is None:
+        if setup.base_dir is None:
+            raise ValueError(f"the {backend} run store has no place for its {kind}: the manifests were not loaded "
+                             "from a config dir, so set runs: {config: {path: ...}} (an absolute file path)")
+        raw = default
+    if not isinstance(raw, str) or not raw.strip():
+        raise ValueError(f"runs: config.path must be a {kind} path (text), got {raw!r}")
+    base = setup.base_dir if setup.base_dir is not None else Path.cwd()
+    return (base / Path(raw).expanduser()).absolute()
 
 
 def select_runs(

@@ -88,7 +88,7 @@ PUBLIC_ALL = {
     ],
     "agent_engine_core.runs": [
         "InMemoryRunStore", "RUN_FORMAT", "RunStore", "RunStoreFactory", "RunStoreSetup", "RunSummary", "StoredRun",
-        "select_runs",
+        "run_store_path", "select_runs",
     ],
     "agent_engine_core.secrets": ["MIN_FRAGMENT", "REDACTED", "Secret", "forms_of", "redact"],
     "agent_engine_core.testing": [

@@ -27,11 +27,11 @@ import sys
 import threading
 import warnings
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from agent_engine_core.lazy import get_logger
-from agent_engine_core.runs import RunStoreSetup, RunSummary, StoredRun, select_runs
+from agent_engine_core.runs import RunStoreSetup, RunSummary, StoredRun, run_store_path, select_runs
 
 from agent_engine_memory_jsonl._file import (
     TornLineWarning,
@@ -64,29 +64,8 @@ _Entry = tuple[RunSummary, int, int]
 
 
 def runs_file_path(setup: RunStoreSetup) -> Path:
-    """The absolute runs file: ``config.path`` (relative to the config dir), else the default there.
-
-    Raises:
-        ValueError: a config that is not a mapping, an unknown key, a ``path`` that is not text, or no config dir
-            and no ``path``.
-    """
-    config = setup.config
-    if not isinstance(config, Mapping):
-        raise ValueError(f"the jsonl run store's config must be a mapping, got {config!r}")
-    unknown = sorted(map(str, set(config) - {"path"}))
-    if unknown:
-        raise ValueError(f"unknown config key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "
-                         "in runs:; the jsonl run store accepts path")
-    raw = config.get("path")
-    if raw is None:
-        if setup.base_dir is None:
-            raise ValueError("the jsonl run store has no place for its file: the manifests were not loaded from a "
-                             "config dir, so set runs: {config: {path: ...}} (an absolute file path)")
-        raw = DEFAULT_RUNS_PATH
-    if not isinstance(raw, str) or not raw.strip():
-        raise ValueError(f"runs: config.path must be a file path (text), got {raw!r}")
-    base = setup.base_dir if setup.base_dir is not None else Path.cwd()
-    return (base / Path(raw).expanduser()).absolute()
+    """The absolute runs file: ``config.path`` from the config dir, else the default there (see ``run_store_path``)."""
+    return run_store_path(setup, backend="jsonl", default=DEFAULT_RUNS_PATH, kind="file")
 
 
 def _encode(run: StoredRun, *, ends_write: bool) -> bytes:

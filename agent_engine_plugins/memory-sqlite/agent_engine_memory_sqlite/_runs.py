@@ -27,12 +27,12 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from agent_engine_core.memory import check_limit
-from agent_engine_core.runs import RunStoreSetup, RunSummary, StoredRun
+from agent_engine_core.runs import RunStoreSetup, RunSummary, StoredRun, run_store_path
 
 from agent_engine_memory_sqlite._backend import BUSY_TIMEOUT_S
 
@@ -75,29 +75,8 @@ _RETAIN = ("DELETE FROM runs WHERE project_id = ? AND seq <= (SELECT seq FROM ru
 
 
 def runs_database_path(setup: RunStoreSetup) -> Path:
-    """The absolute database file: ``config.path`` (relative to the config dir), else the default there.
-
-    Raises:
-        ValueError: a config that is not a mapping, an unknown key, a ``path`` that is not text, or no config dir
-            and no ``path``.
-    """
-    config = setup.config
-    if not isinstance(config, Mapping):
-        raise ValueError(f"the sqlite run store's config must be a mapping, got {config!r}")
-    unknown = sorted(map(str, set(config) - {"path"}))
-    if unknown:
-        raise ValueError(f"unknown config key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "
-                         "in runs:; the sqlite run store accepts path")
-    raw = config.get("path")
-    if raw is None:
-        if setup.base_dir is None:
-            raise ValueError("the sqlite run store has no place for its database: the manifests were not loaded "
-                             "from a config dir, so set runs: {config: {path: ...}} (an absolute file path)")
-        raw = DEFAULT_RUNS_PATH
-    if not isinstance(raw, str) or not raw.strip():
-        raise ValueError(f"runs: config.path must be a database file path (text), got {raw!r}")
-    base = setup.base_dir if setup.base_dir is not None else Path.cwd()
-    return (base / Path(raw).expanduser()).absolute()
+    """The absolute database file: ``config.path`` from the config dir, else the default (``run_store_path``)."""
+    return run_store_path(setup, backend="sqlite", default=DEFAULT_RUNS_PATH, kind="database file")
 
 
 def _connect(path: Path) -> sqlite3.Connection:
