@@ -59,7 +59,7 @@ def queue(config_dir: Path, inputs: TextIO, concurrency: int | None, as_json: bo
     statuses: Counter[str] = Counter()
     durations: list[tuple[float, str, str]] = []
     with Engine.from_config_dir(config_dir, runs=False if no_store else "local") as engine, \
-            _Progress(as_json) as progress:
+            _Progress(as_json, _count_lines(inputs)) as progress:
         pending = _inputs(inputs, bad)
         while True:
             taken = _take(pending, engine.queue_capacity or BATCH)
@@ -82,6 +82,15 @@ def queue(config_dir: Path, inputs: TextIO, concurrency: int | None, as_json: bo
     if bad:
         sys.exit(EXIT_USAGE)
     sys.exit(0 if set(statuses) <= {str(Status.SUCCESS)} else 3)
+
+
+def _count_lines(handle: TextIO) -> int | None:
+    """How many tasks a regular file holds (its non-blank lines), for the progress bar; ``None`` for a pipe."""
+    if not handle.seekable():
+        return None
+    count = sum(1 for line in handle if line.strip())
+    handle.seek(0)
+    return count
 
 
 def _take(pending: Iterator[tuple[int, Any]], count: int) -> list[tuple[int, Any]]:
@@ -119,7 +128,8 @@ def _summary(statuses: Counter[str], durations: list[tuple[float, str, str]], ba
 class _Progress:
     """A rich progress bar on a terminal; one plain line per task on stderr otherwise (none with ``--json``)."""
 
-    def __init__(self, as_json: bool) -> None:
+    def __init__(self, as_json: bool, total: int | None) -> None:
+        self._total = total
         self._terminal = sys.stderr.isatty() and not as_json
         self._quiet = as_json
         self._done = 0
@@ -132,7 +142,7 @@ class _Progress:
             self._bar = Progress(TextColumn("queue"), BarColumn(), MofNCompleteColumn(),
                                  TextColumn("{task.fields[last]}"), transient=True)
             self._bar.start()
-            self._task = self._bar.add_task("tasks", total=None, last="")
+            self._task = self._bar.add_task("tasks", total=self._total, last="")
         return self
 
     def advance(self, result: TaskResult) -> None:
