@@ -13,6 +13,7 @@ A child process per framework and setting, as workload 4: a peak RSS is per proc
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
 import json
 import subprocess
@@ -21,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _graphs import chain, langgraph, workflow
+from _graphs import chain, default_lg_fn, fan_out, langgraph, workflow
 from _harness import ERRORS, Row, Settings, peak_rss_mib
 
 LENGTH = 5
@@ -91,9 +92,68 @@ def _spawn(side: str, tasks: int, concurrency: int, store: bool) -> dict[str, ob
     return json.loads(proc.stdout)
 
 
+WIDTH, SLEEP_S, LANES = 32, 0.05, 16
+"""The sleeping workload: each task a 32-way fan-out of ``asyncio.sleep(0.05)`` children, 16 tasks at once."""
+
+
+async def _asleep(payload: Any, ctx: Any) -> Any:
+    await asyncio.sleep(SLEEP_S)  # an agent-like call: waiting on the network, the loop free
+    return payload
+
+
+def _sleeping_ae(tasks: int) -> float:
+    from agent_engine_core import Engine  # noqa: PLC0415
+
+    shape = fan_out(WIDTH, child_handler="asleep")
+    engine = Engine.from_dict({"workflow": workflow(shape), "scheduler": {"scheduler": {
+        "max_concurrency": LANES, "max_queue_size": None}}}, handlers={"asleep": _asleep, "noop": lambda p, c: p},
+        runs=False)
+    for i in range(tasks):
+        engine.enqueue({"x": i})
+    start = time.perf_counter()
+    results = engine.run_queued()
+    seconds = time.perf_counter() - start
+    if [len(r.output["merge_inputs"]) for r in results] != [WIDTH] * tasks:
+        raise RuntimeError("unexpected Agent Engine output")
+    return seconds
+
+
+def _sleeping_lg(tasks: int) -> float:
+    shape = fan_out(WIDTH)
+    pick = default_lg_fn(shape)
+
+    async def child(state: dict[str, Any]) -> dict[str, Any]:
+        await asyncio.sleep(SLEEP_S)
+        return {"results": [state["x"]]}
+
+    app = langgraph(shape, lambda n: child if n["id"].startswith("child") else pick(n)).compile()
+    inputs = [{"x": {"x": i}, "results": []} for i in range(tasks)]
+    start = time.perf_counter()
+    outputs = asyncio.run(app.abatch(inputs, config={"max_concurrency": LANES}))
+    seconds = time.perf_counter() - start
+    if [len(o["x"]["merge_inputs"]) for o in outputs] != [WIDTH] * tasks:
+        raise RuntimeError("unexpected LangGraph output")
+    return seconds
+
+
+def _sleeping_rows(settings: Settings) -> list[Row]:
+    tasks = 50 if settings.quick else 200
+    ideal = tasks / LANES * SLEEP_S
+    sides = []
+    for label, measure in (("Agent Engine", _sleeping_ae), ("LangGraph", _sleeping_lg)):
+        try:
+            sides.append(measure(tasks))
+        except Exception as exc:  # a side that fails prints n/a and the reason
+            ERRORS.append(f"queue, sleeping [{label}]: {type(exc).__name__}: {exc}")
+            sides.append(None)
+    name = f"9. {tasks} queued tasks of {WIDTH} x asyncio.sleep({SLEEP_S}), max_concurrency {LANES}"
+    return [Row(name, "seconds per batch (lower is better)", sides[0], sides[1], f"ideal {ideal:.3f} s",
+                note=f"ideal: {tasks} / {LANES} tasks in flight x {SLEEP_S} s, the sleeps of one task at once")]
+
+
 def run(settings: Settings) -> list[Row]:
     tasks = 2000 if settings.quick else 10_000
-    rows = []
+    rows = _sleeping_rows(settings)
     for concurrency in (1, 8):
         ae = _spawn("ae", tasks, concurrency, store=False)
         stored = _spawn("ae", tasks, concurrency, store=True)
