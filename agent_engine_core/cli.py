@@ -32,6 +32,7 @@ from agent_engine_core._cli_support import (
     global_params,
     guarded,
 )
+from agent_engine_core._deploy_cli import deploy
 from agent_engine_core._inspect_cli import attach
 from agent_engine_core._plugins.loader import load_plugins
 from agent_engine_core._queue_cli import queue
@@ -449,6 +450,7 @@ def schema(manifest: str | None) -> None:
     click.echo(json.dumps(schemas[manifest] if manifest else schemas, indent=2))
 
 main.add_command(queue)
+main.add_command(deploy)
 attach(main, guarded=guarded, global_params=global_params)
 
 if __name__ == "__main__":

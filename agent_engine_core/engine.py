@@ -180,9 +180,12 @@ class Engine:
         distributions: dict[str, str | None] = {}
         for plugin in self._plugins.loaded:  # an explicit plugin (version unknown) keeps its distribution's version
             distributions[plugin.distribution] = distributions.get(plugin.distribution) or plugin.version
-        self._metadata_base: Mapping[str, Any] = MappingProxyType({
-            **self._built.metadata, "plugins": MappingProxyType(dict(sorted(distributions.items())))
-        })
+        from agent_engine_core._deployment import deployment, recorded  # noqa: PLC0415 - kept with its one use
+
+        metadata = {**self._built.metadata, "plugins": MappingProxyType(dict(sorted(distributions.items())))}
+        self._metadata_base: Mapping[str, Any] = MappingProxyType(
+            {**metadata, "deployment": recorded(deployment(metadata))}  # once per engine, never in the trace
+        )
         self._project = project
         self._never_suspends = not any(
             plan.node.role in FAN_OUT or plan.agent is not None or (plan.handler is not None and plan.handler.is_async)

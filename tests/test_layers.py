@@ -34,8 +34,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("_run",),
     ("replay", "_recording"),
     ("_plugins",),
-    ("engine", "evaluations", "inspector"),
-    ("cli", "_cli_support", "_inspect_cli", "_queue_cli", "testing", ""),
+    ("engine", "_deployment", "evaluations", "inspector"),
+    ("cli", "_cli_support", "_inspect_cli", "_queue_cli", "_deploy_cli", "testing", ""),
 )
 """The core's layers, bottom to top; a module may import only its own layer or below. A name is a module or a
 package (with everything in it); ``""`` is the package ``agent_engine_core`` itself."""
