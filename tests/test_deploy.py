@@ -22,6 +22,7 @@ from pathlib import Path
 import click
 import pytest
 import yaml
+from _cli import cli_logging_restored  # noqa: F401 - a fixture, used through pytestmark
 from click.testing import CliRunner
 
 from agent_engine_core import __version__
@@ -34,6 +35,8 @@ DEPLOY = REPOSITORY / "deploy"
 HELLO = REPOSITORY / "examples" / "hello"
 PROGRAM_PATH = os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/sbin", "/usr/local/bin", "/usr/sbin",
                                 "/usr/bin", "/sbin", "/bin"])
+
+pytestmark = pytest.mark.usefixtures("cli_logging_restored")  # the CLI configures logging in-process
 
 
 @pytest.fixture
