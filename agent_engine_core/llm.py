@@ -42,7 +42,7 @@ __all__ = [
 ENGINE_CONFIG_KEYS = frozenset({"max_tool_rounds", "timeout_s", "max_attempts", "retry_backoff_s"})
 """Agent config keys the engine itself reads (tool rounds, per-attempt timeout, retries); never sent on."""
 
-OFFLINE_CONFIG_KEYS = frozenset({"responses", "recording"})
+OFFLINE_CONFIG_KEYS = frozenset({"responses", "tool_calls", "recording"})
 """Agent config keys of the offline providers; live providers ignore them, so switching ``llm:`` is one line."""
 
 
