@@ -143,15 +143,13 @@ def test_a_typo_inside_the_reserved_rate_limit_is_a_field_error_with_a_suggestio
     assert ("manifest.extra_field", 8, "did you mean 'burst'?") in codes
 
 
-@pytest.mark.parametrize(("stem", "builds_it"), [
-    ("cli_profiles", "REPL profiles (agent-engine repl) come with the REPL, issue 15"),
-])
-def test_manifests_a_later_issue_builds_are_refused_naming_that_work(tmp_path, stem, builds_it):
-    root = project(tmp_path, **{stem: f"{stem}.yaml"})
-    (issue,) = refusal(root)
-    assert (issue.file, issue.line, issue.code) == (str(root / f"{stem}.yaml"), 1, "manifest.unsupported")
-    assert issue.message == (f"{stem}.yaml is part of the manifest format, but not built yet in this version of "
-                             f"agent-engine-core: {builds_it}")
+def test_the_cli_profiles_example_loads_as_written_in_the_plans_spelling(tmp_path):
+    root = project(tmp_path, cli_profiles="cli_profiles.yaml")
+    with Engine.from_config_dir(root) as engine:
+        (profile,) = engine.project.cli_profiles.cli_profiles
+    assert (profile.id, profile.prompt, profile.input_field, profile.attach_field) == (
+        "mini_editor", "editor> ", "request", "attachment")
+    assert (profile.default_config_dir, profile.render) == ("examples/mini_editor/config", "summary")  # config_dir, show
 
 
 def test_policy_yaml_as_spec_writes_it_loads_and_denies_what_it_says(tmp_path):

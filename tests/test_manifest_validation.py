@@ -16,6 +16,7 @@ import pytest
 
 from agent_engine_core import Engine
 from agent_engine_core.errors import ManifestError, ManifestIssue
+from agent_engine_core.manifests import KNOWN_MANIFESTS, MANIFEST_MODELS
 
 WriteProject = Callable[..., Path]
 
@@ -1007,19 +1008,8 @@ def test_unrelated_yaml_files_are_left_alone(write_project: WriteProject) -> Non
     assert Engine.from_config_dir(root).dag.order == ("a", "z")
 
 
-def test_a_manifest_this_version_does_not_implement_is_refused(write_project: WriteProject) -> None:
-    root = project(write_project, """\
-        version: "1.0"
-        nodes:
-          - {id: a, role: start}
-          - {id: z, role: exit}
-        edges:
-          - {from: a, to: z}
-        """, **{"cli_profiles.yaml": "profiles: []\n"})
-    issue = the(load_issues(root), "manifest.unsupported")
-    assert issue.file is not None
-    assert issue.file.endswith("cli_profiles.yaml")
-    assert issue.hint
+def test_every_manifest_file_name_has_a_model() -> None:
+    assert set(KNOWN_MANIFESTS) == set(MANIFEST_MODELS)
 
 
 def test_missing_files(write_project: WriteProject, tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from agent_engine_core._build.components import Components, distribution_hint
 from agent_engine_core._build.credentials import LoadedCredential, resolve_credential
 from agent_engine_core._build.context import Assembler
 from agent_engine_core._build.evaluations import evaluation_issues
+from agent_engine_core._build.cli_profiles import cli_profile_issues
 from agent_engine_core._build.dag import Dag, DagNode, References, Role, WorkflowParts, blame_node, build_dag
 from agent_engine_core.errors import HandlerError, ManifestError, ManifestIssue, ProviderError, ToolError
 from agent_engine_core._build.handlers import Handler, resolve_handler
@@ -116,6 +117,7 @@ def build(
     }, issues)
     roles = {spec.id: spec.role for spec in nodes} if node_ids is not None else None
     evaluation_issues(project, roles, refs.tools, issues)
+    cli_profile_issues(project, nodes, components.of("cli_command").keys(), issues)
     if any(s.kind == "agent" for s in nodes) and "agents" not in project.sources:
         issues.append(ManifestIssue("the workflow has agent nodes but agents.yaml is missing",
                                     file=project.source("agents").file, code="manifest.missing_file",
@@ -418,8 +420,8 @@ def _agent_binding(
                         found.limits, secrets)
 
 
-_NOT_RUN_INPUTS = frozenset({"evaluations"})
-"""Manifests that say how runs are checked, not how they run: editing a case changes no run's metadata."""
+_NOT_RUN_INPUTS = frozenset({"evaluations", "cli_profiles"})
+"""Manifests that say how runs are checked or shown, not how they run: editing one changes no run's metadata."""
 
 
 def _metadata(project: Project, agents: Mapping[str, _Agent]) -> Mapping[str, Any]:

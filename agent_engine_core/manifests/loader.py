@@ -33,6 +33,7 @@ from agent_engine_core.manifests.evaluations import EvaluationsManifest
 from agent_engine_core.manifests.models import (
     MANIFEST_MODELS,
     AgentsManifest,
+    CliProfilesManifest,
     EdgeSpec,
     MemoryManifest,
     NodeSpec,
@@ -58,12 +59,7 @@ KNOWN_MANIFESTS = (
     "evaluations",
     "cli_profiles",
 )
-"""Every manifest file of SPEC §3, by stem; the ones without a model here are refused, not ignored."""
-
-NOT_BUILT = {
-    "cli_profiles": "REPL profiles (agent-engine repl) come with the REPL, issue 15",
-}
-"""What each manifest without a model configures, and the work that builds it."""
+"""Every manifest file of SPEC §3, by stem."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +108,8 @@ class Project:
     """The manifests (by stem) that failed to parse or validate: references into them cannot be checked."""
     evaluations: EvaluationsManifest | None = None
     """evaluations.yaml, when the project has one (``agent-engine eval``)."""
+    cli_profiles: CliProfilesManifest | None = None
+    """cli_profiles.yaml, when the project has one (``agent-engine repl``)."""
 
     def source(self, stem: str) -> Source:
         """The source of manifest ``stem`` (a placeholder when the manifest was absent)."""
@@ -321,18 +319,7 @@ def _validate(
     models: dict[str, BaseModel] = {}
     for stem, content in raw.items():
         source = sources[stem]
-        model = MANIFEST_MODELS.get(stem)
-        if model is None:
-            issues.append(
-                ManifestIssue(
-                    f"{stem}.yaml is part of the manifest format, but not built yet in this version of "
-                    f"agent-engine-core: {NOT_BUILT[stem]}",
-                    file=source.file, line=1 if source.document is not None else None,
-                    hint="remove the file (or keep it aside) until then",
-                    code="manifest.unsupported",
-                )
-            )
-            continue
+        model = MANIFEST_MODELS[stem]
         try:
             models[stem] = model.model_validate({} if content is None else content)
         except ValidationError as exc:
@@ -356,6 +343,7 @@ def _validate(
         workflow_parts=parts,
         invalid=frozenset(stem for stem in sources if stem in MANIFEST_MODELS and stem not in models),
         evaluations=typing.cast(EvaluationsManifest | None, models.get("evaluations")),
+        cli_profiles=typing.cast(CliProfilesManifest | None, models.get("cli_profiles")),
     )
 
 

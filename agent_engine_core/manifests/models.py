@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, StringConstraints
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, GetCoreSchemaHandler, StringConstraints, model_validator
 from pydantic_core import core_schema
 
 from agent_engine_core.manifests._frozen import AsWritten, FrozenDict, Items, JSONObject, NonEmptyItems
@@ -24,6 +24,8 @@ __all__ = [
     "AgentSpec",
     "AgentsManifest",
     "AuthSpec",
+    "CliProfile",
+    "CliProfilesManifest",
     "ContextProfile",
     "ContextSource",
     "CredentialSpec",
@@ -351,6 +353,58 @@ class PolicyManifest(_Manifest):
     policies: Items[Policy] = Field(default_factory=tuple)
 
 
+RENDER_KEYWORDS = ("json", "markdown")
+"""``render:`` values that are not a field path: the whole output as JSON, or as Markdown."""
+
+
+class CliProfile(_Manifest):
+    """A REPL profile (``agent-engine repl DIR --profile ID``): which project a typed line runs, and how."""
+
+    id: Identifier
+    description: str | None = Field(None, description="Shown by /profile and /help.")
+    default_config_dir: str | None = Field(
+        None, validation_alias=AliasChoices("default_config_dir", "config_dir"),
+        description="The config dir the profile runs, relative to this one (default: this config dir). "
+        "The build plan's spelling config_dir is accepted too.",
+    )
+    prompt: str = Field("> ", description="The prompt the REPL shows.")
+    input_field: Identifier = Field("input", description="The field of the task input a typed line fills.")
+    attach_field: Identifier | None = Field(
+        None, description="The field that /attach FILE adds [{name, content}] to, in the next input "
+        "(default: /attach is refused in this profile).",
+    )
+    render: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")] = Field(
+        "json", validation_alias=AliasChoices("render", "show"),
+        description="How a result is shown: json, markdown (a string as Markdown, an object as a list of its "
+        "fields), or a dotted field path of the output (e.g. summary.title). The spelling show is accepted too.",
+    )
+    commands: Items[Identifier] | None = Field(
+        None, description="The plugin commands (register_cli_commands) the profile offers as /NAME "
+        "(default: every installed one).",
+    )
+
+    @model_validator(mode="after")
+    def _distinct_fields(self) -> CliProfile:
+        if self.attach_field == self.input_field:
+            raise ValueError(f"attach_field and input_field are both '{self.input_field}': a typed line would "
+                             "overwrite the attachments")
+        return self
+
+
+class CliProfilesManifest(_Manifest):
+    """cli_profiles.yaml: the REPL's profiles (SPEC §3.6)."""
+
+    cli_profiles: NonEmptyItems[CliProfile]
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> CliProfilesManifest:
+        ids = [profile.id for profile in self.cli_profiles]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ValueError(f"profile id '{twice[0]}' is used more than once")
+        return self
+
+
 MANIFEST_MODELS: Mapping[str, type[BaseModel]] = MappingProxyType({
     "workflow": WorkflowManifest,
     "agents": AgentsManifest,
@@ -361,5 +415,6 @@ MANIFEST_MODELS: Mapping[str, type[BaseModel]] = MappingProxyType({
     "memory": MemoryManifest,
     "policy": PolicyManifest,
     "evaluations": EvaluationsManifest,
+    "cli_profiles": CliProfilesManifest,
 })
 """The manifest files this version understands, by file stem."""
