@@ -228,6 +228,20 @@ def test_lone_task_reaching_a_merge_after_a_decision_fires_it_once_with_one_inpu
     }
 
 
+def test_a_merge_handler_after_a_decision_receives_the_merge_input_not_the_previous_output():
+    seen = []
+    chain = engine(
+        [node("s", "start"), node("d", "decision", handler=choose("R")), node("left", "linear"),
+         node("right", "linear", handler=lambda p, c: {"right": p}),
+         node("m", "merge", handler=lambda p, c: seen.append(p) or p["merge_inputs"][0]["output"]),
+         node("x", "exit")],
+        [("s", "d"), ("d", "left", "L"), ("d", "right", "R"), ("left", "m"), ("right", "m"), ("m", "x")],
+    )
+    result = chain.run(4, run_id="r")
+    assert (result.status, result.output) == (Status.SUCCESS, {"right": 4})
+    assert [i["from_node"] for i in seen[0]["merge_inputs"]] == ["right"]
+
+
 def test_lone_degraded_task_enters_its_merge_as_partial():
     result = decided_merge(fail(), continue_on_failure=True).run(4, run_id="r")
     assert result.status is Status.PARTIAL

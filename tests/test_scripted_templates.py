@@ -81,6 +81,7 @@ def test_the_markdown_filters():
     scope = {"input": text}
     assert Template.of("{{ input | words }}").render(scope) == 10  # sea's and rise-and-fall are one word each
     assert Template.of("{{ input | headings }}").render(scope) == ["Tides", "Causes", "Not a heading", "Timing"]
+    assert Template.of("{{ input | sections }}").render(scope) == ["Causes", "Not a heading", "Timing"]
     assert Template.of("{{ input | lines }}").render(scope) == 8
     assert Template.of("{{ input | count }}").render({"input": [1, 2]}) == 2
     assert Template.of("{{ input | sentence }}").render({"input": "write a note"}) == "Write a note."

@@ -284,6 +284,7 @@ async def _walk(run: RunState, task: TaskState, node_id: str, input_json: str) -
             if task.lineage.depth > 0:
                 return _arrive(task, node_id, from_node, input_json)
             input_json = _merge_input([_entry(task, from_node, _provisional(task), input_json)])
+            handoff.clear()  # the merge's input wraps the previous output: that value is not its input
         forced = merging if isinstance(merging, StageError) else None
         merging = False
         outcome, record = await _stage(run, task, plan, input_json, forced, handoff)

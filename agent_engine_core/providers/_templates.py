@@ -27,7 +27,7 @@ __all__ = ["FILTERS", "Template", "TemplateError", "compile_answer", "render_ans
 _PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 _SEGMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$|^\d+$")
 _WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
-_HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
+_HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 ROOTS = ("node", "input", "context", "tools")
 
 
@@ -57,7 +57,8 @@ FILTERS: Mapping[str, Callable[[Any], Any]] = {
     "chars": lambda v: len(_text(v)),
     "lines": lambda v: len(_text(v).splitlines()),
     "count": lambda v: len(v) if isinstance(v, str | list | tuple | Mapping) else 0 if v is None else 1,
-    "headings": lambda v: [m.group(1).strip() for m in _HEADING.finditer(_text(v))],
+    "headings": lambda v: [m.group(2) for m in _HEADING.finditer(_text(v))],
+    "sections": lambda v: [m.group(2) for m in _HEADING.finditer(_text(v)) if len(m.group(1)) > 1],
     "lower": lambda v: _text(v).lower(),
     "upper": lambda v: _text(v).upper(),
     "title": lambda v: _text(v).title(),
@@ -66,7 +67,8 @@ FILTERS: Mapping[str, Callable[[Any], Any]] = {
     "json": dumps,
 }
 """What each filter makes of a value. ``words`` counts runs of letters and digits, so Markdown markup (``#``,
-``-``, ``*``) is not counted; ``headings`` lists the text of each ATX heading (``# Title``), in order."""
+``-``, ``*``) is not counted; ``headings`` lists the text of each ATX heading (``# Title``), in order, and
+``sections`` those below the title (``##`` and deeper)."""
 
 
 @dataclass(frozen=True, slots=True)
