@@ -6,10 +6,13 @@ without importing ``cli``, which registers them.
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import functools
 import logging
 import os
 import sys
+import threading
 import traceback
 import warnings
 from collections.abc import Callable
@@ -18,13 +21,17 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
+from agent_engine_core._build.components import Components
 from agent_engine_core._logging import configure as configure_logging
+from agent_engine_core._plugins.loader import load_plugins
 from agent_engine_core.errors import AgentEngineError, InvalidInput, ManifestError
+from agent_engine_core.events import NodeFinished, NodeStarted
+from agent_engine_core.hookspecs import hookimpl
 from agent_engine_core.records import Status
 
 __all__ = [
-    "EXIT_CLOSED_STDOUT", "EXIT_CODES", "EXIT_USAGE", "Command", "GlobalOptions", "configure_logging_from", "fail",
-    "global_options", "global_params", "guarded",
+    "EXIT_CLOSED_STDOUT", "EXIT_CODES", "EXIT_USAGE", "Command", "GlobalOptions", "Progress", "configure_logging_from",
+    "fail", "global_options", "global_params", "guarded", "plugin_commands", "run_progress",
 ]
 
 EXIT_CODES = {Status.SUCCESS: 0, Status.FAILURE: 1, Status.PARTIAL: 3}
@@ -145,3 +152,84 @@ class Command(click.Command):
         """Run the command with logging set up from the global options wherever they were given."""
         configure_logging_from(global_options(ctx))
         return super().invoke(ctx)
+
+
+def plugin_commands() -> dict[str, click.Command]:
+    """The commands plugins register with ``register_cli_commands``, guarded like the built-in ones.
+
+    A built-in name always means the built-in command; what is not a ``click.Command`` is reported on stderr
+    and left out, so a broken plugin cannot break the CLI.
+    """
+    components = Components()
+    found = load_plugins(components)
+    for failure in found.failed:
+        click.echo(f"warning: plugin {failure.distribution or failure.name} was not loaded: {failure.reason}",
+                   err=True)
+    commands: dict[str, click.Command] = {}
+    for name, registration in components.of("cli_command").items():
+        command = registration.factory
+        if not isinstance(command, click.Command):
+            click.echo(f"warning: {registration.distribution} registered CLI command '{name}', which is not a "
+                       f"click command (a {type(command).__name__}); it is left out", err=True)
+            continue
+        wrapped = copy.copy(command)  # the plugin's own object stays as it made it
+        if wrapped.callback is not None:
+            wrapped.callback = guarded(wrapped.callback)
+        commands[name] = wrapped
+    return commands
+
+
+class Progress:
+    """A spinner on stderr naming the node that started last, fed by the engine's ``node_started`` events.
+
+    It appears only once a run has lasted ``DELAY_S`` (a quick run prints nothing extra) and is erased before
+    the result is printed. Used only when stdout and stderr are both terminals and ``--json`` was not asked for.
+    """
+
+    name = "agent-engine-cli-progress"
+    DELAY_S = 0.5
+
+    def __init__(self) -> None:
+        from rich.console import Console  # noqa: PLC0415 - rich loads only when a terminal will show it
+        from rich.live import Live  # noqa: PLC0415
+        from rich.spinner import Spinner  # noqa: PLC0415
+
+        self._done = 0
+        self._spinner = Spinner("dots", text="starting")
+        self._live = Live(self._spinner, console=Console(stderr=True), transient=True, refresh_per_second=10)
+        self._timer = threading.Timer(self.DELAY_S, self._live.start)
+        self._timer.daemon = True
+
+    @staticmethod
+    def wanted(as_json: bool) -> bool:
+        """Progress goes to a person at a terminal: never into a pipe, a file or a ``--json`` reader."""
+        return not as_json and sys.stdout.isatty() and sys.stderr.isatty()
+
+    @hookimpl
+    def on_node_started(self, event: NodeStarted) -> None:
+        """Name the node now running (in a fan-out, the one that started last)."""
+        task = "" if event.task_id == event.run_id else f" in task {event.task_id}"
+        done = f"{self._done} stage{'' if self._done == 1 else 's'} done"
+        self._spinner.update(text=f"running node '{event.node_id}'{task} · {done}")
+
+    @hookimpl
+    def on_node_finished(self, event: NodeFinished) -> None:
+        """Count the stage (shown when the next one starts)."""
+        self._done += 1
+
+    def __enter__(self) -> Progress:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._timer.cancel()
+        self._timer.join()  # if the spinner was just being shown, it is shown before it is stopped
+        self._live.stop()
+
+
+def run_progress(as_json: bool) -> tuple[list[object], contextlib.AbstractContextManager[object]]:
+    """The engine plugins and the context that show a run's progress (none and a no-op when not wanted)."""
+    if not Progress.wanted(as_json):
+        return [], contextlib.nullcontext()
+    progress = Progress()
+    return [progress], progress

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from agent_engine_core.inspector import Inspector, RunView, StageDifference
 
-__all__ = ["attach", "diff", "inspect"]
+__all__ = ["attach", "diff", "inspect", "print_run", "print_stage", "view_of"]
 
 STATUSES = ("success", "failure", "partial")
 EXIT_DIFFERENT = 1
@@ -104,7 +104,7 @@ def _pretty(value: Any) -> str:
     return text
 
 
-def _view_of(inspector: Inspector, task: str) -> tuple[RunView, str]:
+def view_of(inspector: Inspector, task: str) -> tuple[RunView, str]:
     """The run TASK names and the task it names (the root task for a run id; checked to exist)."""
     view = inspector.run(task)
     if task != view.summary.run_id:
@@ -169,7 +169,12 @@ def show(config_dir: Path, task: str, as_json: bool) -> None:
     only that task and the tasks it created are shown.
     """
     with _opened(config_dir) as inspector:
-        view, chosen = _view_of(inspector, task)
+        view, chosen = view_of(inspector, task)
+    print_run(view, chosen, as_json=as_json)
+
+
+def print_run(view: RunView, chosen: str, *, as_json: bool = False, console: Console | None = None) -> None:
+    """``inspect show``: the run's summary and the path of ``chosen`` and the tasks it created."""
     tasks = _subtree(view.tasks(), chosen)
     paths = {t["task_id"]: view.path(t["task_id"]) for t in tasks}
     summary = view.summary
@@ -177,7 +182,7 @@ def show(config_dir: Path, task: str, as_json: bool) -> None:
         _echo_json({"summary": summary.to_dict(), "digest": view.trace.digest, "error": view.result["error"],
                     "origin": view.origin, "tasks": [{**t, "path": paths[t["task_id"]]} for t in tasks]})
         return
-    console = _console()
+    console = console or _console()
     origin = view.origin
     console.print(f"run {summary.run_id}: {summary.status}", markup=False)
     for label, value in (("digest", view.trace.digest), ("started", _local_time(summary.started_at)),
@@ -245,13 +250,19 @@ def stage(config_dir: Path, task: str, node: str, child: str | None, as_json: bo
     fan-out, name the child with --task (or give the child's id as TASK).
     """
     with _opened(config_dir) as inspector:
-        view, chosen = _view_of(inspector, task)
+        view, chosen = view_of(inspector, task)
     task_id = child if child is not None else (None if chosen == view.summary.run_id else chosen)
+    print_stage(view, node, task_id, as_json=as_json)
+
+
+def print_stage(view: RunView, node: str, task_id: str | None, *, as_json: bool = False,
+                console: Console | None = None) -> None:
+    """``inspect stage``: everything about one stage (the root task's, or ``task_id``'s)."""
     record = view.stage(node, task_id)
     if as_json:
         _echo_json(record)
         return
-    console = _console()
+    console = console or _console()
     console.print(f"stage {record['seq']} of task {record['task_id']} at node '{record['node_id']}': "
                   f"{record['status']}, {_duration(record['duration_s'])}, route: "
                   f"{', '.join(record['route']) or '-'}", markup=False)
@@ -324,7 +335,7 @@ def _tool_call(index: int, call: Mapping[str, Any]) -> str:
 def artifacts(config_dir: Path, task: str, kind: str | None, as_json: bool) -> None:
     """The artifacts the run of TASK stored, in order (only TASK's own when it names a child task)."""
     with _opened(config_dir) as inspector:
-        view, chosen = _view_of(inspector, task)
+        view, chosen = view_of(inspector, task)
     stored = view.artifacts()
     chosen_task = None if chosen == view.summary.run_id else chosen
     shown = [a for a in stored if (kind is None or a["kind"] == kind)
@@ -355,7 +366,7 @@ def events(config_dir: Path, task: str, as_json: bool) -> None:
     When memory.yaml says runs: {events: false} the store keeps none, and this says so.
     """
     with _opened(config_dir) as inspector:
-        view, chosen = _view_of(inspector, task)
+        view, chosen = view_of(inspector, task)
     kept = view.events()
     chosen_task = None if chosen == view.summary.run_id else chosen
     shown = None if kept is None else [e for e in kept if chosen_task is None or e.get("task_id") == chosen_task]

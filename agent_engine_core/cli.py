@@ -7,13 +7,10 @@ and among its own options alike.
 
 from __future__ import annotations
 
-import contextlib
-import copy
 import json
 import os
 import sys
 import tempfile
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +28,8 @@ from agent_engine_core._cli_support import (
     global_options,
     global_params,
     guarded,
+    plugin_commands,
+    run_progress,
 )
 from agent_engine_core._deploy_cli import deploy
 from agent_engine_core._inspect_cli import attach
@@ -39,8 +38,6 @@ from agent_engine_core._queue_cli import queue
 from agent_engine_core._version import __version__
 from agent_engine_core.engine import Engine
 from agent_engine_core.errors import ManifestError
-from agent_engine_core.events import NodeFinished, NodeStarted
-from agent_engine_core.hookspecs import hookimpl
 from agent_engine_core.manifests.models import MANIFEST_MODELS
 from agent_engine_core.records import TaskResult
 
@@ -56,41 +53,16 @@ class _Group(click.Group):
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         """Built-in commands and plugins' commands, for ``--help`` and completion."""
-        return sorted({*super().list_commands(ctx), *_plugin_commands()})
+        return sorted({*super().list_commands(ctx), *plugin_commands()})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         """A built-in command, else a plugin's (plugins are discovered only for a name that is not built in)."""
-        return super().get_command(ctx, cmd_name) or _plugin_commands().get(cmd_name)
+        return super().get_command(ctx, cmd_name) or plugin_commands().get(cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         """Set logging up from the options given before the command (a plugin's command sees them too)."""
         configure_logging_from(global_options(ctx))
         return super().invoke(ctx)
-
-
-def _plugin_commands() -> dict[str, click.Command]:
-    """The commands plugins register with ``register_cli_commands``, guarded like the built-in ones.
-
-    A built-in name always means the built-in command; what is not a ``click.Command`` is reported on stderr
-    and left out, so a broken plugin cannot break the CLI.
-    """
-    components = Components()
-    found = load_plugins(components)
-    for failure in found.failed:
-        click.echo(f"warning: plugin {failure.distribution or failure.name} was not loaded: {failure.reason}",
-                   err=True)
-    commands: dict[str, click.Command] = {}
-    for name, registration in components.of("cli_command").items():
-        command = registration.factory
-        if not isinstance(command, click.Command):
-            click.echo(f"warning: {registration.distribution} registered CLI command '{name}', which is not a "
-                       f"click command (a {type(command).__name__}); it is left out", err=True)
-            continue
-        wrapped = copy.copy(command)  # the plugin's own object stays as it made it
-        if wrapped.callback is not None:
-            wrapped.callback = guarded(wrapped.callback)
-        commands[name] = wrapped
-    return commands
 
 
 @click.group(cls=_Group, params=global_params(), context_settings={"help_option_names": ["-h", "--help"]})
@@ -132,7 +104,7 @@ def run(config_dir: Path, input_text: str | None, input_file: Any, start: str | 
         fail(f"--input is not valid JSON: {exc}", EXIT_USAGE)
     if record is not None and record.suffix != ".json":
         fail(f"--record needs a .json file name, not {record.name}", EXIT_USAGE)
-    observers, progress = _progress(as_json)
+    observers, progress = run_progress(as_json)
     with Engine.from_config_dir(config_dir, plugins=observers, runs=False if no_store else "local") as engine, \
             progress:
         result = engine.run(payload, start=start, run_id=run_id)
@@ -140,62 +112,6 @@ def run(config_dir: Path, input_text: str | None, input_file: Any, start: str | 
         _write_atomically(record, json.dumps(result.to_dict(with_trace=True), indent=2, ensure_ascii=False))
     _show(result, as_json)
     sys.exit(EXIT_CODES[result.status])
-
-
-class _Progress:
-    """A spinner on stderr naming the node that started last, fed by the engine's ``node_started`` events.
-
-    It appears only once a run has lasted ``DELAY_S`` (a quick run prints nothing extra) and is erased before
-    the result is printed. Used only when stdout and stderr are both terminals and ``--json`` was not asked for.
-    """
-
-    name = "agent-engine-cli-progress"
-    DELAY_S = 0.5
-
-    def __init__(self) -> None:
-        from rich.console import Console  # noqa: PLC0415 - rich loads only when a terminal will show it
-        from rich.live import Live  # noqa: PLC0415
-        from rich.spinner import Spinner  # noqa: PLC0415
-
-        self._done = 0
-        self._spinner = Spinner("dots", text="starting")
-        self._live = Live(self._spinner, console=Console(stderr=True), transient=True, refresh_per_second=10)
-        self._timer = threading.Timer(self.DELAY_S, self._live.start)
-        self._timer.daemon = True
-
-    @staticmethod
-    def wanted(as_json: bool) -> bool:
-        """Progress goes to a person at a terminal: never into a pipe, a file or a ``--json`` reader."""
-        return not as_json and sys.stdout.isatty() and sys.stderr.isatty()
-
-    @hookimpl
-    def on_node_started(self, event: NodeStarted) -> None:
-        """Name the node now running (in a fan-out, the one that started last)."""
-        task = "" if event.task_id == event.run_id else f" in task {event.task_id}"
-        done = f"{self._done} stage{'' if self._done == 1 else 's'} done"
-        self._spinner.update(text=f"running node '{event.node_id}'{task} · {done}")
-
-    @hookimpl
-    def on_node_finished(self, event: NodeFinished) -> None:
-        """Count the stage (shown when the next one starts)."""
-        self._done += 1
-
-    def __enter__(self) -> _Progress:
-        self._timer.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._timer.cancel()
-        self._timer.join()  # if the spinner was just being shown, it is shown before it is stopped
-        self._live.stop()
-
-
-def _progress(as_json: bool) -> tuple[list[object], contextlib.AbstractContextManager[object]]:
-    """The engine plugins and the context that show a run's progress (none and a no-op when not wanted)."""
-    if not _Progress.wanted(as_json):
-        return [], contextlib.nullcontext()
-    progress = _Progress()
-    return [progress], progress
 
 
 def _show(result: TaskResult, as_json: bool) -> None:
@@ -249,7 +165,7 @@ def replay(config_dir: Path, recording: str, run_id: str | None, from_node: str 
     """
     if from_node is None and (input_text is not None or offline):
         fail("--input and --offline go with --from NODE", EXIT_USAGE)
-    observers, progress = _progress(as_json)
+    observers, progress = run_progress(as_json)
     with Engine.from_config_dir(config_dir, plugins=observers, runs="local") as engine, progress:
         if from_node is None:
             result = engine.replay(recording, run_id=run_id)
