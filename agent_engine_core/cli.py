@@ -35,6 +35,7 @@ from agent_engine_core._deploy_cli import deploy
 from agent_engine_core._inspect_cli import attach
 from agent_engine_core._plugins.loader import load_plugins
 from agent_engine_core._queue_cli import queue
+from agent_engine_core._repl_cli import repl
 from agent_engine_core._version import __version__
 from agent_engine_core.engine import Engine
 from agent_engine_core.errors import ManifestError
@@ -366,6 +367,7 @@ def schema(manifest: str | None) -> None:
     click.echo(json.dumps(schemas[manifest] if manifest else schemas, indent=2))
 
 main.add_command(queue)
+main.add_command(repl)
 main.add_command(deploy)
 attach(main, guarded=guarded, global_params=global_params)
 

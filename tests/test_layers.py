@@ -35,7 +35,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("replay", "_recording"),
     ("_plugins",),
     ("engine", "_deployment", "evaluations", "inspector"),
-    ("cli", "_cli_support", "_inspect_cli", "_queue_cli", "_deploy_cli", "testing", ""),
+    ("cli", "_cli_support", "_inspect_cli", "_queue_cli", "_deploy_cli", "_repl_cli", "_repl", "_repl_session",
+     "_repl_terminal", "testing", ""),
 )
 """The core's layers, bottom to top; a module may import only its own layer or below. A name is a module or a
 package (with everything in it); ``""`` is the package ``agent_engine_core`` itself."""

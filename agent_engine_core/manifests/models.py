@@ -353,10 +353,6 @@ class PolicyManifest(_Manifest):
     policies: Items[Policy] = Field(default_factory=tuple)
 
 
-RENDER_KEYWORDS = ("json", "markdown")
-"""``render:`` values that are not a field path: the whole output as JSON, or as Markdown."""
-
-
 class CliProfile(_Manifest):
     """A REPL profile (``agent-engine repl DIR --profile ID``): which project a typed line runs, and how."""
 
