@@ -367,7 +367,9 @@ class Repl:
         if edited is None or not edited.strip():
             self.console.print("nothing to run: the edited input is empty", markup=False)
             return
-        self.run_input({**last, field: edited.strip("\n")})
+        edited = edited.strip("\n")
+        self.console.print(f"running: {edited}", markup=False, highlight=False)
+        self.run_input({**last, field: edited})
 
     def _edit(self, text: str) -> str | None:
         editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
@@ -506,17 +508,18 @@ def _in_editor(editor: str, text: str) -> str | None:
 
 
 def _invoke(command: click.Command, name: str, arg: str) -> None:
-    """Run a plugin's click command with the words of ``arg``, its exits and usage errors reported, not raised."""
+    """Run a plugin's click command with the words of ``arg``; its usage errors and exits end it, not the REPL."""
     try:
-        command.main(args=shlex.split(arg), prog_name=f"/{name}", standalone_mode=False)
+        parent = click.get_current_context(silent=True)  # the repl command's: --debug reaches the command too
+        with command.make_context(f"/{name}", shlex.split(arg), parent=parent) as context:
+            command.invoke(context)
     except click.ClickException as exc:
         raise InvalidInput(exc.format_message()) from None
     except click.exceptions.Exit as exc:
         if exc.exit_code:
             raise InvalidInput(f"/{name} exited with status {exc.exit_code}") from None
-    except SystemExit as exc:
-        if exc.code not in (0, None):
-            raise InvalidInput(f"/{name} exited with status {exc.code}") from None
+    except SystemExit:
+        pass  # the command's guard (plugin_commands) has said why it stopped
 
 
 def render(console: Console, output: Any, how: str) -> None:
