@@ -43,7 +43,7 @@ def repl(config_dir: Path, profile_id: str | None, session_name: str | None) -> 
     from agent_engine_core._repl_terminal import PipeReader, TerminalReader, interactive  # noqa: PLC0415
 
     profiles = load_profiles(config_dir)
-    console = Console(highlight=False, width=None if sys.stdout.isatty() else PIPE_WIDTH)
+    console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else PIPE_WIDTH)
     with Repl(config_dir, profiles, console, session_name=session_name,
               debug=global_options(click.get_current_context()).debug) as shell:
         shell.open(profile_id or profiles[0].id)

@@ -149,7 +149,8 @@ def test_the_cli_profiles_example_loads_as_written_in_the_plans_spelling(tmp_pat
         (profile,) = engine.project.cli_profiles.cli_profiles
     assert (profile.id, profile.prompt, profile.input_field, profile.attach_field) == (
         "mini_editor", "editor> ", "request", "attachment")
-    assert (profile.default_config_dir, profile.render) == ("examples/mini_editor/config", "summary")  # config_dir, show
+    # written config_dir and show, the plan's spellings of default_config_dir and render
+    assert (profile.default_config_dir, profile.render) == ("examples/mini_editor/config", "summary")
 
 
 def test_policy_yaml_as_spec_writes_it_loads_and_denies_what_it_says(tmp_path):

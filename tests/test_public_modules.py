@@ -67,7 +67,8 @@ PUBLIC_ALL = {
     "agent_engine_core.manifests.loader": ["KNOWN_MANIFESTS", "Project", "load_config_dir", "load_manifests"],
     "agent_engine_core.manifests.models": [
         "AgentSpec", "AgentsManifest", "AuthSpec", "CliProfile", "CliProfilesManifest", "ContextProfile",
-        "ContextSource", "CredentialSpec", "CredentialsConfig", "EdgeSpec", "MANIFEST_MODELS", "MemoryManifest", "MemorySpec", "MergeOptions",
+        "ContextSource", "CredentialSpec", "CredentialsConfig", "EdgeSpec", "MANIFEST_MODELS", "MemoryManifest",
+        "MemorySpec", "MergeOptions",
         "NodeSpec", "PluginEntry", "PluginsManifest", "Policy", "PolicyManifest", "PolicyRule",
         "ProviderCredentialsManifest", "RateLimitSpec", "Role", "RunsSpec", "SchedulerManifest", "SchedulerSpec",
         "StoreSpec", "ToolSpec", "ToolsManifest", "WorkflowManifest",

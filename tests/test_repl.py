@@ -39,7 +39,8 @@ EDITED = "Edit tides.md: add a section on spring tides, in a formal tone"
 @pytest.fixture
 def editor_copy(tmp_path, monkeypatch):
     """The mini editor in a temporary folder, with a private line history and an EDITOR that rewrites the input."""
-    root = Path(shutil.copytree(EXAMPLE, tmp_path / "mini_editor", ignore=shutil.ignore_patterns(".agent_engine")))
+    root = Path(shutil.copytree(EXAMPLE, tmp_path / "mini_editor",
+                                ignore=shutil.ignore_patterns(".agent_engine", "*.md")))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     script = tmp_path / "editor.py"
     script.write_text(f"import sys\nopen(sys.argv[1], 'w').write({EDITED!r} + '\\n')\n", encoding="utf-8")
@@ -202,10 +203,11 @@ def test_lines_from_a_pipe_are_echoed_after_the_prompt(editor_copy):
 
 
 def test_completion_offers_commands_files_profiles_runs_and_node_ids(editor_copy, tmp_path):
+    from rich.console import Console
+
     from agent_engine_core._repl import Repl
     from agent_engine_core._repl_cli import load_profiles
     from agent_engine_core._repl_terminal import TerminalReader
-    from rich.console import Console
 
     (tmp_path / "notes.txt").write_text("x", encoding="utf-8")
     with Repl(editor_copy / "config", load_profiles(editor_copy / "config"), Console(file=io.StringIO())) \

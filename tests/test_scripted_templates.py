@@ -106,5 +106,5 @@ def test_words_counts_the_words_and_not_the_markdown_markup(words, markup):
 
 
 def test_a_missing_index_says_how_long_the_list_is():
-    with pytest.raises(TemplateError, match="input.items is a list of 1, which has no '3'"):
+    with pytest.raises(TemplateError, match=r"input\.items is a list of 1, which has no '3'"):
         Template.of("{{ input.items.3 }}").render({"input": {"items": [0]}})

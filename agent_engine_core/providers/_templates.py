@@ -26,7 +26,7 @@ __all__ = ["FILTERS", "Template", "TemplateError", "compile_answer", "render_ans
 
 _PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 _SEGMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$|^\d+$")
-_WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
+_WORD = re.compile(r"[^\W_]+(?:['\u2019-][^\W_]+)*")  # an apostrophe (' or U+2019) or a hyphen joins
 _HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 ROOTS = ("node", "input", "context", "tools")
 
