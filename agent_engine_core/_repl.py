@@ -183,7 +183,7 @@ class Repl:
         """Read and handle lines until /quit or the end of input."""
         self.reader = reader
         earlier = len(self.session.turns)
-        self.console.print(f"agent-engine repl · profile {self.profile.id} · {self.project_dir(self.profile)}"
+        self.console.print(f"profile {self.profile.id} · {self.project_dir(self.profile)}"
                            + (f" · {earlier} earlier turn{'s' if earlier != 1 else ''} (/history)" if earlier else "")
                            + " · /help lists the commands", markup=False, highlight=False)
         while True:
@@ -212,7 +212,7 @@ class Repl:
         except Quit:
             raise
         except KeyboardInterrupt:
-            self.console.print("interrupted", markup=False)
+            self.console.print("interrupted (a run stopped this way is not kept)", markup=False)
         except ManifestError as exc:
             self.console.print(str(exc), markup=False)
         except (AgentEngineError, ValueError, OSError) as exc:
