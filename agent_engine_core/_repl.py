@@ -37,14 +37,14 @@ if TYPE_CHECKING:
 
     from agent_engine_core.records import TaskResult
 
-__all__ = ["COMMANDS", "Quit", "Reader", "Repl", "render"]
+__all__ = ["COMMANDS", "Reader", "Repl", "render"]
 
 SHOWN_TURNS = 20
 """/history shows this many of the latest turns (``/history all`` shows every one)."""
 
 
-class Quit(Exception):
-    """``/quit``: leave the REPL."""
+class _Quit(Exception):
+    """``/quit``: leave the REPL (a sentinel the loop catches, never an error)."""
 
 
 class Reader(Protocol):
@@ -195,7 +195,7 @@ class Repl:
                 return
             try:
                 self.handle(line)
-            except Quit:
+            except _Quit:
                 return
 
     def handle(self, line: str) -> None:
@@ -209,7 +209,7 @@ class Repl:
                 self.command(name, arg.strip())
             else:
                 self.run_input(self.payload(line.strip("\n")))
-        except Quit:
+        except _Quit:
             raise
         except KeyboardInterrupt:
             self.console.print("interrupted (a run stopped this way is not kept)", markup=False)
@@ -463,7 +463,7 @@ class Repl:
 
     def cmd_quit(self, arg: str) -> None:
         """/quit."""
-        raise Quit
+        raise _Quit
 
     def completions(self, command: str) -> Iterator[str]:
         """What an argument of ``/command`` may be: profile ids, run ids and turn numbers."""

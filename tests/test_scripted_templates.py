@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agent_engine_core import Engine, ManifestError
-from agent_engine_core.providers._templates import FILTERS, Template, TemplateError
+from agent_engine_core.providers._templates import FILTERS, Template
 
 WORKFLOW = {"version": "1.0", "nodes": [{"id": "s", "role": "start"},
                                         {"id": "ask", "role": "linear", "kind": "agent", "agent_id": "bot",
@@ -106,5 +106,5 @@ def test_words_counts_the_words_and_not_the_markdown_markup(words, markup):
 
 
 def test_a_missing_index_says_how_long_the_list_is():
-    with pytest.raises(TemplateError, match=r"input\.items is a list of 1, which has no '3'"):
+    with pytest.raises(ValueError, match=r"input\.items is a list of 1, which has no '3'"):
         Template.of("{{ input.items.3 }}").render({"input": {"items": [0]}})

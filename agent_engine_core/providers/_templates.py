@@ -10,7 +10,8 @@ filters, each without arguments.
   of that tool in this node's call). A segment is a key, or a list index (``sections.0``).
 - A string that is exactly one ``{{ ... }}`` becomes the value itself (a number stays a number, a list a
   list); inside other text a value is written as itself when it is a string, ``""`` when null, else as JSON.
-- A path that leads nowhere fails the call, naming the template and the missing part.
+- A path that leads nowhere fails the call, naming the template and the missing part; that and a template that
+  cannot be compiled are ``ValueError``s, which the provider reports as its own error.
 """
 
 from __future__ import annotations
@@ -22,17 +23,13 @@ from typing import Any
 
 from agent_engine_core.codec import dumps
 
-__all__ = ["FILTERS", "Template", "TemplateError", "compile_answer", "render_answer"]
+__all__ = ["FILTERS", "Template", "compile_answer", "render_answer"]
 
 _PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 _SEGMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$|^\d+$")
 _WORD = re.compile(r"[^\W_]+(?:['\u2019-][^\W_]+)*")  # an apostrophe (' or U+2019) or a hyphen joins
 _HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 ROOTS = ("node", "input", "context", "tools")
-
-
-class TemplateError(ValueError):
-    """A template that cannot be compiled, or a path that leads nowhere when it is filled in."""
 
 
 def _text(value: Any) -> str:
@@ -94,8 +91,8 @@ def _step(value: Any, part: str, before: Sequence[str], source: str) -> Any:
         return value[int(part)]
     if isinstance(value, Mapping):
         keys = ", ".join(sorted(map(str, value))) or "none"
-        raise TemplateError(f"{{{{{source}}}}}: {where} has no '{part}' (it has: {keys})")
-    raise TemplateError(f"{{{{{source}}}}}: {where} is {_kind(value)}, which has no '{part}'")
+        raise ValueError(f"{{{{{source}}}}}: {where} has no '{part}' (it has: {keys})")
+    raise ValueError(f"{{{{{source}}}}}: {where} is {_kind(value)}, which has no '{part}'")
 
 
 def _kind(value: Any) -> str:
@@ -112,12 +109,12 @@ def _expression(source: str) -> _Expression:
     path_text, *filters = (part.strip() for part in source.split("|"))
     path = tuple(path_text.split(".")) if path_text else ()
     if not path or not all(_SEGMENT.match(p) for p in path):
-        raise TemplateError(f"{{{{{source}}}}}: '{path_text}' is not a path like input.request")
+        raise ValueError(f"{{{{{source}}}}}: '{path_text}' is not a path like input.request")
     if path[0] not in ROOTS:
-        raise TemplateError(f"{{{{{source}}}}}: a path starts at one of {', '.join(ROOTS)}, not '{path[0]}'")
+        raise ValueError(f"{{{{{source}}}}}: a path starts at one of {', '.join(ROOTS)}, not '{path[0]}'")
     unknown = [f for f in filters if f not in FILTERS]
     if unknown:
-        raise TemplateError(f"{{{{{source}}}}}: unknown filter '{unknown[0]}' (filters: {', '.join(FILTERS)})")
+        raise ValueError(f"{{{{{source}}}}}: unknown filter '{unknown[0]}' (filters: {', '.join(FILTERS)})")
     return _Expression(source.strip(), path, tuple(filters))
 
 
@@ -143,7 +140,7 @@ class Template:
 
 
 def compile_answer(answer: Any) -> Any:
-    """``answer`` (a JSON value) with every string that holds a placeholder compiled; ``TemplateError`` if bad."""
+    """``answer`` (a JSON value) with every string that holds a placeholder compiled; ``ValueError`` if bad."""
     if isinstance(answer, str):
         return Template.of(answer)
     if isinstance(answer, Mapping):

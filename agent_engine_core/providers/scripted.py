@@ -23,7 +23,7 @@ from typing import Any
 from agent_engine_core.codec import JSONValueError, dumps
 from agent_engine_core.errors import ProviderError
 from agent_engine_core.llm import LlmReply, LlmRequest, ProviderSetup, ToolCall
-from agent_engine_core.providers._templates import TemplateError, compile_answer, render_answer
+from agent_engine_core.providers._templates import compile_answer, render_answer
 
 __all__ = ["ScriptedProvider"]
 
@@ -70,7 +70,7 @@ class ScriptedProvider:
         try:
             value = render_answer(chosen, scope)
             content = "" if asked else dumps(value)
-        except (TemplateError, JSONValueError) as exc:
+        except ValueError as exc:  # a path that leads nowhere, or a value that is not JSON
             raise ProviderError(f"scripted answer for node '{request.node_id}': {exc}", provider="scripted") from None
         step = request.task_id.partition("/")[2]
         return LlmReply(
@@ -108,7 +108,7 @@ def _compiled(items: Any, where: str) -> Any:
         return compile_answer(items)
     except JSONValueError as exc:
         raise ProviderError(f"scripted responses must be JSON: {exc}", provider="scripted") from None
-    except TemplateError as exc:
+    except ValueError as exc:  # a template that cannot be compiled
         raise ProviderError(f"{where}: {exc}", provider="scripted") from None
 
 
