@@ -14,7 +14,6 @@ from __future__ import annotations
 import atexit
 import queue
 import threading
-import time
 import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -38,7 +37,8 @@ BATCH = 256
 """Most runs written in one transaction (a long transaction would hold the store's write lock for long)."""
 LINGER_S = 0.02
 """How long the writer waits after a first run for others to join its transaction. Waking up for every run
-costs the runs more in GIL hand-overs than the writing itself (a ``flush`` may wait this much longer)."""
+costs the runs more in GIL hand-overs than the writing itself. A ``flush`` cuts the wait short: whoever waits
+for the runs to be written should not also wait for company to join them."""
 
 Origin = Mapping[str, Any]
 """Where a run came from: ``{"run_id": original, "from_node": node, "input_changed": bool}`` for a replay."""
@@ -114,6 +114,8 @@ class RunKeeper:
         self._lost = 0
         self._lock = threading.Lock()
         self._closed = False
+        self._flushing = 0
+        self._hurry = threading.Event()  # set while a flush waits: the writer does not linger then
         if runs.background:
             self._queue = queue.Queue(QUEUE_SIZE)
             _LIVE.add(self)
@@ -135,7 +137,16 @@ class RunKeeper:
     def flush(self) -> None:
         """Wait until every run kept so far is written; raise ``PluginError`` if the store lost some."""
         if self._queue is not None and self._writer is not None:
-            self._queue.join()
+            with self._lock:
+                self._flushing += 1
+                self._hurry.set()
+            try:
+                self._queue.join()
+            finally:
+                with self._lock:
+                    self._flushing -= 1
+                    if not self._flushing:
+                        self._hurry.clear()
         with self._lock:
             failures, lost = self._failures, self._lost
             self._failures, self._lost = [], 0
@@ -164,7 +175,7 @@ class RunKeeper:
         while True:
             batch = [waiting.get()]
             if batch[0] is not None and waiting.qsize() < BATCH:
-                time.sleep(LINGER_S)  # let runs gather: one transaction for many, and the GIL left to the runs
+                self._hurry.wait(LINGER_S)  # let runs gather: one transaction for many, the GIL left to the runs
             while len(batch) < BATCH:
                 try:
                     batch.append(waiting.get_nowait())

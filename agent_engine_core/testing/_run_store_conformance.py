@@ -167,6 +167,7 @@ def _check_retention(build: Build, tmp_dir: Path, *, persistent: bool) -> None:
         assert _ids(store) == ["b4", "b3", "b2"], "one write past the bound keeps its last max_runs runs"
     finally:
         store.close()
+    _check_large_write(build, tmp_dir)
     if persistent:
         reopened = build(_setup_again(setup, 2))
         try:
@@ -174,6 +175,23 @@ def _check_retention(build: Build, tmp_dir: Path, *, persistent: bool) -> None:
             assert _ids(reopened) == ["b4", "after"], "a reopened store applies its own bound by write order"
         finally:
             reopened.close()
+
+
+def _check_large_write(build: Build, tmp_dir: Path) -> None:
+    """A write of hundreds of runs (a store may split it into statements) keeps write order; the last wins."""
+    store = build(_setup(tmp_dir, 150))
+    try:
+        ids = [f"w{n % 180:03d}" for n in range(250)]  # w000..w069 again after w179: the second copy wins
+        written = [_run(run_id, 1000.0 - n, note=str(n)) for n, run_id in enumerate(ids)]
+        store.write(written)
+        last = {run.run_id: run for run in written}  # insertion order: a run id's first place
+        order = sorted(last, key=lambda run_id: max(n for n, i in enumerate(ids) if i == run_id))
+        kept = order[-150:]
+        assert sorted(_ids(store)) == sorted(kept), "a large write keeps the max_runs runs written last"
+        for run_id in kept:
+            _check_same(store, last[run_id], "a run written twice in one write is its last copy")
+    finally:
+        store.close()
 
 
 def _setup_again(setup: RunStoreSetup, max_runs: int | None) -> RunStoreSetup:
