@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
 import threading
@@ -95,6 +96,24 @@ def test_runs_are_listed_newest_first_filtered_and_bounded_by_retention():
     with pytest.raises(InvalidInput, match="no stored run 'r0'; the newest: r4, r3, r2"):
         engine.inspector.run("r0")
     assert engine.inspector.run("r4/fan#1").summary.run_id == "r4"  # a task id names its run
+
+
+def test_a_run_the_store_drops_unread_is_freed_without_the_cycle_collector():
+    """A dropped run must not wait for ``gc`` with its whole trace: at thousands of runs per second that is
+    memory held and collections paid by every run (201 objects per 5 runs of this workflow, once)."""
+    engine = Engine.from_dict({**branch_merge("inc"), "memory": {"runs": {"retention": {"max_items": 1}}}},
+                              handlers={"inc": lambda p, ctx: p + 1})
+    for payload in range(3):  # warm: imports, caches, the first run's one-off objects
+        engine.run(payload)
+    gc.collect()
+    gc.disable()
+    try:
+        for payload in range(5):
+            engine.run(payload)
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
+    assert [s.status for s in engine.inspector.runs()] == ["success"]
 
 
 def test_a_stage_of_several_tasks_needs_the_task_named():

@@ -48,26 +48,33 @@ def stored_run(
     result: TaskResult, started_at: float, duration_s: float, artifacts: Sequence[Artifact] = (),
     events: Sequence[Event] | None = None, origin: Origin | None = None,
 ) -> StoredRun:
-    """The run a store keeps for ``result``, its summary and document made when first read."""
+    """The run a store keeps for ``result``, its summary and document made when first read.
+
+    Neither closure refers to the run it makes: a run that is never read (most runs of the in-process store)
+    is then freed by its reference count alone, not left for the cycle collector with its whole trace.
+    """
+    made: list[RunSummary] = []
 
     def summary() -> RunSummary:
+        if made:
+            return made[0]
         usage = result.usage
-        return RunSummary(
+        made.append(RunSummary(
             run_id=result.task_id, status=str(result.status), started_at=started_at, duration_s=duration_s,
             nodes=len(result.trace.records), tokens=usage.get("input_tokens", 0) + usage.get("output_tokens", 0),
             origin=None if origin is None else str(origin["run_id"]),
-        )
+        ))
+        return made[0]
 
     def document() -> str:
         return compose({
-            "format": RUN_FORMAT, "summary": run.summary.to_dict(), "result": result.stored(_metadata_json(
+            "format": RUN_FORMAT, "summary": summary().to_dict(), "result": result.stored(_metadata_json(
                 result.metadata)), "trace": result.trace.stored(), "artifacts": [_artifact(a) for a in artifacts],
             "events": None if events is None else [event.to_dict() for event in events],
             "origin": None if origin is None else dict(origin),
         })
 
-    run = StoredRun.deferred(result.task_id, summary, document)
-    return run
+    return StoredRun.deferred(result.task_id, summary, document)
 
 
 _last_metadata: tuple[Mapping[str, Any], str] | None = None
