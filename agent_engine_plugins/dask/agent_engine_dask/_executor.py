@@ -59,8 +59,10 @@ class DaskExecutor:
         self.config = config
         self._client: distributed.Client | None = None
         self._cluster: Any = None
+        self._completed: distributed.as_completed | None = None
+        self._more = threading.Event()
         self._lock = threading.Lock()
-        self._in_flight: set[str] = set()
+        self._outcomes: dict[str, Future[TaskOutcome]] = {}
         self._interrupted: Counter[str] = Counter()
         self._closed = False
 
@@ -70,11 +72,12 @@ class DaskExecutor:
         if self.config.config_dir is not None:
             task = replace(task, config_dir=self.config.config_dir)
         key = task_key(task)
-        with self._lock:
-            self._in_flight.add(key)
         outcome: Future[TaskOutcome] = Future()
-        running = client.submit(_run_on_worker, task, key=key, pure=False)
-        running.add_done_callback(lambda done: self._settle(done, key, outcome))
+        with self._lock:
+            self._outcomes[key] = outcome
+        assert self._completed is not None
+        self._completed.add(client.submit(_run_on_worker, task, key=key, pure=False))
+        self._more.set()
         return outcome
 
     def shutdown(self, wait: bool = True) -> None:
@@ -83,6 +86,7 @@ class DaskExecutor:
             self._closed = True
             client, cluster = self._client, self._cluster
             self._client = self._cluster = None
+        self._more.set()  # the collector ends once nothing is pending
         if client is not None:
             client.unsubscribe_topic(_EVENTS)  # else the scheduler sends this client's own removal to it, closed
             client.close(timeout=self.config.connect_timeout_s if wait else None)
@@ -94,8 +98,14 @@ class DaskExecutor:
             if self._closed:
                 raise RuntimeError("the dask executor is shut down (its engine was closed)")
             if self._client is None:
-                self._client = self._start()
-                self._client.subscribe_topic(_EVENTS, self._on_event)
+                from distributed import as_completed  # noqa: PLC0415 - distributed loads with the first task
+
+                client = self._start()
+                client.subscribe_topic(_EVENTS, self._on_event)
+                self._completed = as_completed(loop=client.loop, with_results=True, raise_errors=False)
+                threading.Thread(target=self._collect, args=(self._completed,), name="agent-engine-dask",
+                                 daemon=True).start()
+                self._client = client
             return self._client
 
     def _start(self) -> distributed.Client:
@@ -120,21 +130,30 @@ class DaskExecutor:
             return
         with self._lock:
             for key in message.get("processing-tasks", ()):
-                if key in self._in_flight:
+                if key in self._outcomes:
                     self._interrupted[key] += 1
 
-    def _settle(self, done: distributed.Future[tuple[str, str]], key: str, outcome: Future[TaskOutcome]) -> None:
-        """In Dask's callback thread: complete ``outcome`` from the finished Dask future."""
-        try:
-            result_json, worker = done.result()
-        except BaseException as exc:  # the worker could not run it (or every worker running it died)
-            outcome.set_exception(exc)
-        else:
+    def _collect(self, completed: distributed.as_completed) -> None:
+        """In a thread of its own: complete each outcome as its task finishes (results fetched on the client's loop,
+        all at once, not one after the other)."""
+        while True:
+            self._more.wait()
+            self._more.clear()
+            for done, value in completed:
+                self._settle(done, value)
             with self._lock:
-                attempt = self._interrupted[key] + 1
+                if self._closed and not self._outcomes:
+                    return
+
+    def _settle(self, done: distributed.Future[tuple[str, str]], value: Any) -> None:
+        """Complete the outcome of ``done``, whose ``value`` is its result, or (type, error, traceback)."""
+        key = str(done.key)
+        with self._lock:
+            outcome = self._outcomes.pop(key)
+            attempt = self._interrupted.pop(key, 0) + 1
+        if done.status == "finished":
+            result_json, worker = value
             outcome.set_result(TaskOutcome(result_json, attempt=attempt, worker=worker))
-        finally:
-            with self._lock:
-                self._in_flight.discard(key)
-                self._interrupted.pop(key, None)
-            done.release()
+        else:  # the worker could not run it, every worker running it died, or the client closed
+            outcome.set_exception(value[1] if isinstance(value, tuple) else value)
+        done.release()
