@@ -135,7 +135,8 @@ class DaskExecutor:
 
     def _collect(self, completed: distributed.as_completed) -> None:
         """In a thread of its own: complete each outcome as its task finishes (results fetched on the client's loop,
-        all at once, not one after the other)."""
+        all at once, not one after the other).
+        """
         while True:
             self._more.wait()
             self._more.clear()
