@@ -26,7 +26,7 @@ from _harness import ERRORS, Row, Settings
 LENGTH = 5
 WORKERS = 2
 IN_FLIGHT = 128
-"""``max_concurrency`` on the cluster: enough tasks in flight to keep both workers busy between round trips."""
+"""``max_concurrency`` on the cluster: enough in flight that a worker always has the next task (32 gave 294 tasks/s)."""
 WARMUP = 50
 
 NODES = '''\
