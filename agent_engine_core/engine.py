@@ -28,11 +28,13 @@ from agent_engine_core._plugins.loader import load_plugins
 from agent_engine_core._plugins.view import PluginsView
 from agent_engine_core._run.keep import Origin, RunKeeper, stored_run
 from agent_engine_core._run.observe import ObserverRun, Observers
-from agent_engine_core._run.queue import QueueStatus, TaskQueue
+from agent_engine_core._run.queue import Queued, QueueStatus, TaskQueue
+from agent_engine_core._run.remote import project_digest, returned
 from agent_engine_core._run.stage import TaskState
 from agent_engine_core.codec import JSONValueError, dumps, loads
-from agent_engine_core.errors import InvalidInput, ProviderError, QueueFullError, TaskFailed
+from agent_engine_core.errors import InvalidInput, PluginError, ProviderError, QueueFullError, TaskFailed
 from agent_engine_core.events import Event, QueueFull, TaskDequeued, TaskQueued
+from agent_engine_core.executors import RemoteTask, TaskExecutor
 from agent_engine_core.ids import RunId, new_run_id
 from agent_engine_core.memory import Artifact, Artifacts, Memory
 from agent_engine_core.records import ROOT, StageRecord, Status, TaskResult, Trace
@@ -45,6 +47,7 @@ from agent_engine_core.replay import (
     load_recording,
     prefix_before,
 )
+from agent_engine_core.runs import StoredRun
 from agent_engine_core.secrets import redact
 
 if TYPE_CHECKING:
@@ -123,6 +126,15 @@ def _drive(running: Coroutine[Any, Any, TaskResult]) -> TaskResult:
     raise RuntimeError("internal error: a run that cannot suspend suspended; please report this workflow")
 
 
+class _NotRun(Exception):
+    """A task executor could not run a queued task (not a task failure: those are results)."""
+
+    def __init__(self, task: Queued, reason: str) -> None:
+        super().__init__(reason)
+        self.task = task
+        self.reason = reason
+
+
 def _usage(records: Sequence[StageRecord]) -> dict[str, int]:
     """How many agent calls the run made and the tokens they used."""
     calls = [call for record in records for call in record.agent_calls]
@@ -198,6 +210,7 @@ class Engine:
         self._keeper = RunKeeper(self._built.runs) if self._built.runs is not None else None
         self._scheduler = project.scheduler.scheduler
         self._queue = TaskQueue(self._scheduler.max_queue_size)
+        self._remote_origin: tuple[str, str] | None = None
 
     @classmethod
     def from_config_dir(
@@ -264,7 +277,10 @@ class Engine:
         """Run one task to completion and return its result (see ``arun``)."""
         if _in_running_loop():
             raise RuntimeError("Engine.run() was called inside a running event loop; use 'await engine.arun()'")
-        running = self.arun(input, start=start, run_id=run_id, raise_on_failure=raise_on_failure)
+        return self._complete(self.arun(input, start=start, run_id=run_id, raise_on_failure=raise_on_failure))
+
+    def _complete(self, running: Coroutine[Any, Any, TaskResult]) -> TaskResult:
+        """Run a coroutine of a run to its end on this thread: without a loop when the workflow cannot suspend."""
         if self._never_suspends:
             return _drive(running)
         return _loops.get().run_until_complete(running)
@@ -313,7 +329,10 @@ class Engine:
         """Run every queued task, ``max_concurrency`` at once, and return their results in queue order.
 
         Tasks queued while it runs are run too. ``progress`` is called with each result as its task finishes;
-        ``max_concurrency`` overrides scheduler.yaml's for this call.
+        ``max_concurrency`` overrides scheduler.yaml's for this call. With a task executor (scheduler.yaml
+        ``executor`` other than ``local``) the tasks run where it runs them, with the results a local run gives;
+        when it cannot run some, the others in flight finish, those go back to the front of the queue, and
+        ``PluginError`` says why (see ``agent_engine_core.executors``).
         """
         if _in_running_loop():
             raise RuntimeError("Engine.run_queued() was called inside a running event loop; use "
@@ -332,15 +351,23 @@ class Engine:
         self._queue.begin()
         results: dict[int, TaskResult] = {}
         order = itertools.count()
+        elsewhere = self._built.task_executor
+        not_run: list[tuple[int, _NotRun]] = []
 
         async def lane() -> None:
-            while (task := self._queue.take()) is not None:
+            while not not_run and (task := self._queue.take()) is not None:
                 position = next(order)
                 self._emit_queue_event(TaskDequeued, "task_dequeued", task.run_id,
                                        time.perf_counter() - task.queued_at)
                 try:
-                    result = await self._execute(self._built, loads(task.input_json), task.start, task.run_id, False,
-                                                 beside_others=lanes > 1)
+                    if elsewhere is None:
+                        result = await self._execute(self._built, loads(task.input_json), task.start, task.run_id,
+                                                     False, beside_others=lanes > 1)
+                    else:
+                        result = await self._run_elsewhere(elsewhere, task)
+                except _NotRun as lost:
+                    not_run.append((position, lost))
+                    continue
                 except BaseException:
                     self._queue.finish(task.run_id, "failure")
                     raise
@@ -350,7 +377,50 @@ class Engine:
                     progress(result)
 
         await asyncio.gather(*(lane() for _ in range(lanes)))
+        if not_run:
+            not_run.sort(key=lambda lost: lost[0])
+            self._queue.restore([lost.task for _, lost in not_run])
+            first = not_run[0][1]
+            raise PluginError(
+                f"executor '{self._scheduler.executor}' could not run {len(not_run)} task(s); the first, "
+                f"'{first.task.run_id}': {first.reason}. They are back at the front of the queue "
+                f"({len(results)} other task(s) finished): run_queued() again once the executor works",
+                plugin=self._scheduler.executor)
         return [results[position] for position in sorted(results)]
+
+    async def _run_elsewhere(self, executor: TaskExecutor, task: Queued) -> TaskResult:
+        """Run ``task`` on the task executor, keep the run it sends back, and return its result."""
+        import asyncio  # noqa: PLC0415 - loaded with the first run anyway
+
+        config_dir, digest = self._origin()
+        remote = RemoteTask(task.run_id, task.input_json, task.start, config_dir, digest)
+        try:
+            outcome = await asyncio.wrap_future(executor.submit(remote))
+            sent = returned(outcome, self._scheduler.executor)
+        except Exception as exc:  # the executor's failure, not the task's: the task goes back to the queue
+            raise _NotRun(task, f"{type(exc).__name__}: {exc}") from exc
+        if self._keeper is not None:
+            self._keeper.keep(sent.run)
+        return sent.result
+
+    def _origin(self) -> tuple[str, str]:
+        """The config dir (absolute) and the project's digest, which a worker's engine must share (see remote.py)."""
+        if self._remote_origin is None:
+            base = self._project.base_dir
+            self._remote_origin = (str(base.absolute()) if base is not None else "",
+                                   project_digest(self._built.metadata, self._built.memory.project.project_id))
+        return self._remote_origin
+
+    def _serve(self, task: RemoteTask) -> str:
+        """Run a task another engine queued (in a worker: ``agent_engine_core.worker``); the run as JSON text."""
+        if task.project != self._origin()[1]:
+            raise PluginError(f"the worker loaded another project from {task.config_dir}: its manifests, schemas "
+                              "or project id differ from those of the engine that queued the task; give every "
+                              "worker the same project")
+        kept: list[StoredRun] = []
+        self._complete(self._execute(self._built, loads(task.input_json), task.start, task.run_id, False,
+                                     into=kept.append))
+        return kept[0].document_json
 
     @property
     def queue_capacity(self) -> int | None:
@@ -476,11 +546,13 @@ class Engine:
         self, built: Built, input: Any, start: str | None, run_id: str | None, raise_on_failure: bool, *,
         origin: Origin | None = None, judge: Callable[[TaskResult], Artifact] | None = None,
         prefix: Prefix | None = None, keep: bool = True, beside_others: bool = False,
+        into: Callable[[StoredRun], None] | None = None,
     ) -> TaskResult:
         """Run, then keep the run in the run store (with ``judge``'s verdict on it, when given) and return it.
 
         With a ``prefix`` the root task starts at its node, after the recorded stages it holds. A replay that
-        checks a recording (``keep=False``) leaves the stored original as it was.
+        checks a recording (``keep=False``) leaves the stored original as it was. ``into`` takes the run instead
+        of the run store: a worker's, for the engine that queued the task.
         """
         # the router, and asyncio with it, load with the first run (see the module docstring)
         from agent_engine_core._run.router import Finished, RunState, first_failure, ordered, walk  # noqa: PLC0415
@@ -497,12 +569,13 @@ class Engine:
             raise InvalidInput(f"the input is not JSON: {exc}") from None
         rid = RunId(run_id) if run_id is not None else new_run_id()
         keeper = self._keeper if keep else None
+        kept = into if into is not None else keeper.keep if keeper is not None else None
         keep_events = keeper is not None and keeper.runs.events
         observers = self._observers.run(keep=keep_events) if self._observers.active or keep_events else None
         timings = self._handler_timings if built.inline_fast_handlers else None
         run = RunState(rid, built.plans, built.fanout_concurrency, self._executor(), timings, observers=observers,
                        memory=built.memory, regions=self._regions, credentials=built.credentials,
-                       artifacts=[] if keeper is not None else None, beside_others=beside_others)
+                       artifacts=[] if kept is not None else None, beside_others=beside_others)
         started_at, clock = time.time(), time.perf_counter()
         root = TaskState(id=rid, lineage=ROOT, run_id=rid)
         if prefix is not None:
@@ -526,11 +599,11 @@ class Engine:
             metadata=self._metadata(observers),
             usage=_usage(records),
         )
-        if keeper is not None:
+        if kept is not None:
             artifacts = run.artifacts or []
             if judge is not None:
                 artifacts.append(judge(result))
-            keeper.keep(stored_run(result, started_at, time.perf_counter() - clock, artifacts,
+            kept(stored_run(result, started_at, time.perf_counter() - clock, artifacts,
                                    None if observers is None else observers.kept, origin))
         if raise_on_failure and result.status is not Status.SUCCESS:
             raise TaskFailed.of(result)
@@ -583,6 +656,8 @@ class Engine:
             self._release()
 
     def _release(self) -> None:
+        if self._built.task_executor is not None:
+            self._built.task_executor.shutdown(wait=True)
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None

@@ -101,7 +101,16 @@ def register_telemetry_sinks(register: Register) -> None:
 
 @hookspec
 def register_executors(register: Register) -> None:
-    """Register executors: ``register(name, factory)`` (used where scheduler.yaml names the executor)."""
+    """Register task executors: ``register(name, factory)`` (used where scheduler.yaml names the executor).
+
+    ``factory(setup)`` gets an ``ExecutorSetup`` (the name, scheduler.yaml's ``config``, the validated project,
+    its config dir, ``max_concurrency``) while the engine is built and returns a ``TaskExecutor``: ``submit(task)
+    -> concurrent.futures.Future[TaskOutcome]`` and ``shutdown()``. It checks and starts nothing else: raising
+    ``ValueError`` is a load error located at scheduler.yaml's ``config``, ``ManifestError`` adds its own located
+    issues. ``engine.run_queued()`` then hands it each queued task; wherever it runs them, it calls
+    ``agent_engine_core.worker.run_task(task)``. The name ``local`` is the core's own (tasks run in the engine's
+    process). See ``agent_engine_core.executors`` and docs/PLUGINS.md.
+    """
 
 
 @hookspec

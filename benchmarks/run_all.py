@@ -19,6 +19,7 @@ import time
 
 import bench_branch_merge
 import bench_chain
+import bench_dask
 import bench_fanout_sleep
 import bench_import
 import bench_load_large
@@ -38,6 +39,7 @@ WORKLOADS = {
     "observers": bench_observers,
     "payload": bench_payload,
     "queue": bench_queue,
+    "dask": bench_dask,
 }
 
 

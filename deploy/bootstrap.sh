@@ -6,7 +6,7 @@
 #
 # VENV_DIR defaults to ./.venv-agent-engine. Environment:
 #   DISTRIBUTIONS  space-separated folders of the checkout to install besides the core
-#                  (default: "agent_engine_plugins/memory-postgres adapters/openai"; "" for the core alone)
+#                  (default: "agent_engine_plugins/memory-postgres agent_engine_plugins/dask adapters/openai"; "" for the core alone)
 #   PYTHON         the interpreter that creates the venv (default: python3)
 # pip reads its usual PIP_* variables and config (an index mirror, --find-links for offline installs).
 set -euo pipefail
@@ -20,7 +20,7 @@ usage() {
 project=$1
 venv=${2:-.venv-agent-engine}
 python=${PYTHON:-python3}
-distributions=${DISTRIBUTIONS-agent_engine_plugins/memory-postgres adapters/openai}
+distributions=${DISTRIBUTIONS-agent_engine_plugins/memory-postgres agent_engine_plugins/dask adapters/openai}
 checkout=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 [[ -d $project ]] || { echo "error: $project is not a folder (the project's config dir)" >&2; exit 2; }

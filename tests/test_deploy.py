@@ -166,9 +166,10 @@ def test_the_default_distributions_are_folders_of_this_repository() -> None:
 def test_the_compose_file_parses_and_every_service_runs_a_real_command() -> None:
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
     services = compose["services"]
-    assert set(services) == {"postgres", "engine"}
+    assert set(services) == {"postgres", "engine", "dask-scheduler", "dask-worker-1", "dask-worker-2"}
     engine = services["engine"]
-    assert engine["depends_on"] == {"postgres": {"condition": "service_healthy"}}
+    assert engine["depends_on"]["postgres"] == {"condition": "service_healthy"}
+    assert set(engine["depends_on"]) == {"postgres", "dask-scheduler", "dask-worker-1", "dask-worker-2"}
     assert (DEPLOY / engine["build"]["context"] / engine["build"]["dockerfile"]).resolve() == DEPLOY / "Dockerfile"
     check_command(engine["command"])
     assert engine["command"][:2] == ["agent-engine", "queue"]
@@ -177,6 +178,27 @@ def test_the_compose_file_parses_and_every_service_runs_a_real_command() -> None
     assert test[:2] == ["CMD", "pg_isready"]
     for name, service in services.items():
         assert "command" not in service or isinstance(service["command"], list), name
+    scheduler_port = services["dask-scheduler"]["command"][services["dask-scheduler"]["command"].index("--port") + 1]
+    for name in ("dask-scheduler", "dask-worker-1", "dask-worker-2"):
+        service = services[name]
+        assert service["image"] == engine["image"] and service["pull_policy"] == "never", name  # the engine's build
+        check_dask_command(service["command"])
+    for name in ("dask-worker-1", "dask-worker-2"):
+        worker = services[name]
+        assert worker["command"][2] == f"tcp://dask-scheduler:{scheduler_port}"
+        assert worker["environment"] == engine["environment"]
+        assert worker["volumes"][0].split(":")[:2] == engine["volumes"][0].split(":")[:2]  # the project at /project
+
+
+def check_dask_command(argv: list[str]) -> None:
+    """``dask scheduler ...`` / ``dask worker ...`` with options that this machine's ``dask`` has."""
+    assert argv[0] == "dask" and argv[1] in ("scheduler", "worker"), argv
+    dask = shutil.which("dask", path=PROGRAM_PATH)
+    assert dask, "the dask command (distributed) is not installed"
+    shown = subprocess.run([dask, argv[1], "--help"], capture_output=True, text=True, check=True).stdout
+    for word in argv[2:]:
+        if word.startswith("--"):
+            assert re.search(rf"(^|[\s,]){re.escape(word)}\b", shown), f"dask {argv[1]} has no option {word}"
 
 
 def test_the_systemd_unit_parses_and_runs_the_queue_with_hardening() -> None:

@@ -29,12 +29,12 @@ CORE = "agent_engine_core"
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("_version", "errors", "ids", "secrets", "codec", "lazy", "_schemas", "_logging"),
     ("records", "events", "llm", "tools", "memory", "runs", "handler", "hookspecs", "providers"),
-    ("manifests",),
+    ("manifests", "executors"),
     ("_build",),
     ("_run",),
     ("replay", "_recording"),
     ("_plugins",),
-    ("engine", "_deployment", "evaluations", "inspector"),
+    ("engine", "_deployment", "evaluations", "inspector", "worker"),
     ("cli", "_cli_support", "_inspect_cli", "_queue_cli", "_deploy_cli", "_repl_cli", "_repl", "_repl_session",
      "_repl_terminal", "testing", ""),
 )

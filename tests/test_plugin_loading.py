@@ -280,7 +280,10 @@ def test_install_hints_name_only_distributions_of_this_repository_with_their_fol
                     "pip install -e agent_engine_plugins/memory-jsonl (from the root of the agent-engine repository)")
     assert distribution_hint("memory_backend", "sqlit", ["memory"]).startswith(
         "installed memory backends: memory; did you mean 'sqlite'? 'sqlite' is provided by agent-engine-memory-sqlite")
-    assert "pip install" not in distribution_hint("executor", "dask", ["local"])
+    assert distribution_hint("executor", "dask", ["local"]) == (
+        "installed executors: local; 'dask' is provided by agent-engine-dask: pip install -e agent_engine_plugins/dask "
+        "(from the root of the agent-engine repository)")
+    assert "pip install" not in distribution_hint("executor", "ray", ["local"])
 
 
 def test_every_component_the_repositorys_distributions_register_has_an_install_hint():

@@ -44,6 +44,9 @@ PUBLIC_ALL = {
         "MergeFired", "NodeFinished", "NodeStarted", "PolicyDenied", "QueueFull", "RoutingDecision",
         "TaskDequeued", "TaskFinished", "TaskQueued", "TaskStarted", "ToolInvoked",
     ],
+    "agent_engine_core.executors": [
+        "ExecutorSetup", "LOCAL", "RemoteTask", "TaskExecutor", "TaskExecutorFactory", "TaskOutcome",
+    ],
     "agent_engine_core.handler": [
         "MemoryAccess", "MemoryDenied", "MemoryLayer", "NodeContext", "NodeFailure", "ToolBox", "ToolMisuse",
     ],
@@ -106,6 +109,7 @@ PUBLIC_ALL = {
     "agent_engine_core.testing.plugin": [
         "engine_from_dir", "event_recorder", "fake_entry_points", "locked_dir", "make_engine", "secret_ledger",
     ],
+    "agent_engine_core.worker": ["run_task"],
     "agent_engine_core.tools": [
         "BoundTool", "Tool", "ToolConfig", "ToolFactory", "ToolInvocation", "ToolResult", "ToolSetup",
         "ToolStatus",

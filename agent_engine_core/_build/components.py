@@ -44,6 +44,7 @@ REPOSITORY_DISTRIBUTIONS = {
     "agent-engine-telemetry-jsonl": "agent_engine_plugins/telemetry-jsonl",
     "agent-engine-otel": "agent_engine_plugins/otel",
     "agent-engine-metrics": "agent_engine_plugins/metrics",
+    "agent-engine-dask": "agent_engine_plugins/dask",
 }
 """Every plugin distribution of this repository -> its folder, which ``pip install -e`` takes."""
 
@@ -60,6 +61,7 @@ KNOWN_COMPONENTS = {
     ("telemetry_sink", "trace_file"): "agent-engine-telemetry-jsonl",
     ("telemetry_sink", "otel"): "agent-engine-otel",
     ("telemetry_sink", "metrics"): "agent-engine-metrics",
+    ("executor", "dask"): "agent-engine-dask",
     **{("tool", name): "agent-engine-tools-std" for name in (
         "fs.read_file", "fs.write_file", "fs.list_dir", "proc.run_command", "net.http_get", "memory.write")},
 }

@@ -25,6 +25,7 @@ from agent_engine_core._build.evaluations import evaluation_issues
 from agent_engine_core._build.cli_profiles import cli_profile_issues
 from agent_engine_core._build.dag import Dag, DagNode, References, Role, WorkflowParts, blame_node, build_dag
 from agent_engine_core.errors import HandlerError, ManifestError, ManifestIssue, ProviderError, ToolError
+from agent_engine_core.executors import LOCAL, ExecutorSetup, TaskExecutor
 from agent_engine_core._build.handlers import Handler, resolve_handler
 from agent_engine_core.records import StageError
 from agent_engine_core.llm import Credential, LlmProvider, ProviderSetup
@@ -77,11 +78,14 @@ class Built:
     metadata: Mapping[str, Any]
     memory: Memory
     executor: Callable[[int], Executor]
-    """Makes the pool that runs sync handlers beside their siblings (the ``local`` executor's factory)."""
+    """Makes the pool that runs sync handlers beside their siblings (the ``local`` executor's factory, whichever
+    executor runs queued tasks: a worker runs its tasks' handlers with it)."""
     credentials: tuple[LoadedCredential, ...] = ()
     """The credentials whose keys were read for the agents, in the order they were read (for telemetry)."""
     runs: KeptRuns | None = None
     """The run store finished runs are kept in (``None``: the embedder asked for none)."""
+    task_executor: TaskExecutor | None = None
+    """Runs queued tasks elsewhere (scheduler.yaml names an executor other than ``local``); ``None``: here."""
 
 
 def build(
@@ -149,20 +153,8 @@ def build(
                 context=assemblers.get(spec.context), denial=denials.nodes.get(spec.id), memory=memory,
                 memory_denials=_read_only(denials.memory.get(spec.id, {})),
             )
-    scheduler = project.scheduler.scheduler
-    executors = components.of("executor")
-    executor = executors.get(scheduler.executor)
-    if executor is None or scheduler.executor != "local":
-        registered = executor is not None
-        issues.append(ManifestIssue(
-            f"executor '{scheduler.executor}' " + ("is registered, but this engine runs tasks on the local executor "
-                                                   "only" if registered else "is not registered"),
-            file=project.source("scheduler").file,
-            line=project.source("scheduler").locate(["scheduler", "executor"])[0],
-            hint="use executor: local" if registered else distribution_hint("executor", scheduler.executor, executors),
-            code="feature.unsupported" if registered else "manifest.unknown_component",
-        ))
-    if scheduler.rate_limit is not None:
+    task_executor = _bind_executor(project, components, handlers, issues)
+    if project.scheduler.scheduler.rate_limit is not None:
         issues.append(project.source("scheduler").issue(
             "scheduler.rate_limit is reserved by the build plan for future work: rate limiting is not built yet "
             "(it comes with the multi-task scheduler, issue 14)", ["scheduler", "rate_limit"], key=True,
@@ -170,14 +162,85 @@ def build(
         ))
     pending_runs = bind_runs(project, components, project_id_of(project), runs, issues)
     # Nothing has been opened so far: memory backends (files, connections) open only for a valid project.
-    if issues or dag is None or pending is None or executor is None or not pending.open(project, issues):
+    if issues or dag is None or pending is None or not pending.open(project, issues):
+        _release(task_executor)
         raise ManifestError(_in_file_order(issues))
     kept = pending_runs.open(project, issues) if pending_runs is not None else None
     if issues:
         pending.memory.close()
+        _release(task_executor)
         raise ManifestError(_in_file_order(issues))
+    scheduler = project.scheduler.scheduler
     return Built(dag, MappingProxyType(plans), scheduler.fanout_concurrency, scheduler.inline_fast_handlers,
-                 _metadata(project, agents), pending.memory, executor.factory, tuple(credentials.loaded), kept)
+                 _metadata(project, agents), pending.memory, components.of("executor")[LOCAL].factory,
+                 tuple(credentials.loaded), kept, task_executor)
+
+
+def config_dir_of(project: Project) -> Path | None:
+    """The folder the project was loaded from (``Engine.from_config_dir``), ``None`` for in-memory manifests."""
+    base = project.base_dir
+    if base is None or Path(project.source("workflow").file) != base / "workflow.yaml":
+        return None
+    return base.absolute()
+
+
+def _bind_executor(
+    project: Project, components: Components, handlers: Mapping[str, Callable[..., Any]],
+    issues: list[ManifestIssue],
+) -> TaskExecutor | None:
+    """The task executor scheduler.yaml names (``None`` for ``local``), made by its factory; located issues.
+
+    A task executor runs tasks in other processes, which build the engine from the config dir: the project must
+    come from one, and its handlers from importable modules (a callable handed to ``from_dict`` stays here).
+    """
+    scheduler = project.scheduler.scheduler
+    source = project.source("scheduler")
+    executors = components.of("executor")
+    registration = executors.get(scheduler.executor)
+    if registration is None:
+        issues.append(source.issue(f"executor '{scheduler.executor}' is not registered", ["scheduler", "executor"],
+                                   hint=distribution_hint("executor", scheduler.executor, executors),
+                                   code="manifest.unknown_component"))
+        return None
+    if scheduler.executor == LOCAL:
+        if scheduler.config:
+            issues.append(source.issue("executor 'local' takes no config", ["scheduler", "config"],
+                                       hint="remove config, or name the executor it is for", code="manifest.invalid"))
+        return None
+    config_dir = config_dir_of(project)
+    if config_dir is None or handlers:
+        why = ("the manifests were not loaded from a config dir" if config_dir is None else
+               f"handlers passed to the engine ({', '.join(sorted(handlers))}) exist in this process only")
+        issues.append(source.issue(
+            f"executor '{scheduler.executor}' runs tasks in worker processes, which build the engine from the "
+            f"project's config dir, and {why}", ["scheduler", "executor"], code="manifest.unsupported",
+            hint="use Engine.from_config_dir with handlers written as module:function, or executor: local"))
+        return None
+    setup = ExecutorSetup(scheduler.executor, scheduler.config, project, config_dir, scheduler.max_concurrency)
+    try:
+        executor = registration.factory(setup)
+    except ManifestError as exc:
+        issues.extend(exc.issues)
+        return None
+    except Exception as exc:  # a plugin's refusal of its config is a load error, located at that config
+        issues.append(source.issue(f"executor '{scheduler.executor}': {type(exc).__name__}: {exc}"
+                                   if not isinstance(exc, ValueError) else f"executor '{scheduler.executor}': {exc}",
+                                   ["scheduler", "config" if scheduler.config else "executor"],
+                                   code="manifest.invalid_config"))
+        return None
+    if not isinstance(executor, TaskExecutor):
+        issues.append(source.issue(f"executor '{scheduler.executor}' built {type(executor).__name__}, which is not a "
+                                   "task executor (it needs submit(task) and shutdown())", ["scheduler", "executor"],
+                                   code="manifest.unknown_component",
+                                   hint=f"the distribution {registration.distribution} registers it; report this"))
+        return None
+    return executor
+
+
+def _release(executor: TaskExecutor | None) -> None:
+    """Shut down the task executor of an engine that failed to build (a factory starts nothing, by contract)."""
+    if executor is not None:
+        executor.shutdown(wait=False)
 
 
 class _Unchecked(Collection[str]):

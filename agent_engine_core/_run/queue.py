@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -84,6 +84,13 @@ class TaskQueue:
             task = self._waiting.popleft()
             self._states[task.run_id] = "running"
             return task
+
+    def restore(self, tasks: Sequence[Queued]) -> None:
+        """Put tasks taken but not run back at the front, in their order (their executor could not run them)."""
+        with self._lock:
+            self._waiting.extendleft(reversed(tasks))
+            for task in tasks:
+                self._states[task.run_id] = "queued"
 
     def finish(self, run_id: str, status: str) -> None:
         """Record how a task ended."""

@@ -171,7 +171,9 @@ class SchedulerSpec(_Manifest):
     fanout_concurrency: int = Field(32, ge=1, description="Children of one branch/split in flight at once.")
     queue_policy: Literal["fifo"] = "fifo"
     max_queue_size: int | None = Field(100, ge=1, description="null = unbounded.")
-    executor: Identifier = Field("local", description="local or any registered executor.")
+    executor: Identifier = Field("local", description="local or any registered executor (dask: a Dask cluster).")
+    config: JSONObject = Field(default_factory=FrozenDict, description="Passed to the executor (dask: address). "
+                               "local takes none.")
     inline_fast_handlers: bool = Field(
         True,
         description="Run a fan-out child's sync handler on the event loop once its node has been measured "
