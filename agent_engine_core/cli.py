@@ -294,26 +294,50 @@ _SHAPES = {
 
 def mermaid(dag: Dag) -> str:
     """A Mermaid flowchart of ``dag``: role by node shape, agent nodes marked, decision labels on edges."""
+    ids = _mermaid_ids(dag.order)
     lines = ["flowchart TD"]
     for node_id in dag.order:
-        lines.append(f"    {_mermaid_id(node_id)}{_mermaid_shape(dag.nodes[node_id])}")
+        lines.append(f"    {ids[node_id]}{_mermaid_shape(dag.nodes[node_id])}")
     for node_id in dag.order:
         for edge in dag.nodes[node_id].out_edges:
             arrow = f" -->|{_mermaid_text(edge.label)}| " if edge.label else " --> "
-            lines.append(f"    {_mermaid_id(edge.source)}{arrow}{_mermaid_id(edge.target)}")
-    agents = [_mermaid_id(n) for n in dag.order if dag.nodes[n].is_agent]
+            lines.append(f"    {ids[edge.source]}{arrow}{ids[edge.target]}")
+    agents = [ids[n] for n in dag.order if dag.nodes[n].is_agent]
     if agents:
         lines.append("    classDef agent stroke-width:3px,stroke-dasharray:4 2")
         lines.append(f"    class {','.join(agents)} agent")
     return "\n".join(lines) + "\n"
 
 
-def _mermaid_id(node_id: str) -> str:
-    return "n_" + node_id.replace(".", "_").replace("-", "_")
+def _mermaid_ids(node_ids: Sequence[str]) -> dict[str, str]:
+    """A Mermaid id per node: ``n_`` and the node id with ``.`` and ``-`` as ``_``, numbered where two meet.
+
+    Node ids may hold ``.`` and ``-``, which Mermaid ids may not; ``a.b`` and ``a_b`` would both be ``n_a_b``,
+    so the later one (in the given order) gets the first free ``_2``, ``_3``... that no node's id is.
+    """
+    readable = {node_id: "n_" + node_id.replace(".", "_").replace("-", "_") for node_id in node_ids}
+    taken = set(readable.values())
+    ids: dict[str, str] = {}
+    given: set[str] = set()
+    for node_id in node_ids:
+        base = candidate = readable[node_id]
+        number = 2
+        while candidate in given or (candidate != base and candidate in taken):
+            candidate = f"{base}_{number}"
+            number += 1
+        ids[node_id] = candidate
+        given.add(candidate)
+    return ids
+
+
+_MERMAID_ESCAPES = {ord(c): f"#{ord(c)};" for c in '"#`<>&'} | {
+    code: " " for code in (*range(32), 0x7F, 0x85, 0x2028, 0x2029)}
+"""What a quoted Mermaid label cannot hold as it is: a backtick would start a Markdown string, ``#`` an entity,
+``<`` markup (so they are entity codes, ``#34;``); control characters and line separators become spaces."""
 
 
 def _mermaid_text(text: str) -> str:
-    return '"' + text.replace('"', "#quot;") + '"'
+    return '"' + text.translate(_MERMAID_ESCAPES) + '"'
 
 
 def _mermaid_shape(node: DagNode) -> str:

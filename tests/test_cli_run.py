@@ -263,8 +263,8 @@ def test_graph_escapes_labels_and_ids(tmp_path):
     """, steps__py=STEPS)
     done = cli("graph", config)
     assert done.returncode == 0, done.stderr
-    assert 'n_my_start(["Say #quot;hi#quot; · start"])' in done.stdout
-    assert 'n_pick_one -->|"say #quot;a#quot;"| n_a' in done.stdout
+    assert 'n_my_start(["Say #34;hi#34; · start"])' in done.stdout
+    assert 'n_pick_one -->|"say #34;a#34;"| n_a' in done.stdout
 
 
 def test_graph_of_an_invalid_project_exits_2(tmp_path):

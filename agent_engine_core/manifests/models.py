@@ -180,7 +180,8 @@ class SchedulerSpec(_Manifest):
         "fast (under 0.5 ms); false: always in a worker thread while siblings are in flight.",
     )
     rate_limit: RateLimitSpec | None = Field(
-        None, description="Reserved for the multi-task scheduler (not built yet): a project that sets it is refused."
+        None, description="Reserved by the build plan for rate limiting (not built yet): a project setting it is "
+        "refused."
     )
 
 
