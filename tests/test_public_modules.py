@@ -84,8 +84,8 @@ PUBLIC_ALL = {
         "TaskSummary", "Trace",
     ],
     "agent_engine_core.replay": [
-        "Prefix", "RecordedContext", "ReplayProvider", "check_replay", "load_recording", "prefix_before",
-        "replay_provider",
+        "Prefix", "RecordedContext", "RecordedTools", "ReplayProvider", "check_replay", "load_recording",
+        "prefix_before", "replay_provider",
     ],
     "agent_engine_core.runs": [
         "InMemoryRunStore", "RUN_FORMAT", "RunStore", "RunStoreFactory", "RunStoreSetup", "RunSummary", "StoredRun",
@@ -107,8 +107,8 @@ PUBLIC_ALL = {
         "engine_from_dir", "event_recorder", "fake_entry_points", "locked_dir", "make_engine", "secret_ledger",
     ],
     "agent_engine_core.tools": [
-        "BoundTool", "Tool", "ToolConfig", "ToolFactory", "ToolInvocation", "ToolResult", "ToolSetup",
-        "ToolStatus",
+        "BoundTool", "Tool", "ToolConfig", "ToolFactory", "ToolInvocation", "ToolResult", "ToolScope", "ToolSet",
+        "ToolSetup", "ToolStatus", "current_scope",
     ],
 }
 
