@@ -69,9 +69,9 @@ def pack_plugin() -> tuple[types.ModuleType, list[Pack]]:
     built: list[Pack] = []
     module = types.ModuleType("pack_plugin")
 
-    def make(setup: ToolSetup) -> Pack:
+    def make(setup: ToolSetup) -> Pack | Member:
         built.append(Pack(setup))
-        return built[-1]
+        return built[-1].tools["add"] if setup.spec.config.get("single") else built[-1]
 
     @hookimpl
     def register_tools(register):
@@ -275,3 +275,12 @@ def test_for_replay_reaches_the_factory():
     engine, (pack,) = pack_engine(for_replay=True)
     with engine:
         assert pack.setup.for_replay is True and engine.metadata["tools"]["calc"]["for_replay"] is True
+
+
+def test_a_member_id_that_another_entry_already_has_is_a_duplicate():
+    with pytest.raises(ManifestError) as caught:
+        pack_engine(tools_entry={"id": "calc", "type": "test.pack"},
+                    tools={"tools": [{"id": "calc.add", "type": "test.pack", "config": {"single": True}},
+                                     {"id": "calc", "type": "test.pack"}]})
+    assert [(i.code, i.message) for i in caught.value.issues] == [
+        ("tools.duplicate_id", "tool id 'calc.add' is used twice")]

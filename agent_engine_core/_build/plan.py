@@ -449,6 +449,9 @@ def _bind_tools(
             members = {spec.id: built}
         bound = {}
         for tool_id, tool in members.items():
+            if tool_id in found.tools:
+                issue(f"tool id '{tool_id}' is used twice", "tools.duplicate_id", "id")
+                break
             problem = schema_problem(dict(getattr(tool, "parameters", {}) or {}))
             if not isinstance(tool, Tool) or problem is not None:
                 issue(f"tool type '{spec.type}' built an unusable tool{'' if tool_id == spec.id else f' {tool_id!r}'}"
