@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import tempfile
-from collections.abc import AsyncIterator, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Awaitable, Mapping
+from typing import IO, TYPE_CHECKING, Any, TypeVar, cast
 
 from agent_engine_core.secrets import redact
 
@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from agent_engine_mcp._config import ServerConfig
 
 __all__ = ["Connection", "ConnectionLost", "describe_failure"]
+
+T = TypeVar("T")
 
 MAX_PAGES = 1000
 """A tool listing longer than this many pages is refused: a server whose cursor never ends cannot hang a load."""
@@ -48,8 +50,9 @@ class Connection:
         self.lost = False
         self._close = asyncio.Event()
         self._owner: asyncio.Task[None] | None = None
-        self._stderr = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") \
+        self._stderr: IO[str] | None = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") \
             if config.command is not None else None
+        self._last_words = ""
 
     async def open(self) -> Connection:
         """Start (or reach) the server and complete the handshake, within ``connect_timeout_s``."""
@@ -96,7 +99,7 @@ class Connection:
             env = {name: value if isinstance(value, str) else value.reveal() for name, value in config.env.items()}
             params = StdioServerParameters(command=config.command, args=list(config.args), env=env or None,
                                            cwd=config.cwd)
-            yield stdio_client(params, errlog=self._stderr)
+            yield stdio_client(params, errlog=cast("Any", self._stderr))
             return
         import httpx2  # noqa: PLC0415
         from mcp.client.streamable_http import streamable_http_client  # noqa: PLC0415
@@ -139,7 +142,7 @@ class Connection:
         """``tools/call``; ``ConnectionLost`` when the server went away."""
         return await self._guarded(self._client.call_tool(name, dict(arguments)))
 
-    async def _guarded(self, request: Any) -> Any:
+    async def _guarded(self, request: Awaitable[T]) -> T:
         from mcp import MCPError  # noqa: PLC0415
         from mcp_types import CONNECTION_CLOSED  # noqa: PLC0415
 
@@ -158,20 +161,23 @@ class Connection:
             with contextlib.suppress(Exception):
                 await self._owner
         if self._stderr is not None:
+            self._last_words = self._read_stderr()  # what a failure reported after the close can still quote
             self._stderr.close()
             self._stderr = None
 
-    def stderr_tail(self) -> str:
-        """``; its stderr ended with: ...`` (redacted), or nothing for a server that wrote none."""
+    def _read_stderr(self) -> str:
         if self._stderr is None:
-            return ""
+            return self._last_words
         try:
             self._stderr.flush()
             self._stderr.seek(0)
-            text = self._stderr.read()
+            return self._stderr.read()
         except (OSError, ValueError):
             return ""
-        text = redact(text.strip(), self.config.secrets)
+
+    def stderr_tail(self) -> str:
+        """``; its stderr ended with: ...`` (redacted), or nothing for a server that wrote none."""
+        text = redact(self._read_stderr().strip(), self.config.secrets)
         if not text:
             return ""
         tail = text[-_STDERR_TAIL:]

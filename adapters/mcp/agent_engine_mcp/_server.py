@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from agent_engine_core.codec import dumps, loads
 from agent_engine_core.errors import ToolError
 from agent_engine_core.secrets import redact
-from agent_engine_core.tools import ToolResult, ToolSetup, current_scope
+from agent_engine_core.tools import Tool, ToolResult, ToolSetup, current_scope
 
 from agent_engine_mcp._config import TOOL_NAME, ServerConfig, read_config
 from agent_engine_mcp._connection import Connection, ConnectionLost, describe_failure
@@ -95,7 +95,8 @@ class McpServer:
         self._runs: set[str | None] = set()
         self._runs_lock = threading.Lock()
         try:
-            self.tools = {name: McpTool(self, self.listing.tool(name) or {}) for name in self._exposed()}
+            self.tools: Mapping[str, Tool] = {name: McpTool(self, self.listing.tool(name) or {})
+                                              for name in self._exposed()}
         except ToolError:
             self._runtime.close()
             raise
@@ -198,31 +199,34 @@ class McpServer:
         return {"server": self.listing.server, "pin": self.listing.pin}
 
     async def _call(self, run_id: str | None, name: str, arguments: Mapping[str, Any]) -> ToolResult:
-        import asyncio  # noqa: PLC0415 - the loop's own module, already loaded
-
-        from mcp import MCPError  # noqa: PLC0415
-
         try:
             connection = await self.sessions.session(run_id)
         except SessionUnusable as exc:
             return ToolResult.environment(redact(str(exc), self.config.secrets), self._meta)
         except Exception as exc:
             return ToolResult.environment(self._failure("cannot start", exc), self._meta)
+        return await self._request(connection, name, arguments)
+
+    async def _request(self, connection: Connection, name: str, arguments: Mapping[str, Any]) -> ToolResult:
+        """One ``tools/call`` in an open session, under the entry's ``timeout_s``."""
+        import asyncio  # noqa: PLC0415 - the loop's own module, already loaded
+
+        from mcp import MCPError  # noqa: PLC0415
+
         try:
             result = await asyncio.wait_for(connection.call(name, arguments), self.timeout_s)
         except TimeoutError:
-            return ToolResult.environment(f"MCP tool '{self.entry_id}.{name}' gave no answer within "
-                                          f"{self.timeout_s:g} s (timeout_s)", self._meta)
+            message = f"MCP tool '{self.entry_id}.{name}' gave no answer within {self.timeout_s:g} s (timeout_s)"
         except ConnectionLost as exc:
-            return ToolResult.environment(self._failure("lost", exc, connection)
-                                          + "; the next call starts it again", self._meta)
+            message = self._failure("lost", exc, connection) + "; the next call starts it again"
         except MCPError as exc:
-            return ToolResult.environment(redact(f"MCP server '{self.entry_id}' refused the call of '{name}': "
-                                                 f"{exc.message}", self.config.secrets), self._meta)
+            message = redact(f"MCP server '{self.entry_id}' refused the call of '{name}': {exc.message}",
+                             self.config.secrets)
         except Exception as exc:  # the SDK's or the transport's failure: an environment error of this call
-            return ToolResult.environment(self._failure(f"the call of '{name}' failed on", exc, connection),
-                                          self._meta)
-        return self._result(name, result)
+            message = self._failure(f"the call of '{name}' failed on", exc, connection)
+        else:
+            return self._result(name, result)
+        return ToolResult.environment(message, self._meta)
 
     def _result(self, name: str, result: mcp_types.CallToolResult) -> ToolResult:
         blocks = [block.model_dump(mode="json", by_alias=True, exclude_none=True) for block in result.content]
@@ -259,7 +263,7 @@ class McpTool:
         self.name = str(listed["name"])
         self.description = str(listed.get("description") or f"MCP tool '{self.name}' of server "
                                                                f"'{server.listing.server or server.entry_id}'")
-        self.parameters = dict(listed.get("inputSchema") or {"type": "object"})
+        self.parameters: Mapping[str, Any] = dict(listed.get("inputSchema") or {"type": "object"})
 
     def invoke(self, arguments: Mapping[str, Any]) -> ToolResult:
         """Call the tool on the server, in the session of the current run."""
