@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 from _mcp_kit import PLUGIN, HttpServer, running_http_server
-
 from agent_engine_core.testing import CANARY_ENV, SecretLedger
 
 OPENAI_TESTS = Path(__file__).resolve().parents[2] / "openai" / "tests"

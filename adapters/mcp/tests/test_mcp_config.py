@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from agent_engine_core.errors import ToolError
+from agent_engine_core.secrets import Secret
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent_engine_core.errors import ToolError
-from agent_engine_core.secrets import Secret
 from agent_engine_mcp._config import SecretValue, read_config
 from agent_engine_mcp._listing import Listing
 from agent_engine_mcp._lock import LockError, locked_listing, pin_entries, read_lock, write_lock

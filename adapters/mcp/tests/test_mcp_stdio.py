@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from _mcp_kit import alive, stage, starts, wait_for, write_project
-
 from agent_engine_core import Engine, ManifestError, Status
 
 pytestmark = pytest.mark.usefixtures("only_this_distribution")
