@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["TOOL_FIELDS", "Listing"]
+__all__ = ["TOOL_FIELDS", "Listing", "canonical"]
 
 TOOL_FIELDS = ("name", "description", "inputSchema", "outputSchema")
 """What of a tool is pinned (as the protocol spells it); the rest (icons, annotations, _meta) is not used."""

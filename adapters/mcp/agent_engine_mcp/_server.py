@@ -16,6 +16,7 @@ everything that comes back.
 from __future__ import annotations
 
 import contextvars
+import json
 import threading
 import weakref
 from collections.abc import Iterator, Mapping
@@ -30,7 +31,7 @@ from agent_engine_core.tools import Tool, ToolResult, ToolSetup, current_scope
 
 from agent_engine_mcp._config import TOOL_NAME, ServerConfig, read_config
 from agent_engine_mcp._connection import Connection, ConnectionLost, describe_failure
-from agent_engine_mcp._listing import Listing
+from agent_engine_mcp._listing import Listing, canonical
 from agent_engine_mcp._lock import LOCK_FILE, LockError, locked_listing, read_lock
 from agent_engine_mcp._runtime import Runtime
 from agent_engine_mcp._sessions import Sessions, SessionUnusable
@@ -263,7 +264,9 @@ class McpTool:
         self.name = str(listed["name"])
         self.description = str(listed.get("description") or f"MCP tool '{self.name}' of server "
                                                                f"'{server.listing.server or server.entry_id}'")
-        self.parameters: Mapping[str, Any] = dict(listed.get("inputSchema") or {"type": "object"})
+        # keys sorted, as the pin reads them: a server that only reorders a schema's keys, and a description
+        # from mcp.lock.json, give a model the very same definition (a replay compares it byte for byte)
+        self.parameters: Mapping[str, Any] = json.loads(canonical(listed.get("inputSchema") or {"type": "object"}))
 
     def invoke(self, arguments: Mapping[str, Any]) -> ToolResult:
         """Call the tool on the server, in the session of the current run."""

@@ -50,3 +50,12 @@ def canary(ledger: SecretLedger) -> str:
 def http_server(tmp_path_factory: pytest.TempPathFactory, canary: str) -> Iterator[HttpServer]:
     """The calc server over streamable HTTP, for the whole session; it wants ``Bearer <canary>``."""
     yield from running_http_server(tmp_path_factory.mktemp("http-calc"), canary)
+
+
+@pytest.fixture
+def cli_logging_restored() -> Iterator[None]:
+    """The CLI configures structlog for the process, as an application does; in-process runs put it back."""
+    import structlog
+
+    yield
+    structlog.reset_defaults()
