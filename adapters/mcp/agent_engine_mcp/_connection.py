@@ -53,6 +53,8 @@ class Connection:
         self._stderr: IO[str] | None = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") \
             if config.command is not None else None
         self._last_words = ""
+        self._refusal: str | None = None
+        """The last HTTP error status a streamable-HTTP server answered with."""
 
     async def open(self) -> Connection:
         """Start (or reach) the server and complete the handshake, within ``connect_timeout_s``."""
@@ -63,7 +65,7 @@ class Connection:
         except TimeoutError:
             await self.close()
             raise TimeoutError(f"the server did not answer within connect_timeout_s "
-                               f"({self.config.connect_timeout_s:g} s){self.stderr_tail()}") from None
+                               f"({self.config.connect_timeout_s:g} s){self.last_words()}") from None
         except BaseException:
             await self.close()
             raise
@@ -106,8 +108,13 @@ class Connection:
 
         headers = {name: value if isinstance(value, str) else value.reveal()
                    for name, value in config.headers.items()}
+        async def remember_refusal(response: httpx2.Response) -> None:
+            if response.is_error:  # the SDK reports "an error response"; which one explains it
+                self._refusal = f"HTTP {response.status_code} {response.reason_phrase}".rstrip()
+
         # the SDK's default timeouts (30 s, 300 s to read a held-open event stream), with the entry's headers
-        async with httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30.0, read=300.0)) as http:
+        async with httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30.0, read=300.0),
+                                      event_hooks={"response": [remember_refusal]}) as http:
             yield streamable_http_client(str(config.url), http_client=http)
 
     @property
@@ -176,7 +183,11 @@ class Connection:
             return ""
 
     def stderr_tail(self) -> str:
-        """``; its stderr ended with: ...`` (redacted), or nothing for a server that wrote none."""
+        """What the server said as it failed: ``; its stderr ended with: ...`` (redacted) for a stdio server,
+        ``; it answered HTTP 401 Unauthorized`` for an HTTP one; nothing when it said nothing.
+        """
+        if self._refusal is not None:
+            return f"; it answered {self._refusal}"
         text = redact(self._read_stderr().strip(), self.config.secrets)
         if not text:
             return ""

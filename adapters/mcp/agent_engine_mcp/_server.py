@@ -112,7 +112,7 @@ class McpServer:
 
     def _failure(self, what: str, exc: BaseException, connection: Connection | None = None) -> str:
         """``what`` went wrong with the server, why, and its stderr's last words; the server's keys redacted."""
-        tail = connection.stderr_tail() if connection is not None else ""
+        tail = connection.last_words() if connection is not None else ""
         return redact(f"{what} MCP server '{self.entry_id}' ({self.config.describe()}): "
                       f"{describe_failure(exc)}{tail}", self.config.secrets)
 

@@ -76,8 +76,8 @@ def test_a_changed_tool_list_fails_the_load_with_what_changed_until_it_is_locked
     (project / "tools.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
     code, output = cli("validate", str(project))
     assert code == 2
-    assert f"the tool list of MCP server 'calc' (python calc_server.py) is not the pinned one: config.pin is {old_pin}" \
-        in output
+    assert ("the tool list of MCP server 'calc' (python calc_server.py) is not the pinned one: "
+            f"config.pin is {old_pin}") in output
     assert "what changed since it was locked:\n" in output
     assert "  server version: \"1.0.0\" -> \"1.1.0\"\n" in output
     assert "  ~ tool 'add' description: \"Add two numbers\" -> \"Adds a and b\"\n" in output
