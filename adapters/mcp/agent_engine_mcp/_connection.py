@@ -182,9 +182,11 @@ class Connection:
         except (OSError, ValueError):
             return ""
 
-    def stderr_tail(self) -> str:
-        """What the server said as it failed: ``; its stderr ended with: ...`` (redacted) for a stdio server,
-        ``; it answered HTTP 401 Unauthorized`` for an HTTP one; nothing when it said nothing.
+    def last_words(self) -> str:
+        """What the server said as it failed, or nothing when it said nothing.
+
+        ``; its stderr ended with: ...`` (redacted) for a stdio server, ``; it answered HTTP 401 Unauthorized``
+        for an HTTP one.
         """
         if self._refusal is not None:
             return f"; it answered {self._refusal}"
