@@ -165,6 +165,7 @@ def test_a_policy_denial_fails_the_node_before_any_session_is_opened(tmp_path):
 
 
 def test_every_tool_is_exposed_without_an_allow_list(tmp_path):
+    """The calc server lists one tool per page: all seven are seen only by following every ``nextCursor``."""
     project = write_project(tmp_path / "p", config={"command": "python", "args": ["calc_server.py"]},
                             handler="nodes:call", node_tools=("calc.sub",))
     with Engine.from_config_dir(project, runs=False) as engine:
