@@ -172,11 +172,21 @@ def plugin_commands() -> dict[str, click.Command]:
             click.echo(f"warning: {registration.distribution} registered CLI command '{name}', which is not a "
                        f"click command (a {type(command).__name__}); it is left out", err=True)
             continue
-        wrapped = copy.copy(command)  # the plugin's own object stays as it made it
-        if wrapped.callback is not None:
-            wrapped.callback = guarded(wrapped.callback)
-        commands[name] = wrapped
+        commands[name] = _guarded_copy(command)
     return commands
+
+
+def _guarded_copy(command: click.Command) -> click.Command:
+    """A copy of ``command`` whose callback, and those of its sub-commands (a group's), are ``guarded``.
+
+    The plugin's own objects stay as it made them.
+    """
+    wrapped = copy.copy(command)
+    if wrapped.callback is not None:
+        wrapped.callback = guarded(wrapped.callback)
+    if isinstance(wrapped, click.Group):
+        wrapped.commands = {name: _guarded_copy(sub) for name, sub in wrapped.commands.items()}
+    return wrapped
 
 
 class Progress:

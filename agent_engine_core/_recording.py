@@ -78,6 +78,7 @@ class _ToolCall(_Model):
     status: ToolStatus
     output: JsonValue
     error: Str | None
+    meta: dict[str, JsonValue] | None = None
 
 
 class _Record(_Model):

@@ -167,7 +167,9 @@ def replay(config_dir: Path, recording: str, run_id: str | None, from_node: str 
     if from_node is None and (input_text is not None or offline):
         fail("--input and --offline go with --from NODE", EXIT_USAGE)
     observers, progress = run_progress(as_json)
-    with Engine.from_config_dir(config_dir, plugins=observers, runs="local") as engine, progress:
+    answered_from_recording = from_node is None or offline  # external tools too: their servers need not be up
+    with Engine.from_config_dir(config_dir, plugins=observers, runs="local",
+                                for_replay=answered_from_recording) as engine, progress:
         if from_node is None:
             result = engine.replay(recording, run_id=run_id)
         else:

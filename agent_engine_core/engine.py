@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, Any, cast
 
 from agent_engine_core._build.components import Components, ComponentsView
 from agent_engine_core._build.dag import FAN_OUT, Dag, Role
-from agent_engine_core._build.plan import Built, Plan, build
+from agent_engine_core._build.plan import Built, Plan, build, close_tool_sources
 from agent_engine_core._build.runs import RunsChoice
+from agent_engine_core._logging import get_logger
 from agent_engine_core._plugins.config import apply_plugin_config
 from agent_engine_core._plugins.loader import load_plugins
 from agent_engine_core._plugins.view import PluginsView
@@ -41,6 +42,7 @@ from agent_engine_core.records import ROOT, StageRecord, Status, TaskResult, Tra
 from agent_engine_core.replay import (
     Prefix,
     RecordedContext,
+    RecordedTools,
     Recording,
     ReplayProvider,
     check_replay,
@@ -61,6 +63,8 @@ if TYPE_CHECKING:
 __all__ = ["Engine"]
 
 Handlers = Mapping[str, Callable[..., Any]]
+
+_log = get_logger(__name__)
 
 _RECORDED: Any = object()
 """``replay_from``'s default input: the one the recording has for the node."""
@@ -135,6 +139,21 @@ class _NotRun(Exception):
         self.reason = reason
 
 
+def _finish_tools(sources: Mapping[str, Any], run_id: str) -> None:
+    """Tell each tool that keeps something per run (an MCP session) that run ``run_id`` is over.
+
+    A tool failing to let go is logged: the run's result is already decided and is not changed by it.
+    """
+    for tool_id, source in sources.items():
+        finish = getattr(source, "finish_run", None)
+        if callable(finish):
+            try:
+                finish(run_id)
+            except Exception as exc:  # a tool's own bug, after the run: reported, not raised into the result
+                _log.warning("tool failed to finish its run", tool=tool_id, run_id=run_id,
+                             error=f"{type(exc).__name__}: {exc}")
+
+
 def _usage(records: Sequence[StageRecord]) -> dict[str, int]:
     """How many agent calls the run made and the tokens they used."""
     calls = [call for record in records for call in record.agent_calls]
@@ -147,17 +166,19 @@ def _usage(records: Sequence[StageRecord]) -> dict[str, int]:
     }
 
 
-def _answered_by(plan: Plan, replayer: ReplayProvider) -> Plan:
-    """``plan`` with its agent, if it has one, answered from a recording (once: a recording does not retry)."""
+def _answered_by(plan: Plan, replayer: ReplayProvider, recorded: RecordedTools) -> Plan:
+    """``plan`` with its agent (once: a recording does not retry) and its external tools answered from a recording."""
+    if any(tool.external for tool in plan.tools.values()):
+        plan = plan._replace(tools=recorded.answering(plan.tools))
     if plan.agent is None:
         return plan
     return plan._replace(agent=dataclasses.replace(
         plan.agent, provider=replayer, limits=dataclasses.replace(plan.agent.limits, max_attempts=1)))
 
 
-def _replaying(plan: Plan, replayer: ReplayProvider, trace: Trace) -> Plan:
-    """``plan`` with its agent answered and its context given from the recording ``trace``."""
-    plan = _answered_by(plan, replayer)
+def _replaying(plan: Plan, replayer: ReplayProvider, recorded: RecordedTools, trace: Trace) -> Plan:
+    """``plan`` with its agent and external tools answered and its context given from the recording ``trace``."""
+    plan = _answered_by(plan, replayer, recorded)
     if plan.context is not None:
         plan = plan._replace(context=RecordedContext.of(trace, plan.node.id, plan.context.profile))
     return plan
@@ -168,19 +189,22 @@ class Engine:
 
     def __init__(
         self, project: Project, *, handlers: Handlers | None = None, plugins: Sequence[object] = (),
-        runs: RunsSpec | RunsChoice = None,
+        runs: RunsSpec | RunsChoice = None, for_replay: bool = False,
     ) -> None:
         """Validate ``project`` and prepare it to run; raises ``ManifestError`` listing every issue.
 
         Plugins load first (built-ins, then entry points, then ``plugins``), so manifests can name their
         components. Finished runs are kept in the run store memory.yaml's ``runs:`` names; without one, in
         the store ``runs`` describes, or (``runs=None``) the last 100 in memory; ``runs=False`` keeps none.
+        ``for_replay`` builds an engine meant to replay recordings: external tools (MCP servers) may describe
+        themselves from what they locked instead of reaching their servers (``ToolSetup.for_replay``).
         """
         components = Components()
         self._plugins = load_plugins(components, plugins)
         settings = apply_plugin_config(project, components, self._plugins)
         try:
-            self._built: Built = build(project, components, handlers or {}, settings.issues, runs)
+            self._built: Built = build(project, components, handlers or {}, settings.issues, runs,
+                                       for_replay=for_replay)
         except BaseException:
             self._plugins.close_sinks()  # an engine that never was must not leave a sink's server running
             raise
@@ -214,17 +238,19 @@ class Engine:
 
     @classmethod
     def from_config_dir(
-        cls, path: str | Path, *, plugins: Sequence[object] = (), runs: RunsSpec | RunsChoice = None
+        cls, path: str | Path, *, plugins: Sequence[object] = (), runs: RunsSpec | RunsChoice = None,
+        for_replay: bool = False,
     ) -> Engine:
         """Load and validate the project in the folder ``path`` (workflow.yaml, agents.yaml, schemas/...)."""
         from agent_engine_core.manifests.loader import load_config_dir  # noqa: PLC0415 - pydantic and YAML load with a project
 
-        return cls(load_config_dir(Path(path)), plugins=plugins, runs=runs)
+        return cls(load_config_dir(Path(path)), plugins=plugins, runs=runs, for_replay=for_replay)
 
     @classmethod
     def from_dict(
         cls, manifests: Mapping[str, Any], *, base_dir: str | Path | None = None,
         handlers: Handlers | None = None, plugins: Sequence[object] = (), runs: RunsSpec | RunsChoice = None,
+        for_replay: bool = False,
     ) -> Engine:
         """Build from in-memory manifests: file stem -> parsed content, plus ``"schemas"``: stem -> schema.
 
@@ -234,7 +260,8 @@ class Engine:
         from agent_engine_core.manifests.loader import load_manifests  # noqa: PLC0415 - pydantic loads with a project
 
         base = Path(base_dir) if base_dir is not None else None
-        return cls(load_manifests(manifests, base), handlers=handlers, plugins=plugins, runs=runs)
+        return cls(load_manifests(manifests, base), handlers=handlers, plugins=plugins, runs=runs,
+                   for_replay=for_replay)
 
     @property
     def project(self) -> Project:
@@ -467,8 +494,8 @@ class Engine:
         root = trace.for_task(trace.run_id)
         if not root:
             raise InvalidInput(f"the recording of run '{trace.run_id}' has no stage of its root task")
-        replayer = ReplayProvider(trace)
-        plans = {node_id: _replaying(plan, replayer, trace) for node_id, plan in self._built.plans.items()}
+        replayer, recorded = ReplayProvider(trace), RecordedTools(trace)
+        plans = {node_id: _replaying(plan, replayer, recorded, trace) for node_id, plan in self._built.plans.items()}
         built = dataclasses.replace(self._built, plans=MappingProxyType(plans))
         result = await self._execute(built, root[0].input, root[0].node_id, trace.run_id, False, keep=False)
         check_replay(trace, result.trace)
@@ -510,9 +537,9 @@ class Engine:
         prefix = prefix_before(trace, node, rid)
         built = self._built
         if offline:
-            replayer = ReplayProvider(trace)
+            replayer, recorded = ReplayProvider(trace), RecordedTools(trace)
             built = dataclasses.replace(built, plans=MappingProxyType(
-                {node_id: _answered_by(plan, replayer) for node_id, plan in built.plans.items()}))
+                {node_id: _answered_by(plan, replayer, recorded) for node_id, plan in built.plans.items()}))
         edited = input is not _RECORDED
         try:
             changed = edited and dumps(input) != prefix.input_json
@@ -584,7 +611,10 @@ class Engine:
             run.task_items[rid] = [((r.node_id,), r.output_json, r.started_at) for r in prefix.records
                                    if r.task_id == rid and r.status is Status.SUCCESS]
             root.seq, root.first_error, root.degraded = prefix.seq, prefix.first_error, prefix.degraded
-        finished = await walk(run, root, start_node, input_json)
+        try:
+            finished = await walk(run, root, start_node, input_json)
+        finally:
+            _finish_tools(built.tool_sources, rid)
         assert isinstance(finished, Finished)  # only children wait at merges; the root always finishes
         summaries, records = ordered(run, root)
         error = finished.error if finished.status is Status.FAILURE else None
@@ -664,6 +694,8 @@ class Engine:
         self._observers.close()
         self._plugins.close_sinks()
         self._built.memory.close()
+        for problem in close_tool_sources(self._built.tool_sources):
+            _log.warning("tool close failed", problem=problem)
         agents = {id(p.agent.provider): p.agent for p in self._built.plans.values() if p.agent}
         for agent in agents.values():
             close = getattr(agent.provider, "close", None)

@@ -9,7 +9,7 @@ from agent_engine_core._logging import get_logger
 from agent_engine_core.codec import dumps
 from agent_engine_core.errors import MemoryDenied, NodeFailure, ToolMisuse
 from agent_engine_core.records import Lineage
-from agent_engine_core.tools import BoundTool, ToolInvocation, ToolResult, ToolStatus
+from agent_engine_core.tools import BoundTool, ToolInvocation, ToolResult, ToolScope, ToolStatus
 
 if TYPE_CHECKING:
     from agent_engine_core.memory import Memory
@@ -18,31 +18,36 @@ __all__ = ["MemoryAccess", "MemoryDenied", "MemoryLayer", "NodeContext", "NodeFa
 
 
 class ToolBox:
-    """The tools a node may call, as attributes: ``ctx.tools.read_file(path=...)``. Nothing else resolves.
+    """The tools a node may call, and nothing else: ``ctx.tools.read_file(path=...)``, ``ctx.tools["calc.add"](...)``.
 
-    A call returns the tool's ``ToolResult``; every call is recorded in ``calls``. Misuse (a tool not on the
-    node's list, bad arguments, a path outside the root) raises ``ToolMisuse`` and is remembered in
-    ``misuse``, so the node fails with kind ``tool_misuse`` even when its handler catches the exception.
+    An id that is not a Python name (``calc.add``, a tool of an MCP server) is called by subscript. A call
+    returns the tool's ``ToolResult``; every call is recorded in ``calls``. Misuse (a tool not on the node's
+    list, bad arguments, a path outside the root) raises ``ToolMisuse`` and is remembered in ``misuse``, so the
+    node fails with kind ``tool_misuse`` even when its handler catches the exception.
     """
 
-    __slots__ = ("_node_id", "_tools", "calls", "misuse")
+    __slots__ = ("_node_id", "_scope", "_tools", "calls", "misuse")
 
-    def __init__(self, node_id: str, tools: Mapping[str, BoundTool]) -> None:
+    def __init__(self, node_id: str, tools: Mapping[str, BoundTool], scope: ToolScope | None = None) -> None:
         self._node_id = node_id
         self._tools = tools
+        self._scope = scope
         self.calls: list[ToolInvocation] = []
         self.misuse: str | None = None
 
     def __getattr__(self, name: str) -> Callable[..., ToolResult]:
         if name.startswith("_"):  # Python's own protocol lookups (copy, pickle, hasattr probes) are not tools
             raise AttributeError(name)
+        return self[name]
+
+    def __getitem__(self, name: str) -> Callable[..., ToolResult]:
         tool = self._tools.get(name)
         if tool is None:
             allowed = ", ".join(sorted(self._tools)) or "none"
             self._misused(f"node '{self._node_id}' may not use tool '{name}' (allowed: {allowed})")
 
         def call(**arguments: Any) -> ToolResult:
-            invocation = tool.invoke(arguments)
+            invocation = tool.invoke(arguments, scope=self._scope)
             self.calls.append(invocation)
             if invocation.status is ToolStatus.FAILURE:
                 self._misused(invocation.error or f"tool '{name}' refused the call")

@@ -490,7 +490,7 @@ def _record_from(data: Mapping[str, Any]) -> StageRecord:
         ),
         tool_calls=tuple(
             ToolInvocation(c["tool_id"], dumps(c["arguments"]), ToolStatus(c["status"]), dumps(c["output"]),
-                           c["error"], c["call_id"])
+                           c["error"], c["call_id"], None if c.get("meta") is None else dumps(c["meta"]))
             for c in data.get("tool_calls", ())
         ),
         started_at=data.get("started_at", 0.0), duration_s=data.get("duration_s", 0.0),
@@ -555,7 +555,8 @@ def _trace_data(run: list[Mapping[str, Any]]) -> dict[str, Any]:
                 result = event["result"]
                 stage["tool_calls"].append({"tool_id": event["tool_id"], "arguments": event["arguments"],
                                             "status": event["status"], "output": result["output"],
-                                            "error": result["error"], "call_id": event.get("call_id")})
+                                            "error": result["error"], "call_id": event.get("call_id"),
+                                            "meta": result.get("meta")})
             else:  # the stage's end
                 stage.update({key: event[key] for key in _STAGE_FIELDS}, seq=event["stage"])
                 records.append(stages.pop(task))

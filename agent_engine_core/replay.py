@@ -4,13 +4,15 @@ A recording is a ``Trace``: the ``trace`` of a result saved with ``agent-engine 
 ``result.to_dict(with_trace=True)``), or one rebuilt from the events a plugin read (``read_trace_events``: the
 trace files of ``agent-engine-telemetry-jsonl``).
 Handlers and tools run again; the provider calls are answered from the recording (by task, node and tool
-round), and each stage's context is the recorded one. The replayed trace must be byte-identical to the
+round), and so are the calls of external tools (``external = True``: an MCP server's), by task, node, tool and
+arguments; each stage's context is the recorded one. The replayed trace must be byte-identical to the
 recorded one; the first stage that is not raises ``ReplayMismatch`` naming it.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -20,17 +22,18 @@ from typing import TYPE_CHECKING, Any
 
 from agent_engine_core._build.components import distribution_hint
 from agent_engine_core._build.context import Assembled, TaskItems
-from agent_engine_core.codec import JSONValueError, loads
+from agent_engine_core.codec import JSONValueError, dumps, loads
 from agent_engine_core.errors import InvalidInput, ProviderError, ReplayMismatch
 from agent_engine_core.ids import child_task_id
 from agent_engine_core.llm import LlmReply, LlmRequest, ProviderSetup, ToolCall
 from agent_engine_core.records import AgentCall, LineageStep, StageError, StageRecord, Status, TaskSummary, Trace
+from agent_engine_core.tools import BoundTool, ToolInvocation, ToolResult, current_scope
 
 if TYPE_CHECKING:
     from agent_engine_core.manifests.models import ContextProfile
 
-__all__ = ["Prefix", "RecordedContext", "ReplayProvider", "check_replay", "load_recording", "prefix_before",
-           "replay_provider"]
+__all__ = ["Prefix", "RecordedContext", "RecordedTools", "ReplayProvider", "check_replay", "load_recording",
+           "prefix_before", "replay_provider"]
 
 Recording = Trace | Mapping[str, Any] | str | Path
 ReadEvents = Callable[..., Sequence[Mapping[str, Any]] | None]
@@ -168,6 +171,57 @@ class ReplayProvider:
             finish_reason=reply["finish_reason"], response_id=reply["response_id"],
             tool_calls=tuple(ToolCall(c["id"], c["name"], c["arguments"]) for c in reply["tool_calls"]),
         )
+
+
+class RecordedTools:
+    """Answers the calls of external tools from the recording: the same stage, tool and arguments, in call order.
+
+    One per replay: each recorded call answers once, so a stage that calls a tool twice with the same arguments
+    gets the two recorded answers in order. A call the recording does not have is an environment error of that
+    call (the replayed stage then differs from the recorded one, and the replay names it).
+    """
+
+    def __init__(self, trace: Trace) -> None:
+        self._calls: dict[tuple[str, str, str, str], list[ToolInvocation]] = {}
+        for record in trace.records:
+            for call in record.tool_calls:
+                key = (*_stage_key(record.task_id, record.node_id), call.tool_id, call.arguments_json)
+                self._calls.setdefault(key, []).append(call)
+        self._lock = threading.Lock()
+
+    def answering(self, tools: Mapping[str, BoundTool]) -> Mapping[str, BoundTool]:
+        """``tools`` with each external one answered from the recording (the others as they are)."""
+        return MappingProxyType({tool_id: replace(bound, tool=_RecordedTool(self, bound)) if bound.external else bound
+                                 for tool_id, bound in tools.items()})
+
+    def answer(self, tool_id: str, arguments: Mapping[str, Any]) -> ToolResult:
+        """The recorded result of this call at the stage it is made for."""
+        scope = current_scope()
+        if scope is None:
+            return ToolResult.environment(f"tool '{tool_id}' is answered from a recording, outside any stage")
+        key = (*_stage_key(scope.task_id, scope.node_id), tool_id, dumps(arguments))
+        with self._lock:
+            waiting = self._calls.get(key)
+            call = waiting.pop(0) if waiting else None
+        if call is None:
+            return ToolResult.environment(f"the recording has no call of tool '{tool_id}' with these arguments at "
+                                          f"node '{scope.node_id}' of task '{scope.task_id}'")
+        return call.result
+
+
+class _RecordedTool:
+    """An external tool as a replay sees it: its description and parameters, its answers from the recording."""
+
+    external = True
+
+    def __init__(self, recorded: RecordedTools, bound: BoundTool) -> None:
+        self._recorded, self._tool_id = recorded, bound.id
+        self.description = bound.tool.description
+        self.parameters = bound.tool.parameters
+
+    def invoke(self, arguments: Mapping[str, Any]) -> ToolResult:
+        """The recorded answer to this call."""
+        return self._recorded.answer(self._tool_id, arguments)
 
 
 @dataclass(frozen=True, slots=True)

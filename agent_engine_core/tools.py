@@ -8,12 +8,27 @@ A tool type is registered with ``register(type_name, factory)``; ``factory(ToolS
 
 ``ToolResult.status`` is ``success``; ``failure`` for misuse (bad arguments, a path outside ``root``, a denied
 permission), which fails the node with kind ``tool_misuse``; or ``error`` for an environment problem (disk full,
-timeout), which is recorded and left to the node (a model sees it as the tool's answer).
+timeout), which is recorded and left to the node (a model sees it as the tool's answer). ``ToolResult.meta``
+is what a tool wants kept about the call (the server that answered, the pin of its tool list): it is recorded in
+the history and the trace, never sent to a model.
+
+A factory may build several tools from one entry -- the tools an MCP server lists -- by returning a ``ToolSet``:
+each of its ``tools`` is bound as ``<entry id>.<name>`` (``calc.add``), which nodes list and handlers call as
+``ctx.tools["calc.add"](...)``. Whatever a factory returns (a tool or a set) may also have
+
+- ``describe() -> Mapping[str, Any]``: recorded in every result's metadata under ``tools.<entry id>``;
+- ``finish_run(run_id)``: called when a run ends, whatever its status, to release what the run held (a session);
+- ``close()``: called by ``Engine.close``.
+
+A tool with ``external = True`` answers from outside the engine (a server), like a model: a replay answers its
+calls from the recording instead of calling it. ``current_scope()`` tells a running ``invoke`` which run, task
+and node it was called for (a tool that keeps one session per run keys it by the run id).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -26,8 +41,10 @@ if TYPE_CHECKING:
     import jsonschema
 
     from agent_engine_core.memory import Memory
+    from agent_engine_core.secrets import Secret
 
-__all__ = ["BoundTool", "Tool", "ToolConfig", "ToolFactory", "ToolInvocation", "ToolResult", "ToolSetup", "ToolStatus"]
+__all__ = ["BoundTool", "Tool", "ToolConfig", "ToolFactory", "ToolInvocation", "ToolResult", "ToolScope", "ToolSet",
+           "ToolSetup", "ToolStatus", "current_scope"]
 
 
 class ToolStatus(StrEnum):
@@ -40,29 +57,34 @@ class ToolStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class ToolResult:
-    """What a tool returns: ``output`` (JSON) on success, ``error`` (a message) otherwise."""
+    """What a tool returns: ``output`` (JSON) on success, ``error`` (a message) otherwise.
+
+    ``meta`` (JSON, or ``None``) is kept with the call in the history and the trace but not sent to a model: what
+    answered the call, for the record.
+    """
 
     status: ToolStatus
     output: Any = None
     error: str | None = None
+    meta: Mapping[str, Any] | None = None
 
     @classmethod
-    def ok(cls, output: Any) -> ToolResult:
+    def ok(cls, output: Any, meta: Mapping[str, Any] | None = None) -> ToolResult:
         """A successful invocation."""
-        return cls(ToolStatus.SUCCESS, output)
+        return cls(ToolStatus.SUCCESS, output, None, meta)
 
     @classmethod
-    def misuse(cls, message: str) -> ToolResult:
+    def misuse(cls, message: str, meta: Mapping[str, Any] | None = None) -> ToolResult:
         """The call itself was wrong (arguments, confinement, permissions): the node fails."""
-        return cls(ToolStatus.FAILURE, None, message)
+        return cls(ToolStatus.FAILURE, None, message, meta)
 
     @classmethod
-    def environment(cls, message: str) -> ToolResult:
+    def environment(cls, message: str, meta: Mapping[str, Any] | None = None) -> ToolResult:
         """The environment failed the call (I/O error, timeout): recorded, and the node decides."""
-        return cls(ToolStatus.ERROR, None, message)
+        return cls(ToolStatus.ERROR, None, message, meta)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form: what the history records and what a model is sent back."""
+        """JSON form: what a model is sent back (``meta`` is not: it is the record's, see ``ToolInvocation``)."""
         return {"status": str(self.status), "output": self.output, "error": self.error}
 
 
@@ -110,12 +132,19 @@ class ToolSetup:
     """What a tool factory builds one tools.yaml entry from; ``root`` is resolved (symlinks included).
 
     ``memory`` is the engine's memory (``project``/``global_`` stores), for tools that write to it.
+    ``credential(id)`` reads the key of a provider_credentials.yaml entry as a redacting ``Secret`` (raising
+    ``ToolError`` naming the entry, never a value, when it is unknown or unreadable); ``None`` for engines built
+    without one. ``for_replay`` is set for an engine built to replay recordings (``agent-engine replay``): an
+    external tool's calls will be answered from the recording, so its factory need not reach its server to
+    describe it when it has a recorded description of its own (an MCP lock).
     """
 
     spec: ToolConfig
     root: Path | None
     project_dir: Path | None
     memory: Memory | None = None
+    credential: Callable[[str], Secret] | None = None
+    for_replay: bool = False
 
 
 @runtime_checkable
@@ -130,8 +159,33 @@ class Tool(Protocol):
         ...
 
 
-ToolFactory = Callable[[ToolSetup], Tool]
-"""Builds a tool from its tools.yaml entry; raises ``ToolError`` (or ``ValueError``) for an unusable config."""
+@runtime_checkable
+class ToolSet(Protocol):
+    """Several tools built from one tools.yaml entry, bound as ``<entry id>.<name>`` (see the module docstring)."""
+
+    tools: Mapping[str, Tool]
+
+
+ToolFactory = Callable[[ToolSetup], Tool | ToolSet]
+"""Builds a tool (or a ``ToolSet``) from its tools.yaml entry; raises ``ToolError`` (or ``ValueError``) for an
+unusable config."""
+
+
+@dataclass(frozen=True, slots=True)
+class ToolScope:
+    """The stage a tool is invoked for: its run (what a per-run session is keyed by), task and node."""
+
+    run_id: str
+    task_id: str
+    node_id: str
+
+
+_SCOPE: ContextVar[ToolScope | None] = ContextVar("agent_engine_tool_scope", default=None)
+
+
+def current_scope() -> ToolScope | None:
+    """The stage the running ``Tool.invoke`` was called for; ``None`` outside an engine's call (a direct call)."""
+    return _SCOPE.get()
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,10 +198,12 @@ class ToolInvocation:
     output_json: str
     error: str | None = None
     call_id: str | None = None
+    meta_json: str | None = None
+    """The result's ``meta`` as JSON text; ``None`` when the tool gave none (then ``to_dict`` has no ``meta``)."""
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form (part of the canonical trace)."""
-        return {
+        """JSON form (part of the canonical trace); ``meta`` only when the tool gave one, as before it existed."""
+        found = {
             "tool_id": self.tool_id,
             "call_id": self.call_id,
             "arguments": loads(self.arguments_json),
@@ -155,16 +211,30 @@ class ToolInvocation:
             "output": loads(self.output_json),
             "error": self.error,
         }
+        if self.meta_json is not None:
+            found["meta"] = loads(self.meta_json)
+        return found
 
     def stored(self) -> dict[str, Any]:
         """``to_dict`` for ``codec.compose``: arguments and output embedded as text, not decoded."""
-        return {"tool_id": self.tool_id, "call_id": self.call_id, "arguments": embed(self.arguments_json),
-                "status": str(self.status), "output": embed(self.output_json), "error": self.error}
+        found = {"tool_id": self.tool_id, "call_id": self.call_id, "arguments": embed(self.arguments_json),
+                 "status": str(self.status), "output": embed(self.output_json), "error": self.error}
+        if self.meta_json is not None:
+            found["meta"] = embed(self.meta_json)
+        return found
+
+    def outcome(self) -> dict[str, Any]:
+        """The result as the ``tool_invoked`` event carries it: ``ToolResult.to_dict`` plus ``meta`` when given."""
+        found = self.result.to_dict()
+        if self.meta_json is not None:
+            found["meta"] = loads(self.meta_json)
+        return found
 
     @property
     def result(self) -> ToolResult:
         """The tool's result, decoded afresh."""
-        return ToolResult(self.status, loads(self.output_json), self.error)
+        meta = None if self.meta_json is None else loads(self.meta_json)
+        return ToolResult(self.status, loads(self.output_json), self.error, meta)
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,8 +250,13 @@ class BoundTool:
         """The tool definition sent to models: name, description and the arguments' JSON Schema."""
         return {"name": self.id, "description": self.description, "parameters": dict(self.tool.parameters)}
 
-    def invoke(self, arguments: Any, call_id: str | None = None) -> ToolInvocation:
-        """Validate ``arguments``, run the tool, and record the call; never raises for what the tool does."""
+    @property
+    def external(self) -> bool:
+        """The tool answers from outside the engine (a replay answers it from the recording)."""
+        return bool(getattr(self.tool, "external", False))
+
+    def invoke(self, arguments: Any, call_id: str | None = None, scope: ToolScope | None = None) -> ToolInvocation:
+        """Validate ``arguments``, run the tool for ``scope``, and record the call; never raises for what it does."""
         try:
             arguments_json = dumps(arguments)
         except JSONValueError as exc:
@@ -193,14 +268,17 @@ class BoundTool:
             first = violations[0]
             result = ToolResult.misuse(f"bad arguments for tool '{self.id}' at {first['path']}: {first['message']}")
         else:
-            result = self._run(loads(arguments_json))
+            result = self._run(loads(arguments_json), scope)
         return self._record(arguments_json, result, call_id)
 
-    def _run(self, arguments: dict[str, Any]) -> ToolResult:
+    def _run(self, arguments: dict[str, Any], scope: ToolScope | None) -> ToolResult:
+        token = _SCOPE.set(scope)
         try:
             result = self.tool.invoke(arguments)
         except Exception as exc:  # a tool's own crash is an environment error of that call, not the engine's
             return ToolResult.environment(f"tool '{self.id}' raised {type(exc).__name__}: {exc}")
+        finally:
+            _SCOPE.reset(token)
         if not isinstance(result, ToolResult):
             return ToolResult.environment(f"tool '{self.id}' returned {type(result).__name__}, not a ToolResult")
         return result
@@ -208,7 +286,8 @@ class BoundTool:
     def _record(self, arguments_json: str, result: ToolResult, call_id: str | None) -> ToolInvocation:
         try:
             output_json = dumps(result.output)
+            meta_json = None if result.meta is None else dumps(result.meta)
         except JSONValueError as exc:
-            result = ToolResult.environment(f"tool '{self.id}' returned output that is not JSON: {exc}")
-            output_json = "null"
-        return ToolInvocation(self.id, arguments_json, result.status, output_json, result.error, call_id)
+            result = ToolResult.environment(f"tool '{self.id}' returned output or meta that is not JSON: {exc}")
+            output_json, meta_json = "null", None
+        return ToolInvocation(self.id, arguments_json, result.status, output_json, result.error, call_id, meta_json)

@@ -82,3 +82,22 @@ def test_something_that_is_not_a_click_command_is_reported_and_left_out(fake_ent
     assert "agent-engine-bogus registered CLI command 'bogus', which is not a click command (a str)" in result.output
     assert "hello" in result.output
     assert CliRunner().invoke(main, ["hello", "you"]).output.endswith("hello, you\n")
+
+
+@click.group(name="kit")
+def kit() -> None:
+    """A plugin's group of commands."""
+
+
+@kit.command(name="boom")
+def kit_boom() -> None:
+    raise RuntimeError("the sub-command's own bug")
+
+
+def test_a_failing_sub_command_of_a_plugin_group_is_guarded_too(fake_entry_points):
+    fake_entry_points(("acme", command_plugin(kit), "agent-engine-acme"))
+    result = CliRunner().invoke(main, ["kit", "boom"])
+    assert result.exit_code == 1
+    assert "internal error: RuntimeError: the sub-command's own bug" in result.output
+    assert "Traceback" not in result.output
+    assert not hasattr(kit.commands["boom"].callback, "__wrapped__")  # the plugin's own command is left as it was

@@ -87,8 +87,8 @@ PUBLIC_ALL = {
         "TaskSummary", "Trace",
     ],
     "agent_engine_core.replay": [
-        "Prefix", "RecordedContext", "ReplayProvider", "check_replay", "load_recording", "prefix_before",
-        "replay_provider",
+        "Prefix", "RecordedContext", "RecordedTools", "ReplayProvider", "check_replay", "load_recording",
+        "prefix_before", "replay_provider",
     ],
     "agent_engine_core.runs": [
         "InMemoryRunStore", "RUN_FORMAT", "RunStore", "RunStoreFactory", "RunStoreSetup", "RunSummary", "StoredRun",
@@ -111,8 +111,8 @@ PUBLIC_ALL = {
     ],
     "agent_engine_core.worker": ["run_task"],
     "agent_engine_core.tools": [
-        "BoundTool", "Tool", "ToolConfig", "ToolFactory", "ToolInvocation", "ToolResult", "ToolSetup",
-        "ToolStatus",
+        "BoundTool", "Tool", "ToolConfig", "ToolFactory", "ToolInvocation", "ToolResult", "ToolScope", "ToolSet",
+        "ToolSetup", "ToolStatus", "current_scope",
     ],
 }
 

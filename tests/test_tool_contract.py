@@ -75,7 +75,7 @@ def test_an_environment_error_is_returned_to_the_handler_which_decides():
 @pytest.mark.parametrize(("entries", "tools", "code", "hint"), [
     ([{"id": "add", "type": "kit.ad"}], ["add"], "tools.unknown_type",
      "installed tools: fs.list_dir, fs.read_file, fs.write_file, kit.add, kit.disk_full, kit.refuse, kit.upper, "
-     "memory.write, net.http_get, proc.run_command; did you mean 'kit.add'?"),
+     "mcp, memory.write, net.http_get, proc.run_command; did you mean 'kit.add'?"),
     ([{"id": "add", "type": "kit.add"}, {"id": "add", "type": "kit.upper"}], ["add"], "tools.duplicate_id", None),
     ([{"id": "add", "type": "kit.add", "root": "does/not/exist"}], ["add"], "tools.bad_root",
      "create it, or fix the path (relative paths start at the config dir)"),

@@ -38,6 +38,7 @@ REPOSITORY_DISTRIBUTIONS = {
     "agent-engine-openai": "adapters/openai",
     "agent-engine-anthropic": "adapters/anthropic",
     "agent-engine-tools-std": "adapters/tools-std",
+    "agent-engine-mcp": "adapters/mcp",
     "agent-engine-memory-jsonl": "agent_engine_plugins/memory-jsonl",
     "agent-engine-memory-sqlite": "agent_engine_plugins/memory-sqlite",
     "agent-engine-memory-postgres": "agent_engine_plugins/memory-postgres",
@@ -64,6 +65,7 @@ KNOWN_COMPONENTS = {
     ("executor", "dask"): "agent-engine-dask",
     **{("tool", name): "agent-engine-tools-std" for name in (
         "fs.read_file", "fs.write_file", "fs.list_dir", "proc.run_command", "net.http_get", "memory.write")},
+    ("tool", "mcp"): "agent-engine-mcp",
 }
 """(category, name) -> the distribution of this repository that registers it (for install hints)."""
 

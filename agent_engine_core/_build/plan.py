@@ -8,7 +8,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
@@ -20,7 +20,7 @@ from agent_engine_core._build.policy import policy_denials
 from agent_engine_core._version import __version__
 from agent_engine_core._build.components import Components, distribution_hint
 from agent_engine_core._build.credentials import LoadedCredential, resolve_credential
-from agent_engine_core._build.context import Assembler
+from agent_engine_core._build.context import Assembler, freeze
 from agent_engine_core._build.evaluations import evaluation_issues
 from agent_engine_core._build.cli_profiles import cli_profile_issues
 from agent_engine_core._build.dag import Dag, DagNode, References, Role, WorkflowParts, blame_node, build_dag
@@ -30,8 +30,9 @@ from agent_engine_core._build.handlers import Handler, resolve_handler
 from agent_engine_core.records import StageError
 from agent_engine_core.llm import Credential, LlmProvider, ProviderSetup
 from agent_engine_core._schemas import SchemaSet, schema_problem
-from agent_engine_core.secrets import redact
-from agent_engine_core.tools import BoundTool, Tool, ToolSetup
+from agent_engine_core.codec import plain
+from agent_engine_core.secrets import Secret, redact
+from agent_engine_core.tools import BoundTool, Tool, ToolSet, ToolSetup
 
 if TYPE_CHECKING:
     import jsonschema
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
     from agent_engine_core.manifests.models import AgentSpec, NodeSpec, RunsSpec
     from agent_engine_core.memory import Memory
 
-__all__ = ["Built", "Plan", "build"]
+__all__ = ["Built", "Plan", "build", "close_tool_sources"]
 
 _NO_TOOLS: Mapping[str, Any] = MappingProxyType({})
 _NO_DENIALS: Mapping[str, StageError] = MappingProxyType({})
@@ -86,16 +87,32 @@ class Built:
     """The run store finished runs are kept in (``None``: the embedder asked for none)."""
     task_executor: TaskExecutor | None = None
     """Runs queued tasks elsewhere (scheduler.yaml names an executor other than ``local``); ``None``: here."""
+    tool_sources: Mapping[str, Any] = field(default_factory=lambda: _NO_TOOLS)
+    """tools.yaml entry id -> what its factory returned: told when a run finishes and when the engine closes."""
+
+
+def close_tool_sources(sources: Mapping[str, Any]) -> list[str]:
+    """Call ``close()`` on each tool source that has one; the problems, as ``tool 'id': message`` lines."""
+    problems = []
+    for tool_id, source in sources.items():
+        close = getattr(source, "close", None)
+        if callable(close):
+            try:
+                close()
+            except Exception as exc:  # one tool failing to close must not keep the others open
+                problems.append(f"tool '{tool_id}' failed to close: {type(exc).__name__}: {exc}")
+    return problems
 
 
 def build(
     project: Project, components: Components, handlers: Mapping[str, Callable[..., Any]],
-    issues: Sequence[ManifestIssue] = (), runs: RunsSpec | RunsChoice = None,
+    issues: Sequence[ManifestIssue] = (), runs: RunsSpec | RunsChoice = None, *, for_replay: bool = False,
 ) -> Built:
     """Build the engine's runtime parts from ``project``; raises ``ManifestError`` with every issue.
 
     ``issues`` are problems found before the build (plugin configuration) to report together with its own;
-    ``runs`` is the run store of a project whose memory.yaml has no ``runs:`` (``False``: keep no runs).
+    ``runs`` is the run store of a project whose memory.yaml has no ``runs:`` (``False``: keep no runs);
+    ``for_replay`` builds the tools for an engine that replays recordings (``ToolSetup.for_replay``).
     """
     issues = [*project.issues, *issues]
     workflow = project.workflow
@@ -105,14 +122,16 @@ def build(
     issue_at = blame_node(parts or _NO_PARTS, source)
     pending = bind_memory(project, components, issues)
     memory = pending.memory if pending is not None else None
-    tools = _bind_tools(project, components, memory, issues)
+    credentials = _Credentials(project, issues)
+    bound_tools = _bind_tools(project, components, memory, credentials, issues, for_replay=for_replay)
+    tools = bound_tools.tools
     profiles = context_profiles(project, issues)
     assemblers = context_assemblers(project, profiles, memory, components, issues)
     refs = References(
         agents=_ids_of(project, "agents", {a.id for a in project.agents.agents}),
         schemas=set(project.schemas),
         context_profiles=_ids_of(project, "memory", ("none", *profiles)),
-        tools=_ids_of(project, "tools", {t.id for t in project.tools.tools}),
+        tools=_ids_of(project, "tools", _ToolIds(tools, bound_tools.failed)),
     )
     node_ids = [i for i in parts.ids if i is not None] if parts is not None and None not in parts.ids else None
     denials = policy_denials(project, nodes, {
@@ -131,7 +150,6 @@ def build(
         dag, dag_issues = build_dag(parts, refs, source=source)
         issues.extend(dag_issues)
     schemas = SchemaSet(project.schemas)
-    credentials = _Credentials(project, issues)
     agents = _bind_agents(project, nodes, components, issues, credentials)
     plans: dict[str, Plan] = {}
     named = {name: registration.factory for name, registration in components.of("node_handler").items()}
@@ -164,16 +182,19 @@ def build(
     # Nothing has been opened so far: memory backends (files, connections) open only for a valid project.
     if issues or dag is None or pending is None or not pending.open(project, issues):
         _release(task_executor)
+        close_tool_sources(bound_tools.sources)
         raise ManifestError(_in_file_order(issues))
     kept = pending_runs.open(project, issues) if pending_runs is not None else None
     if issues:
         pending.memory.close()
         _release(task_executor)
+        close_tool_sources(bound_tools.sources)
         raise ManifestError(_in_file_order(issues))
     scheduler = project.scheduler.scheduler
     return Built(dag, MappingProxyType(plans), scheduler.fanout_concurrency, scheduler.inline_fast_handlers,
-                 _metadata(project, agents), pending.memory, components.of("executor")[LOCAL].factory,
-                 tuple(credentials.loaded), kept, task_executor)
+                 _metadata(project, agents, bound_tools.sources, components), pending.memory,
+                 components.of("executor")[LOCAL].factory, tuple(credentials.loaded), kept, task_executor,
+                 MappingProxyType(bound_tools.sources))
 
 
 def config_dir_of(project: Project) -> Path | None:
@@ -407,6 +428,18 @@ class _Credentials:
             return False
         return self._resolve(candidates[0]) if candidates else None
 
+    def for_tool(self, credential_id: str) -> Secret:
+        """The key of credential ``credential_id`` for a tools.yaml entry; ``ToolError`` when there is none."""
+        position = self._positions.get(credential_id)
+        if position is None:
+            close = difflib.get_close_matches(credential_id, list(self._positions), n=1, cutoff=0.6)
+            raise ToolError(f"credential '{credential_id}' is not defined in {self._source.file}"
+                            + (f"; did you mean '{close[0]}'?" if close else " (add it there)"))
+        found = self._resolve(position)
+        if found is False:
+            raise ToolError(f"credential '{credential_id}' cannot be read (see the issue in {self._source.file})")
+        return found.api_key
+
     def _resolve(self, position: int) -> Credential | Literal[False]:
         spec = self._project.credentials.provider_credentials[position]
         if spec.id not in self._resolved:
@@ -420,21 +453,36 @@ class _Credentials:
         return self._resolved[spec.id] or False
 
 
+class _BoundTools(NamedTuple):
+    """Every tools.yaml entry built: the tools by id, what each factory returned, and the entries that failed."""
+
+    tools: dict[str, BoundTool]
+    sources: dict[str, Any]
+    """Entry id -> the object its factory returned (a tool or a ``ToolSet``), for its optional lifecycle."""
+    failed: set[str]
+    """Entries whose factory failed: a reference to one of their tools is not reported again."""
+
+
 def _bind_tools(
-    project: Project, components: Components, memory: Memory | None, issues: list[ManifestIssue]
-) -> dict[str, BoundTool]:
-    """Instantiate every tools.yaml entry through its registered type; report unknown types and bad configs."""
+    project: Project, components: Components, memory: Memory | None, credentials: _Credentials,
+    issues: list[ManifestIssue], *, for_replay: bool,
+) -> _BoundTools:
+    """Instantiate every tools.yaml entry through its registered type; report unknown types and bad configs.
+
+    A factory that returns a ``ToolSet`` gives one tool per member, bound as ``<entry id>.<name>``.
+    """
     source = project.source("tools")
     schemas = SchemaSet({})
-    bound: dict[str, BoundTool] = {}
+    found = _BoundTools({}, {}, set())
     for position, spec in enumerate(project.tools.tools):
 
         def issue(message: str, code: str, field: str, hint: str | None = None, *, at: int = position) -> None:
             issues.append(source.issue(message, ["tools", at, field], hint=hint, code=code))
 
-        if spec.id in bound:
+        if spec.id in found.sources or spec.id in found.failed:
             issue(f"tool id '{spec.id}' is used twice", "tools.duplicate_id", "id")
             continue
+        found.failed.add(spec.id)  # until it is built
         registration = components.of("tool").get(spec.type)
         if registration is None:
             issue(f"tool '{spec.id}' has type '{spec.type}', which no installed distribution registers",
@@ -449,18 +497,54 @@ def _bind_tools(
                       "create it, or fix the path (relative paths start at the config dir)")
                 continue
         try:
-            tool = registration.factory(ToolSetup(spec, root, project.base_dir, memory))
+            built = registration.factory(ToolSetup(spec, root, project.base_dir, memory, credentials.for_tool,
+                                                   for_replay))
         except (ToolError, ValueError, TypeError) as exc:
             issue(f"tool '{spec.id}': {exc}", "tools.bad_config", "config")
             continue
-        problem = schema_problem(dict(getattr(tool, "parameters", {}) or {}))
-        if not isinstance(tool, Tool) or problem is not None:
-            issue(f"tool type '{spec.type}' built an unusable tool: "
-                  f"{problem or 'it needs description, parameters and invoke()'}", "tools.bad_type", "type")
-            continue
-        bound[spec.id] = BoundTool(spec.id, tool, schemas.validator(dict(tool.parameters)),
-                                   spec.description or tool.description)
-    return bound
+        if isinstance(built, ToolSet) and not isinstance(built, Tool):
+            if spec.description is not None:
+                issue(f"tool '{spec.id}' provides several tools, each described by its type; description applies "
+                      "to a single tool", "tools.bad_config", "description", "remove description")
+                continue
+            members = {f"{spec.id}.{name}": tool for name, tool in dict(built.tools).items()}
+        else:
+            members = {spec.id: built}
+        bound = {}
+        for tool_id, tool in members.items():
+            if tool_id in found.tools:
+                issue(f"tool id '{tool_id}' is used twice", "tools.duplicate_id", "id")
+                break
+            problem = schema_problem(dict(getattr(tool, "parameters", {}) or {}))
+            if not isinstance(tool, Tool) or problem is not None:
+                issue(f"tool type '{spec.type}' built an unusable tool{'' if tool_id == spec.id else f' {tool_id!r}'}"
+                      f": {problem or 'it needs description, parameters and invoke()'}", "tools.bad_type", "type")
+                break
+            bound[tool_id] = BoundTool(tool_id, tool, schemas.validator(dict(tool.parameters)),
+                                       spec.description or tool.description)
+        else:
+            found.tools.update(bound)
+            found.sources[spec.id] = built
+            found.failed.discard(spec.id)
+    return found
+
+
+class _ToolIds(Collection[str]):
+    """The tool ids nodes may name: those bound, and any id of an entry that failed (already reported there)."""
+
+    def __init__(self, bound: Collection[str], failed: Collection[str]) -> None:
+        self._bound, self._failed = bound, failed
+
+    def __contains__(self, item: object) -> bool:
+        if item in self._bound:
+            return True
+        return isinstance(item, str) and any(item == f or item.startswith(f"{f}.") for f in self._failed)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._bound)
+
+    def __len__(self) -> int:
+        return len(self._bound)
 
 
 def _agent_binding(
@@ -487,7 +571,9 @@ _NOT_RUN_INPUTS = frozenset({"evaluations", "cli_profiles"})
 """Manifests that say how runs are checked or shown, not how they run: editing one changes no run's metadata."""
 
 
-def _metadata(project: Project, agents: Mapping[str, _Agent]) -> Mapping[str, Any]:
+def _metadata(
+    project: Project, agents: Mapping[str, _Agent], tool_sources: Mapping[str, Any], components: Components
+) -> Mapping[str, Any]:
     manifests = {stem: s.sha256 for stem, s in sorted(project.sources.items())
                  if not stem.startswith("schemas/") and stem not in _NOT_RUN_INPUTS}
     schemas = {stem[8:]: s.sha256 for stem, s in sorted(project.sources.items()) if stem.startswith("schemas/")}
@@ -498,7 +584,23 @@ def _metadata(project: Project, agents: Mapping[str, _Agent]) -> Mapping[str, An
         "schemas": MappingProxyType(schemas),
         "providers": MappingProxyType(dict(sorted(providers.items()))),
         "agents": MappingProxyType({agent_id: _describe(agents[agent_id]) for agent_id in sorted(agents)}),
+        "tools": MappingProxyType(_described_tools(project, tool_sources, components)),
     })
+
+
+def _described_tools(
+    project: Project, sources: Mapping[str, Any], components: Components
+) -> dict[str, Mapping[str, Any]]:
+    """Entry id -> what its tool says of itself (``describe()``), with its type and distribution; sorted by id."""
+    types = {spec.id: spec.type for spec in project.tools.tools}
+    described = {}
+    for tool_id in sorted(sources):
+        describe = getattr(sources[tool_id], "describe", None)
+        if callable(describe):
+            registration = components.of("tool")[types[tool_id]]
+            described[tool_id] = freeze({**plain(describe()), "type": types[tool_id],
+                                         "distribution": registration.distribution})
+    return described
 
 
 def _describe(agent: _Agent) -> Mapping[str, str]:

@@ -29,7 +29,7 @@ from agent_engine_core.errors import ProviderError, StageFailed
 from agent_engine_core.llm import LlmReply, LlmRequest, ToolCall
 from agent_engine_core.records import AgentCall, ErrorKind
 from agent_engine_core.secrets import redact
-from agent_engine_core.tools import BoundTool, ToolInvocation, ToolStatus
+from agent_engine_core.tools import BoundTool, ToolInvocation, ToolScope, ToolStatus
 
 if TYPE_CHECKING:
     from agent_engine_core._build.agents import AgentBinding
@@ -41,11 +41,15 @@ MAX_WAIT_S = 60.0
 
 
 async def call_agent(
-    agent: AgentBinding, node_id: str, task_id: str, sibling_index: int, payload: Any,
+    agent: AgentBinding, scope: ToolScope, sibling_index: int, payload: Any,
     tools: Mapping[str, BoundTool], executor: Executor | None, calls: list[AgentCall],
     tool_calls: list[ToolInvocation], context: list[Any],
 ) -> Any:
-    """The node's output as the agent answers it, after at most ``max_tool_rounds`` rounds of tool calls."""
+    """The node's output as the agent answers it, after at most ``max_tool_rounds`` rounds of tool calls.
+
+    ``scope`` is the stage (run, task, node) the agent answers, which its tool calls are made for.
+    """
+    node_id, task_id = scope.node_id, scope.task_id
     sent = {"node": node_id, "input": payload, **({"context": context} if context else {})}
     messages: list[dict[str, Any]] = [{"role": "user", "content": dumps(sent)}]
     rounds = agent.limits.max_tool_rounds
@@ -69,7 +73,7 @@ async def call_agent(
         messages.append({"role": "assistant", "content": reply.content,
                          "tool_calls": [c.to_dict() for c in reply.tool_calls]})
         for call in reply.tool_calls:
-            invocation = await _run_tool(node_id, call, tools, executor)
+            invocation = await _run_tool(node_id, call, tools, executor, scope)
             tool_calls.append(invocation)
             if invocation.status is ToolStatus.FAILURE:
                 raise StageFailed(ErrorKind.TOOL_MISUSE, invocation.error or f"tool '{call.name}' refused the call",
@@ -80,7 +84,7 @@ async def call_agent(
 
 
 async def _run_tool(
-    node_id: str, call: ToolCall, tools: Mapping[str, BoundTool], executor: Executor | None
+    node_id: str, call: ToolCall, tools: Mapping[str, BoundTool], executor: Executor | None, scope: ToolScope
 ) -> ToolInvocation:
     tool = tools.get(call.name)
     if tool is None:
@@ -90,7 +94,7 @@ async def _run_tool(
             f"the agent asked for tool '{call.name}', which node '{node_id}' may not use (allowed: {allowed})",
             call.id,
         )
-    return await in_thread(executor, tool.invoke, dict(call.arguments), call.id)
+    return await in_thread(executor, tool.invoke, dict(call.arguments), call.id, scope)
 
 
 async def _complete(

@@ -270,7 +270,7 @@ def _emit_calls(run: RunState, task: TaskState, node: DagNode, outcome: StageOut
               call.reply_json, call.usage, call.latency_s, call.error, len(call.attempts) + 1)
     for invocation in record.tool_calls:
         _emit(run, task, ToolInvoked, "tool_invoked", node.id, invocation.tool_id, invocation.arguments_json,
-              str(invocation.status), dumps(invocation.result.to_dict()), invocation.call_id)
+              str(invocation.status), dumps(invocation.outcome()), invocation.call_id)
 
 
 async def _walk(run: RunState, task: TaskState, node_id: str, input_json: str) -> Finished | Arrived:

@@ -25,7 +25,7 @@ from agent_engine_core.codec import dumps, loads
 from agent_engine_core.errors import JSONValueError, MemoryDenied, NodeFailure, StageFailed, ToolMisuse
 from agent_engine_core.handler import MemoryAccess, NodeContext, ToolBox
 from agent_engine_core.records import AgentCall, ErrorKind, Lineage, StageError, StageRecord, Status
-from agent_engine_core.tools import ToolInvocation
+from agent_engine_core.tools import ToolInvocation, ToolScope
 
 if TYPE_CHECKING:
     import jsonschema
@@ -162,8 +162,8 @@ async def _execute(
     if plan.schema_in is not None:
         _validate(plan.schema_in, payload, ErrorKind.SCHEMA_IN, "input")
     if plan.agent is not None:
-        output = await call_agent(plan.agent, node.id, task.id, task.lineage.index or 0, payload, plan.tools,
-                                  executor, calls, tool_calls, loads(context_json))
+        output = await call_agent(plan.agent, ToolScope(task.run_id, task.id, node.id), task.lineage.index or 0,
+                                  payload, plan.tools, executor, calls, tool_calls, loads(context_json))
     elif plan.handler is not None:
         output = await _call_handler(plan, task, payload, executor, tool_calls, context_json)
     else:
@@ -258,7 +258,7 @@ async def _call_handler(
 ) -> Any:
     handler = plan.handler
     assert handler is not None  # the caller checked
-    toolbox = ToolBox(plan.node.id, plan.tools)
+    toolbox = ToolBox(plan.node.id, plan.tools, ToolScope(task.run_id, task.id, plan.node.id))
     ctx = NodeContext(node_id=plan.node.id, task_id=task.id, run_id=task.run_id, lineage=task.lineage,
                       tools=toolbox, context=freeze(loads(context_json)) if plan.context else (),
                       memory=MemoryAccess(plan.memory, plan.node.id, task.id, plan.memory_denials))
