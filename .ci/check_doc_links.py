@@ -14,6 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
 FENCE = re.compile(r"^\s*(```|~~~)")
+CODE_SPAN = re.compile(r"`[^`]*`")
 
 
 def markdown_files() -> list[Path]:
@@ -25,7 +26,7 @@ def markdown_files() -> list[Path]:
 
 
 def broken_links(path: Path) -> list[str]:
-    """``file:line: target`` for each link in ``path`` (outside code fences) whose file is missing."""
+    """``file:line: target`` for each link in ``path`` (outside code fences and spans) whose file is missing."""
     problems = []
     in_fence = False
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
@@ -34,7 +35,7 @@ def broken_links(path: Path) -> list[str]:
             continue
         if in_fence:
             continue
-        for target in LINK.findall(line):
+        for target in LINK.findall(CODE_SPAN.sub("", line)):  # `a["b"](c)` is code, not a link
             if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", target) or target.startswith("#"):
                 continue
             relative = target.split("#", 1)[0]
