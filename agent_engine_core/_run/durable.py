@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import json
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -51,8 +52,13 @@ __all__ = [
 
 
 def fingerprint(text: str) -> str:
-    """The SHA-256 (hex) of a JSON text: what an approval names the input or the tool arguments it approves by."""
-    return hashlib.sha256(text.encode()).hexdigest()
+    """The SHA-256 (hex) of a JSON value given as text, its keys sorted: what an approval names what it approves by.
+
+    Sorting the keys makes the fingerprint of ``{"a": 1, "b": 2}`` the fingerprint of ``{"b": 2, "a": 1}``: an
+    approver who writes the input out again (``approve --input``) need not reproduce the key order.
+    """
+    canonical = json.dumps(loads(text), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -194,7 +200,7 @@ class Gates:
     @classmethod
     def of_trace(cls, trace: Trace) -> Gates:
         """The gates a recorded run's stages were decided by (what a replay decides by)."""
-        return cls.of(trace.run_id, (d for r in trace.records for d in r.approvals))
+        return cls.of(trace.run_id, ({**d, "task_id": r.task_id} for r in trace.records for d in r.approvals))
 
     def decide(self, item: dict[str, Any], timeout: float | None = None) -> dict[str, Any] | None:
         """The decision for ``item`` (a pending approval's fields), or ``None`` after adding it to the pending."""

@@ -106,6 +106,8 @@ class RunState:
     """``(run_id, task_id, node_id)`` -> the gate of a running stage whose node has gated tools (the engine's)."""
     gated_nodes: frozenset[str] = frozenset()
     """Nodes that may call a gated tool."""
+    waiting: dict[str, Lineage] = field(default_factory=dict)
+    """Tasks that wait for approvals (they have no summary yet): their lineage orders their records."""
 
     def remember(self, task: TaskState, plan: Plan, record: StageRecord) -> None:
         """Keep a successful stage's output: task memory, ``memory_write``, and artifacts."""
@@ -239,6 +241,7 @@ async def walk(run: RunState, task: TaskState, node_id: str, input_json: str) ->
                 _emit(run, task, CredentialLoaded, "credential_loaded", *credential)
     outcome = await _walk(run, task, node_id, input_json)
     if isinstance(outcome, Waiting):
+        run.waiting[task.id] = task.lineage
         return outcome  # not finished: its summary and task_finished come with the resumed run
     if isinstance(outcome, Finished):
         summary = TaskSummary(task.id, task.lineage, outcome.status, outcome.output_json, outcome.error)
@@ -599,6 +602,7 @@ def ordered(run: RunState, root: TaskState) -> tuple[tuple[TaskSummary, ...], tu
     if len(run.summaries) == 1:  # the root alone: its records were appended in sequence order
         return tuple(run.summaries), tuple(run.records)
     keys = {s.task_id: s.lineage.sort_key() for s in run.summaries}
+    keys.update((task_id, lineage.sort_key()) for task_id, lineage in run.waiting.items())
     keys.setdefault(root.id, ())
     summaries = tuple(sorted(run.summaries, key=lambda s: keys[s.task_id]))
     records = tuple(sorted(run.records, key=lambda r: (keys[r.task_id], r.seq)))
