@@ -592,13 +592,15 @@ class Engine:
         journaled, unless ``allow_changed`` (then the result's ``metadata["resumed"]`` says so), and
         ``InvalidInput`` for a run that has no journal.
         """
-        journaled = self._journaled(run_id)
+        return await self._resume(self._journaled(run_id), allow_changed)
+
+    async def _resume(self, journaled: durable.Journaled, allow_changed: bool) -> TaskResult:
         changed = durable.changed_files(journaled.hashes, self._run_hashes())
         if changed and not allow_changed:
-            raise ResumeRefused(run_id, changed)
+            raise ResumeRefused(journaled.run_id, changed)
         resumed = {"changed": changed, "allow_changed": bool(changed)}
-        return await self._execute(self._built, loads(journaled.input_json), journaled.start, run_id, False,
-                                   resume=(journaled, resumed))
+        return await self._execute(self._built, loads(journaled.input_json), journaled.start, journaled.run_id,
+                                   False, resume=(journaled, resumed))
 
     def approve(
         self, run_id: str, node: str, *, approve: bool, reason: str | None = None, input: Any = _RECORDED,
@@ -634,8 +636,12 @@ class Engine:
                 raise InvalidInput(f"the approved input is not JSON: {exc}") from None
         item = durable.choose_pending(journaled, node, task_id, pinned, fingerprint)
         decision = durable.decision_for(item, approve=approve, reason=reason, by=by)
+        changed = durable.changed_files(journaled.hashes, self._run_hashes())
+        if changed and not allow_changed:  # refused before the decision is journaled: nothing was decided
+            raise ResumeRefused(run_id, changed)
         self._kept_journal().append(run_id, (("approval", dumps(decision)),))
-        return await self.aresume(run_id, allow_changed=allow_changed)
+        journaled = dataclasses.replace(journaled, decisions=(*journaled.decisions, decision))
+        return await self._resume(journaled, allow_changed)
 
     def waiting(self) -> list[dict[str, Any]]:
         """The runs waiting for approvals, oldest first: ``{"run_id", "status", "since", "approvals": [...]}``."""
@@ -737,7 +743,7 @@ class Engine:
             _finish_tools(built.tool_sources, rid)
         if isinstance(finished, Waiting):
             assert journal is not None and run.gates is not None  # only a durable run has gates to wait at
-            return self._waiting(run, journal, run.gates, ordered(run, root))
+            return self._waiting(run, journal, run.gates, ordered(run, root), resume[1] if resume else None)
         assert isinstance(finished, Finished)  # only children wait at merges; the root always finishes
         summaries, records = ordered(run, root)
         error = finished.error if finished.status is Status.FAILURE else None
@@ -825,16 +831,16 @@ class Engine:
 
     def _waiting(
         self, run: Any, journal: RunJournal, gates: durable.Gates,
-        ordered: tuple[tuple[Any, ...], tuple[StageRecord, ...]],
+        ordered: tuple[tuple[Any, ...], tuple[StageRecord, ...]], resumed: Mapping[str, Any] | None,
     ) -> TaskResult:
         """The result of a run that waits for approvals: journaled as ``waiting`` with them; not in the run store."""
         pending = gates.pending
         journal.set_status(run.run_id, "waiting", dumps(pending))
         summaries, records = ordered
+        metadata = {**self._metadata(None, resumed), "approvals": tuple(pending)}
         return TaskResult(
             task_id=run.run_id, status=Status.WAITING, output_json="null", error=None,
-            trace=Trace(run.run_id, summaries, records),
-            metadata=MappingProxyType({**self._metadata_base, "approvals": tuple(pending)}), usage=_usage(records),
+            trace=Trace(run.run_id, summaries, records), metadata=MappingProxyType(metadata), usage=_usage(records),
         )
 
     def _executor(self) -> Executor:
