@@ -762,10 +762,12 @@ class Engine:
             artifacts = run.artifacts or []
             if judge is not None:
                 artifacts.append(judge(result))
-            kept(stored_run(result, started_at, time.perf_counter() - clock, artifacts,
-                                   None if observers is None else observers.kept, origin))
-        if journal is not None:
-            self._finish_journal(journal, rid)
+            run_kept = stored_run(result, started_at, time.perf_counter() - clock, artifacts,
+                                  None if observers is None else observers.kept, origin)
+            if journal is not None and keeper is not None:
+                keeper.keep(run_kept, journaled=True)  # its journal goes once the run store has it
+            else:
+                kept(run_kept)
         if raise_on_failure and result.status is not Status.SUCCESS:
             raise TaskFailed.of(result)
         return result
@@ -822,12 +824,6 @@ class Engine:
         run.gates = durable.Gates.of(rid, journaled.decisions, journaled.pending)
         journal.set_status(rid, "running")
         return journal
-
-    def _finish_journal(self, journal: RunJournal, run_id: str) -> None:
-        """Drop a finished durable run's journal, once the run is written to the run store (not before)."""
-        if self._keeper is not None:
-            self._keeper.flush()
-        journal.finish(run_id)
 
     def _waiting(
         self, run: Any, journal: RunJournal, gates: durable.Gates,

@@ -8,7 +8,8 @@ Why it is built this way:
 * **Two tables**: ``journal_runs`` (one row per journaled run: header, status, detail, last change) and
   ``journal_entries`` (the appended entries, in ``seq`` order). ``begin`` replaces a run's row and drops its
   entries; ``finish`` drops both.
-* **One transaction per call**, ``BEGIN IMMEDIATE`` .. ``COMMIT``, in WAL mode with ``synchronous=NORMAL``: a
+* **One transaction per call** (``BEGIN IMMEDIATE`` .. ``COMMIT``, or the one statement of a stage's append,
+  which SQLite commits as its own transaction), in WAL mode with ``synchronous=NORMAL``: a
   committed stage survives the process being killed at any moment (what a resume needs); a power cut may lose
   the last commits, whose stages then run again on resume.
 """
@@ -169,6 +170,9 @@ class SqliteRunJournal:
         with self._lock:
             self._check_open()
             connection = self._connection
+            if len(statements) == 1:  # one statement is a transaction of its own (autocommit): a stage's append
+                connection.execute(*statements[0])
+                return
             connection.execute("BEGIN IMMEDIATE")
             try:
                 for sql, args in statements:
