@@ -18,7 +18,7 @@ from agent_engine_core import Engine, ManifestError, Status
 from agent_engine_core.errors import ApprovalRefused, InvalidInput
 from agent_engine_core.journal import InMemoryRunJournal
 from agent_engine_core.runs import RunStoreSetup
-from agent_engine_core.testing import FunctionTool, ToolPack
+from agent_engine_core.testing import FunctionTool, ToolPack, check_run_journal
 
 DURABLE = {"runs": {"durability": "stage"}}
 
@@ -224,3 +224,7 @@ def test_the_memory_journal_keeps_entries_in_order_and_status_per_run():
     assert again is not None and again.entries == () and again.summary.status == "running"
     journal.finish("a")
     assert journal.read("a") is None and journal.runs() == []
+
+
+def test_the_memory_journal_keeps_the_journal_contract(tmp_path):
+    check_run_journal(InMemoryRunJournal, tmp_path, persistent=False)

@@ -105,7 +105,7 @@ PUBLIC_ALL = {
         "check_context_retrieval", "check_engines_share_memory", "check_foreign_items_are_refused",
         "check_fork_refused", "check_handles_share_the_store", "check_memory_backend",
         "check_memory_yaml_refused", "check_persistence_across_processes", "check_retention_property",
-        "check_retention_survives_kills", "check_run_store", "check_run_store_property",
+        "check_retention_survives_kills", "check_run_journal", "check_run_store", "check_run_store_property",
         "check_runs_survive_kills",
         "check_threads_lose_nothing", "check_writes_survive_kills",
         "closed_after", "fake_entry_point_group", "find_secret", "in_another_process",
