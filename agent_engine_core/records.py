@@ -582,7 +582,8 @@ def _trace_data(run: list[Mapping[str, Any]]) -> dict[str, Any]:
                                             "error": result["error"], "call_id": event.get("call_id"),
                                             "meta": result.get("meta")})
             else:  # the stage's end
-                stage.update({key: event[key] for key in _STAGE_FIELDS}, seq=event["stage"])
+                stage.update({key: event[key] for key in _STAGE_FIELDS}, seq=event["stage"],
+                             approvals=event.get("approvals", []))
                 records.append(stages.pop(task))
     unfinished = sorted(set(started) ^ set(finished))
     if unfinished:

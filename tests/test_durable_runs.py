@@ -228,3 +228,22 @@ def test_the_memory_journal_keeps_entries_in_order_and_status_per_run():
 
 def test_the_memory_journal_keeps_the_journal_contract(tmp_path):
     check_run_journal(InMemoryRunJournal, tmp_path, persistent=False)
+
+
+def test_the_events_of_an_approved_run_rebuild_its_trace_with_the_decisions():
+    from agent_engine_core.records import Trace
+    from agent_engine_core.testing import EventRecorder
+
+    def handler(payload, ctx):
+        return payload
+
+    recorder = EventRecorder()
+    flow, registry = workflow([node("s", "start"), node("g", "linear", handler=handler, approval={}),
+                               node("x", "exit")], [("s", "g"), ("g", "x")])
+    with Engine.from_dict({"workflow": flow, "memory": DURABLE}, handlers=registry, plugins=[recorder]) as eng:
+        eng.run(3, run_id="ev")
+        recorder.events.clear()  # the resumed run's events are the whole run's: its journaled stages included
+        done = eng.approve("ev", "g", approve=True, by="dana")
+    rebuilt = Trace.from_events([event.to_dict() for event in recorder.events])
+    assert rebuilt.digest == done.trace.digest
+    assert rebuilt.records[1].approvals[0]["decision"] == "approved"

@@ -275,7 +275,7 @@ def _emit_stage(run: RunState, task: TaskState, node: DagNode, outcome: StageOut
     run.observers.emit(new_tuple(NodeFinished, (
         "node_failed" if outcome.failed else "node_finished", run.run_id, task.id, task.events, time.time(),
         node.id, record.seq, record.status, record.input_json, record.output_json, record.error, record.route,
-        record.duration_s,
+        record.duration_s, record.approvals_json,
     )))
     if outcome.children:
         kind = "clones" if node.role is Role.BRANCH else "subtasks"
