@@ -247,3 +247,26 @@ def test_the_events_of_an_approved_run_rebuild_its_trace_with_the_decisions():
     rebuilt = Trace.from_events([event.to_dict() for event in recorder.events])
     assert rebuilt.digest == done.trace.digest
     assert rebuilt.records[1].approvals[0]["decision"] == "approved"
+
+
+def test_a_handler_calling_a_gated_tool_waits_even_if_it_catches_every_exception():
+    tool = _pay_tool()
+    attempts: list[int] = []
+
+    def pay(payload, ctx):
+        attempts.append(payload["amount"])
+        try:
+            return ctx.tools.pay(amount=payload["amount"]).output
+        except Exception:  # a careless handler: the pause is not an Exception, so it is not swallowed
+            return {"swallowed": True}
+
+    flow, registry = workflow([node("s", "start"), node("h", "linear", handler=pay, tools=["pay"]),
+                               node("x", "exit")], [("s", "h"), ("h", "x")])
+    with Engine.from_dict({"workflow": flow, "memory": DURABLE,
+                           "tools": {"tools": [{"id": "pay", "type": "kit.pay", "approval": "required"}]}},
+                          handlers=registry, plugins=[ToolPack({"kit.pay": tool})]) as eng:
+        first = eng.run({"amount": 5}, run_id="h")
+        assert first.status is Status.WAITING and tool.calls == []
+        done = eng.approve("h", "h", approve=True, input={"amount": 5})
+    assert done.output == {"paid": 5} and tool.calls == [{"amount": 5}]
+    assert attempts == [5, 5]  # the paused stage was in flight: it runs again, whole
