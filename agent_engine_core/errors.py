@@ -283,7 +283,13 @@ class HandlerError(Exception):
 
 
 class ApprovalPending(BaseException):  # internal signal: a handler's ``except Exception`` must not catch it
-    """A gated tool was asked for without a decision: the stage stops and its task waits (``_run/durable``)."""
+    """A gated tool was asked for without a decision: the stage stops and its task waits (``_run/durable``).
+
+    ``agent_calls`` are the agent calls the stage made before it stopped, journaled so that the resumed stage is
+    answered from them instead of asking the model again.
+    """
+
+    agent_calls: tuple[Any, ...] = ()
 
 
 class ApprovalRejected(BaseException):  # internal signal, like ApprovalPending

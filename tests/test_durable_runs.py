@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 from _workflows import edges, engine, node, scripted_agents, workflow
 
-from agent_engine_core import Engine, ManifestError, Status
+from agent_engine_core import Engine, ManifestError, Status, hookimpl
 from agent_engine_core.errors import ApprovalRefused, InvalidInput
 from agent_engine_core.journal import InMemoryRunJournal
+from agent_engine_core.llm import LlmReply, LlmRequest, ToolCall
 from agent_engine_core.runs import RunStoreSetup
 from agent_engine_core.testing import FunctionTool, ToolPack, check_run_journal
 
@@ -270,3 +271,41 @@ def test_a_handler_calling_a_gated_tool_waits_even_if_it_catches_every_exception
         done = eng.approve("h", "h", approve=True, input={"amount": 5})
     assert done.output == {"paid": 5} and tool.calls == [{"amount": 5}]
     assert attempts == [5, 5]  # the paused stage was in flight: it runs again, whole
+
+
+class _CountingModel:
+    """A model that asks for ``pay`` once and then answers; it counts what it is asked."""
+
+    def __init__(self) -> None:
+        self.asked: list[int] = []
+
+    @hookimpl
+    def register_llm_providers(self, register):
+        register("counting", lambda setup: self)
+
+    def check(self, node_ids):
+        return []
+
+    def complete(self, request: LlmRequest) -> LlmReply:
+        rounds = sum(1 for m in request.messages if m.get("role") == "assistant")
+        self.asked.append(rounds)
+        if rounds == 0:
+            return LlmReply("", "m", tool_calls=(ToolCall("c1", "pay", {"amount": 9}),))
+        return LlmReply('{"done": true}', "m")
+
+
+def test_a_stage_resumed_after_a_tool_approval_does_not_ask_the_model_again():
+    model, tool = _CountingModel(), _pay_tool()
+    flow, _ = workflow([node("s", "start"), node("act", "linear", kind="agent", agent_id="clerk", tools=["pay"]),
+                        node("x", "exit")], [("s", "act"), ("act", "x")])
+    with Engine.from_dict({"workflow": flow, "memory": DURABLE,
+                           "agents": {"agents": [{"id": "clerk", "llm": "counting/m", "prompt": "Pay."}]},
+                           "tools": {"tools": [{"id": "pay", "type": "kit.pay", "approval": "required"}]}},
+                          plugins=[ToolPack({"kit.pay": tool}), model]) as eng:
+        assert eng.run({}, run_id="m").status is Status.WAITING
+        assert model.asked == [0]
+        done = eng.approve("m", "act", approve=True, input={"amount": 9})
+    assert done.status is Status.SUCCESS and done.output == {"done": True}
+    assert model.asked == [0, 1]  # the first call was answered from the journal, only the second went out
+    (record,) = [r for r in done.trace.records if r.node_id == "act"]
+    assert len(record.agent_calls) == 2 and tool.calls == [{"amount": 9}]

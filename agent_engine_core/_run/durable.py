@@ -30,14 +30,17 @@ from agent_engine_core._build.plan import Plan
 from agent_engine_core.codec import compose, dumps, loads
 from agent_engine_core.errors import ApprovalPending, ApprovalRefused, ApprovalRejected, InvalidInput
 from agent_engine_core.journal import JOURNAL_FORMAT, JournalRun, RunJournal
-from agent_engine_core.records import StageRecord, Trace
+from agent_engine_core.llm import LlmReply, LlmRequest, ToolCall
+from agent_engine_core.records import AgentCall, StageRecord, Trace
 from agent_engine_core.tools import BoundTool, Tool, ToolResult, current_scope
 
 __all__ = [
+    "AnsweredFirst",
     "Gates",
     "Journaled",
     "Journaling",
     "StageGate",
+    "answered_first",
     "canonical_decision",
     "changed_files",
     "choose_pending",
@@ -124,6 +127,11 @@ class Journaling:
         """Append ``record`` (one transaction)."""
         self.journal.append(self.run_id, (("stage", compose(record.stored())),))
 
+    def paused(self, task_id: str, seq: int, node_id: str, calls: Sequence[AgentCall]) -> None:
+        """Append the agent calls of a stage that waits for a tool's approval (its resume is answered from them)."""
+        self.journal.append(self.run_id, (("paused", compose({
+            "task_id": task_id, "seq": seq, "node_id": node_id, "agent_calls": [c.stored() for c in calls]})),))
+
 
 @dataclass(frozen=True, slots=True)
 class Journaled:
@@ -138,6 +146,8 @@ class Journaled:
     stages: Mapping[tuple[str, int], StageRecord]
     decisions: tuple[Mapping[str, Any], ...]
     allow_changed: bool
+    paused: Mapping[tuple[str, int], tuple[AgentCall, ...]] = field(default_factory=dict)
+    """The agent calls of stages that stopped at a gated tool, by ``(task_id, seq)`` (the last pause's)."""
 
     @classmethod
     def of(cls, kept: JournalRun) -> Journaled:
@@ -149,9 +159,14 @@ class Journaled:
         stages = [loads(text) for kind, text in kept.entries if kind == "stage"]
         records = Trace.from_dict({"run_id": kept.summary.run_id, "tasks": [], "records": stages}).records
         decisions = tuple(loads(text) for kind, text in kept.entries if kind == "approval")
+        paused = [loads(text) for kind, text in kept.entries if kind == "paused"]
+        calls = Trace.from_dict({"run_id": kept.summary.run_id, "tasks": [], "records": [
+            {**p, "status": "success", "input": None, "output": None, "error": None, "route": []} for p in paused
+        ]}).records
         return cls(kept.summary.run_id, header["start"], dumps(header["input"]), header["hashes"],
                    kept.summary.status, tuple(loads(kept.summary.detail_json)),
-                   {(r.task_id, r.seq): r for r in records}, decisions, bool(header.get("allow_changed")))
+                   {(r.task_id, r.seq): r for r in records}, decisions, bool(header.get("allow_changed")),
+                   {(r.task_id, r.seq): r.agent_calls for r in calls})
 
 
 def header(start: str, input_json: str, hashes: Mapping[str, str], *, allow_changed: bool = False) -> str:
@@ -258,6 +273,47 @@ class _GatedTool:
                                    {"tool_id": self._id, "fingerprint": item["fingerprint"],
                                     "reason": decision.get("reason")})
         return self._tool.invoke(arguments)
+
+
+class AnsweredFirst:
+    """A provider that answers a resumed stage's calls from those its paused run made, then asks the real one.
+
+    A recorded call answers only the very request it was made for (the same round, the same request JSON): a
+    stage whose request changed (an edited prompt, with ``allow_changed``) asks the model.
+    """
+
+    def __init__(self, calls: Sequence[AgentCall], provider: Any) -> None:
+        self._calls, self._provider = tuple(calls), provider
+
+    def __getattr__(self, name: str) -> Any:  # describe, close...: the real provider's
+        return getattr(self._provider, name)
+
+    async def complete(self, request: LlmRequest) -> LlmReply:
+        """The recorded reply to this request, else the real provider's."""
+        import asyncio  # noqa: PLC0415 - with the first run, as every part of a run's loop
+
+        round_number = sum(1 for message in request.messages if message.get("role") == "assistant")
+        if round_number < len(self._calls):
+            call = self._calls[round_number]
+            if call.error is None and call.request_json == dumps(request.to_dict()):
+                reply = loads(call.reply_json)
+                return LlmReply(
+                    content=reply["content"], model=reply["model"], usage=MappingProxyType(dict(call.usage)),
+                    finish_reason=reply["finish_reason"], response_id=reply["response_id"],
+                    tool_calls=tuple(ToolCall(c["id"], c["name"], c["arguments"]) for c in reply["tool_calls"]),
+                )
+        complete = self._provider.complete
+        if inspect.iscoroutinefunction(complete):
+            answer: LlmReply = await complete(request)
+            return answer
+        return await asyncio.get_running_loop().run_in_executor(None, complete, request)
+
+
+def answered_first(plan: Plan, calls: Sequence[AgentCall]) -> Plan:
+    """``plan`` with its agent answering from ``calls`` first (a stage resumed after a tool approval)."""
+    if plan.agent is None or not calls:
+        return plan
+    return plan._replace(agent=replace(plan.agent, provider=AnsweredFirst(calls, plan.agent.provider)))
 
 
 def gated_tool_ids(tool_specs: Sequence[Any]) -> frozenset[str]:

@@ -21,6 +21,7 @@ from agent_engine_core._run.durable import (
     Gates,
     Journaling,
     StageGate,
+    answered_first,
     canonical_decision,
     node_item,
 )
@@ -46,6 +47,7 @@ from agent_engine_core.events import (
 from agent_engine_core.ids import child_task_id
 from agent_engine_core.memory import Artifact, Memory, write_time
 from agent_engine_core.records import (
+    AgentCall,
     ErrorKind,
     Lineage,
     LineageStep,
@@ -100,6 +102,8 @@ class RunState:
     """A durable run's journal: every stage is appended before its task moves on."""
     journaled: Mapping[tuple[str, int], StageRecord] | None = None
     """A resumed run's journaled stages by ``(task_id, seq)``: taken as they are instead of being executed."""
+    paused_calls: Mapping[tuple[str, int], tuple[AgentCall, ...]] | None = None
+    """A resumed run's stages that stopped at a gated tool: the agent calls they made (answered from, again)."""
     gates: Gates | None = None
     """The run's approval decisions and pending approvals (``None``: the workflow has no gates)."""
     gate_book: dict[tuple[str, str, str], StageGate] | None = None
@@ -363,12 +367,10 @@ async def _stage(
     decided: list[dict[str, Any]] = []
     gate: StageGate | None = None
     if run.gates is not None:
-        opened = _node_gate(run.gates, task, node, input_json, forced)
+        opened = _open_gates(run, run.gates, task, plan, input_json, forced)
         if opened is None:
             return None
-        forced, decided = opened
-        if node.id in run.gated_nodes and run.gate_book is not None:
-            gate = run.gate_book[(run.run_id, task.id, node.id)] = StageGate(run.gates, task.id, node.id)
+        forced, decided, gate, plan = opened
     observers = run.observers
     if observers is not None:
         task.events += 1  # inlined _emit: this and node_finished are the per-stage events
@@ -378,7 +380,9 @@ async def _stage(
     try:
         outcome = await run_stage(plan, task, input_json, executor=executor, forced=forced,
                                   task_items=run.task_items, handoff=handoff)
-    except ApprovalPending:  # a gated tool was asked for: the stage runs again, whole, when the run resumes
+    except ApprovalPending as pending:  # a gated tool was asked for: the stage runs again when the run resumes
+        if run.journal is not None and pending.agent_calls:
+            run.journal.paused(task.id, task.seq, node.id, pending.agent_calls)
         return None
     finally:
         if gate is not None and run.gate_book is not None:
@@ -410,6 +414,26 @@ def _recorded(
     if run.observers is not None:
         _emit_stage(run, task, node, outcome, record)
     return outcome, record
+
+
+def _open_gates(
+    run: RunState, gates: Gates, task: TaskState, plan: Plan, input_json: str, forced: StageError | None
+) -> tuple[StageError | None, list[dict[str, Any]], StageGate | None, Plan] | None:
+    """A stage's gates: ``None`` while its node's gate waits, else what the stage runs with.
+
+    That is: its forced error, the node decision it runs on, the gate its gated tools consult (``None`` for a
+    node without any) and its plan (answered from the agent calls it made before it paused at a tool, if it did).
+    """
+    node = plan.node
+    opened = _node_gate(gates, task, node, input_json, forced)
+    if opened is None:
+        return None
+    gate = None
+    if node.id in run.gated_nodes and run.gate_book is not None:
+        gate = run.gate_book[(run.run_id, task.id, node.id)] = StageGate(gates, task.id, node.id)
+    if run.paused_calls is not None and (task.id, task.seq) in run.paused_calls:
+        plan = answered_first(plan, run.paused_calls[(task.id, task.seq)])
+    return (*opened, gate, plan)
 
 
 def _node_gate(

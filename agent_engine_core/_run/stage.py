@@ -23,6 +23,7 @@ from agent_engine_core._run.pool import in_thread
 from agent_engine_core._schemas import SchemaSet
 from agent_engine_core.codec import dumps, loads
 from agent_engine_core.errors import (
+    ApprovalPending,
     ApprovalRejected,
     JSONValueError,
     MemoryDenied,
@@ -120,6 +121,9 @@ async def run_stage(
             error = _error(node.id, kind, message, details, tb)
         except ApprovalRejected as rejected:  # a gated tool's call was rejected (docs/DURABLE_RUNS.md)
             error = _error(node.id, ErrorKind.APPROVAL, rejected.message, rejected.details, None)
+        except ApprovalPending as pending:  # the stage waits: what its agent was told so far goes to the journal
+            pending.agent_calls = tuple(calls)
+            raise
     next_node: str | None = None
     children: tuple[tuple[str, str], ...] = ()
     if error is not None and node.role is Role.DECISION:
