@@ -309,3 +309,12 @@ def test_a_stage_resumed_after_a_tool_approval_does_not_ask_the_model_again():
     assert model.asked == [0, 1]  # the first call was answered from the journal, only the second went out
     (record,) = [r for r in done.trace.records if r.node_id == "act"]
     assert len(record.agent_calls) == 2 and tool.calls == [{"amount": 9}]
+
+
+def test_queued_durable_runs_that_wait_are_counted_as_waiting():
+    eng = _fan_out([])
+    first, second = eng.enqueue(None, run_id="q1"), eng.enqueue(None, run_id="q2")
+    results = eng.run_queued()
+    assert [r.status for r in results] == [Status.WAITING, Status.WAITING]
+    assert eng.queue_status().counts["waiting"] == 2
+    assert sorted(w["run_id"] for w in eng.waiting()) == sorted([first, second])
