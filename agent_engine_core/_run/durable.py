@@ -145,7 +145,6 @@ class Journaled:
     pending: tuple[Mapping[str, Any], ...]
     stages: Mapping[tuple[str, int], StageRecord]
     decisions: tuple[Mapping[str, Any], ...]
-    allow_changed: bool
     paused: Mapping[tuple[str, int], tuple[AgentCall, ...]] = field(default_factory=dict)
     """The agent calls of stages that stopped at a gated tool, by ``(task_id, seq)`` (the last pause's)."""
 
@@ -165,14 +164,13 @@ class Journaled:
         ]}).records
         return cls(kept.summary.run_id, header["start"], dumps(header["input"]), header["hashes"],
                    kept.summary.status, tuple(loads(kept.summary.detail_json)),
-                   {(r.task_id, r.seq): r for r in records}, decisions, bool(header.get("allow_changed")),
+                   {(r.task_id, r.seq): r for r in records}, decisions,
                    {(r.task_id, r.seq): r.agent_calls for r in calls})
 
 
-def header(start: str, input_json: str, hashes: Mapping[str, str], *, allow_changed: bool = False) -> str:
+def header(start: str, input_json: str, hashes: Mapping[str, str]) -> str:
     """A journal's header: what the run is and what ran it."""
-    return dumps({"format": JOURNAL_FORMAT, "start": start, "input": loads(input_json), "hashes": dict(hashes),
-                  "allow_changed": allow_changed})
+    return dumps({"format": JOURNAL_FORMAT, "start": start, "input": loads(input_json), "hashes": dict(hashes)})
 
 
 # ----------------------------------------------------------------------------------------------------------
