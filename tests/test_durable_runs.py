@@ -318,3 +318,10 @@ def test_queued_durable_runs_that_wait_are_counted_as_waiting():
     assert [r.status for r in results] == [Status.WAITING, Status.WAITING]
     assert eng.queue_status().counts["waiting"] == 2
     assert sorted(w["run_id"] for w in eng.waiting()) == sorted([first, second])
+
+
+def test_durable_runs_are_refused_on_an_executor_that_runs_them_elsewhere():
+    with pytest.raises(ManifestError) as raised:
+        engine([node("s", "start"), node("x", "exit")], edges(("s", "x")), memory=DURABLE,
+               scheduler={"scheduler": {"executor": "dask"}})
+    assert any(issue.code == "runs.journal_not_local" for issue in raised.value.issues)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Literal
 
 from agent_engine_core._build.components import Components, Registration, distribution_hint
 from agent_engine_core.errors import ManifestIssue
+from agent_engine_core.executors import LOCAL
 from agent_engine_core.journal import RunJournal
 from agent_engine_core.runs import RunStore, RunStoreSetup
 
@@ -74,8 +75,18 @@ class PendingRuns:
 
 
 def _gates_need_a_journal(project: Project, spec: RunsSpec | None, issues: list[ManifestIssue]) -> None:
-    """An approval gate waits across processes in the run journal: without ``durability: stage`` it is refused."""
+    """An approval gate waits across processes in the run journal: without ``durability: stage`` it is refused.
+
+    Durable runs are journaled by the engine that runs them: with a task executor other than ``local`` a worker
+    runs them and hands the finished run back, so ``durability: stage`` is refused there (a gate would not wait).
+    """
+    executor = project.scheduler.scheduler.executor
     if spec is not None and spec.durability == "stage":
+        if executor != LOCAL:
+            issues.append(project.source("memory").issue(
+                f"durability: stage journals the runs of the local executor, and scheduler.yaml's executor "
+                f"'{executor}' runs them in workers", ["runs", "durability"], code="runs.journal_not_local",
+                hint="use executor: local for durable runs and approvals, or durability: off"))
         return
     hint = "add runs: {backend: sqlite, durability: stage} to memory.yaml (docs/DURABLE_RUNS.md)"
     workflow = project.workflow
