@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 from _workflows import edges, engine, node, scripted_agents, workflow
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from agent_engine_core import Engine, ManifestError, Status, hookimpl
 from agent_engine_core.errors import ApprovalRefused, InvalidInput
@@ -25,7 +27,8 @@ DURABLE = {"runs": {"durability": "stage"}}
 
 
 def _fingerprint(value: Any) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _fan_out(calls: list[str], *, gated_item: int = 7, on_failure: str = "fail_on_any"):
@@ -325,3 +328,38 @@ def test_durable_runs_are_refused_on_an_executor_that_runs_them_elsewhere():
         engine([node("s", "start"), node("x", "exit")], edges(("s", "x")), memory=DURABLE,
                scheduler={"scheduler": {"executor": "dask"}})
     assert any(issue.code == "runs.journal_not_local" for issue in raised.value.issues)
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 5) | st.text(max_size=3),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    max_leaves=8)
+
+
+def _reordered(value: Any) -> Any:
+    """The same JSON value with every object's keys in reverse order."""
+    if isinstance(value, dict):
+        return {key: _reordered(value[key]) for key in reversed(list(value))}
+    if isinstance(value, list):
+        return [_reordered(item) for item in value]
+    return value
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(asked=_JSON, offered=_JSON)
+def test_an_approval_opens_the_gate_for_exactly_the_input_it_names(asked, offered):
+    def handler(payload, ctx):
+        return {"ran": payload}
+
+    eng = engine([node("s", "start"), node("g", "linear", handler=handler, approval={}), node("x", "exit")],
+                 [("s", "g"), ("g", "x")], memory=DURABLE)
+    try:
+        waiting = eng.run(asked, run_id="p")
+        assert waiting.metadata["approvals"][0]["fingerprint"] == _fingerprint(asked)
+        if _fingerprint(offered) != _fingerprint(asked):
+            with pytest.raises(ApprovalRefused):
+                eng.approve("p", "g", approve=True, input=offered)
+        done = eng.approve("p", "g", approve=True, input=_reordered(asked))  # key order is not what is approved
+        assert done.status is Status.SUCCESS and done.output == {"ran": asked}
+    finally:
+        eng.close()
