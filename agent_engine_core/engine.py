@@ -820,7 +820,7 @@ class Engine:
             run.gates = durable.Gates(rid)
             return journal
         journaled = resume[0]
-        run.journaled, run.paused_calls = journaled.stages, journaled.paused
+        run.journaled, run.journaled_contexts, run.paused_calls = journaled.stages, journaled.contexts, journaled.paused
         run.gates = durable.Gates.of(rid, journaled.decisions, journaled.pending)
         journal.set_status(rid, "running")
         return journal

@@ -242,15 +242,18 @@ def test_the_events_of_an_approved_run_rebuild_its_trace_with_the_decisions():
         return payload
 
     recorder = EventRecorder()
-    flow, registry = workflow([node("s", "start"), node("g", "linear", handler=handler, approval={}),
-                               node("x", "exit")], [("s", "g"), ("g", "x")])
-    with Engine.from_dict({"workflow": flow, "memory": DURABLE}, handlers=registry, plugins=[recorder]) as eng:
+    flow, registry = workflow([node("s", "start"), node("m", "linear", handler=handler, context="recent"),
+                               node("g", "linear", handler=handler, approval={}), node("x", "exit")],
+                              [("s", "m"), ("m", "g"), ("g", "x")])
+    memory = {**DURABLE, "context_profiles": [{"id": "recent", "sources": [{"store": "task"}]}]}
+    with Engine.from_dict({"workflow": flow, "memory": memory}, handlers=registry, plugins=[recorder]) as eng:
         eng.run(3, run_id="ev")
         recorder.events.clear()  # the resumed run's events are the whole run's: its journaled stages included
         done = eng.approve("ev", "g", approve=True, by="dana")
     rebuilt = Trace.from_events([event.to_dict() for event in recorder.events])
     assert rebuilt.digest == done.trace.digest
-    assert rebuilt.records[1].approvals[0]["decision"] == "approved"
+    assert rebuilt.records[1].context_json != "[]"  # the journaled stage's context, announced again
+    assert rebuilt.records[2].approvals[0]["decision"] == "approved"
 
 
 def test_a_handler_calling_a_gated_tool_waits_even_if_it_catches_every_exception():

@@ -26,6 +26,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from agent_engine_core._build.context import Assembled
 from agent_engine_core._build.plan import Plan
 from agent_engine_core.codec import compose, dumps, loads
 from agent_engine_core.errors import ApprovalPending, ApprovalRefused, ApprovalRejected, InvalidInput
@@ -123,9 +124,12 @@ class Journaling:
     journal: RunJournal
     run_id: str
 
-    def stage(self, record: StageRecord) -> None:
-        """Append ``record`` (one transaction)."""
-        self.journal.append(self.run_id, (("stage", compose(record.stored())),))
+    def stage(self, record: StageRecord, context: Assembled | None) -> None:
+        """Append ``record`` (one transaction), with what its context cost (for its ``context_assembled`` event)."""
+        stored = record.stored()
+        if context is not None:
+            stored["assembled"] = {"profile": context.profile, "tokens": context.tokens, "dropped": context.dropped}
+        self.journal.append(self.run_id, (("stage", compose(stored)),))
 
     def paused(self, task_id: str, seq: int, node_id: str, calls: Sequence[AgentCall]) -> None:
         """Append the agent calls of a stage that waits for a tool's approval (its resume is answered from them)."""
@@ -144,6 +148,8 @@ class Journaled:
     status: str
     pending: tuple[Mapping[str, Any], ...]
     stages: Mapping[tuple[str, int], StageRecord]
+    contexts: Mapping[tuple[str, int], Assembled]
+    """The assembled contexts of journaled stages that had one (their entries are the record's)."""
     decisions: tuple[Mapping[str, Any], ...]
     paused: Mapping[tuple[str, int], tuple[AgentCall, ...]] = field(default_factory=dict)
     """The agent calls of stages that stopped at a gated tool, by ``(task_id, seq)`` (the last pause's)."""
@@ -162,9 +168,12 @@ class Journaled:
         calls = Trace.from_dict({"run_id": kept.summary.run_id, "tasks": [], "records": [
             {**p, "status": "success", "input": None, "output": None, "error": None, "route": []} for p in paused
         ]}).records
+        contexts = {(r.task_id, r.seq): Assembled(d["assembled"]["profile"], r.context_json,
+                                                  d["assembled"]["tokens"], d["assembled"]["dropped"])
+                    for r, d in zip(records, stages, strict=True) if "assembled" in d}
         return cls(kept.summary.run_id, header["start"], dumps(header["input"]), header["hashes"],
                    kept.summary.status, tuple(loads(kept.summary.detail_json)),
-                   {(r.task_id, r.seq): r for r in records}, decisions,
+                   {(r.task_id, r.seq): r for r in records}, contexts, decisions,
                    {(r.task_id, r.seq): r.agent_calls for r in calls})
 
 

@@ -15,6 +15,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from agent_engine_core._build.context import Assembled
 from agent_engine_core._build.dag import FAN_OUT, DagNode, Role
 from agent_engine_core._build.plan import Plan
 from agent_engine_core._run.durable import (
@@ -102,6 +103,8 @@ class RunState:
     """A durable run's journal: every stage is appended before its task moves on."""
     journaled: Mapping[tuple[str, int], StageRecord] | None = None
     """A resumed run's journaled stages by ``(task_id, seq)``: taken as they are instead of being executed."""
+    journaled_contexts: Mapping[tuple[str, int], Assembled] = field(default_factory=dict)
+    """Their assembled contexts, announced again in their ``context_assembled`` events."""
     paused_calls: Mapping[tuple[str, int], tuple[AgentCall, ...]] | None = None
     """A resumed run's stages that stopped at a gated tool: the agent calls they made (answered from, again)."""
     gates: Gates | None = None
@@ -410,7 +413,7 @@ def _recorded(
         record = record._replace(route=())
     run.records.append(record)
     if run.journal is not None:
-        run.journal.stage(record)
+        run.journal.stage(record, outcome.context)
     if run.observers is not None:
         _emit_stage(run, task, node, outcome, record)
     return outcome, record
@@ -460,7 +463,7 @@ def _journaled_stage(
     run: RunState, task: TaskState, plan: Plan, record: StageRecord, input_json: str
 ) -> tuple[StageOutcome, StageRecord]:
     """A resumed run's stage taken from its journal: recorded, remembered and announced, not executed."""
-    outcome = recorded_outcome(plan, task, record)
+    outcome = recorded_outcome(plan, task, record)._replace(context=run.journaled_contexts.get((task.id, record.seq)))
     if record.status is Status.SUCCESS:
         run.remember(task, plan, record)
     run.records.append(record)
