@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
+import json
 import logging
 import os
 import sys
@@ -27,19 +28,52 @@ from agent_engine_core._plugins.loader import load_plugins
 from agent_engine_core.errors import AgentEngineError, InvalidInput, ManifestError
 from agent_engine_core.events import NodeFinished, NodeStarted
 from agent_engine_core.hookspecs import hookimpl
-from agent_engine_core.records import Status
+from agent_engine_core.records import Status, TaskResult
 
 __all__ = [
     "EXIT_CLOSED_STDOUT", "EXIT_CODES", "EXIT_USAGE", "Command", "GlobalOptions", "Progress", "configure_logging_from",
-    "fail", "global_options", "global_params", "guarded", "plugin_commands", "run_progress",
+    "fail", "global_options", "global_params", "guarded", "plugin_commands", "run_progress", "show_pending",
+    "show_result",
 ]
 
-EXIT_CODES = {Status.SUCCESS: 0, Status.FAILURE: 1, Status.PARTIAL: 3}
+EXIT_CODES = {Status.SUCCESS: 0, Status.FAILURE: 1, Status.PARTIAL: 3, Status.WAITING: 4}
 EXIT_USAGE = 2
 EXIT_CLOSED_STDOUT = 128 + 13
 """What a shell reports for a tool ended by SIGPIPE (13): its reader closed the pipe (``| head -1``)."""
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def show_result(result: TaskResult, as_json: bool) -> None:
+    """Print a run's result: one JSON object, or status, task, digest and output (and what a waiting run waits for)."""
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+        return
+    click.echo(f"status: {result.status}")
+    click.echo(f"task:   {result.task_id}")
+    click.echo(f"digest: {result.trace.digest}")
+    if result.status is Status.WAITING:
+        show_pending(result.metadata.get("approvals", ()))
+        return
+    click.echo("output:")
+    click.echo(json.dumps(result.output, indent=2, ensure_ascii=False))
+    if result.error:
+        error = result.error
+        click.echo(f"error: [{error['kind']}] at node '{error['node_id']}': {error['message']}", err=True)
+
+
+def show_pending(approvals: Any) -> None:
+    """The approvals a run waits for, each with what it approves and its fingerprint, and how to decide it."""
+    for item in approvals:
+        what = f"tool '{item['tool_id']}' with arguments" if item["target"] == "tool" else "input"
+        click.echo(f"waiting for approval: run {item['run_id']} task {item['task_id']} node '{item['node_id']}'")
+        if item.get("prompt"):
+            click.echo(f"  prompt:      {item['prompt']}")
+        value = item["arguments"] if item["target"] == "tool" else item["input"]
+        click.echo(f"  {what}: {json.dumps(value, ensure_ascii=False)}")
+        click.echo(f"  fingerprint: {item['fingerprint']}")
+        if item.get("timeout") is not None:
+            click.echo(f"  timeout:     {item['timeout']:g} s after it was asked for")
 
 
 def fail(message: str, code: int) -> NoReturn:

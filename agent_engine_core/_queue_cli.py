@@ -2,8 +2,8 @@
 
 Lines are read as they are needed and queued as far as scheduler.yaml's ``max_queue_size`` allows, so a file
 of any length runs in bounded memory. A line that is not JSON is reported with its number and skipped; the
-others run. Exit codes: 0 every task succeeded, 3 some ended partial or failure, 2 a line or an argument was
-unusable (the other lines still ran).
+others run. Exit codes: 0 every task succeeded, 3 some ended partial or failure, 4 every other task waits for
+approvals (docs/DURABLE_RUNS.md), 2 a line or an argument was unusable (the other lines still ran).
 """
 
 from __future__ import annotations
@@ -53,7 +53,8 @@ def queue(config_dir: Path, inputs: TextIO, concurrency: int | None, as_json: bo
 
     A terminal shows a progress bar; otherwise one line per finished task goes to stderr. At the end a summary
     table counts the tasks per status and names the slowest. Exit 0 when every task succeeded, 3 when some
-    ended partial or failure, 2 when a line was not JSON (the other lines still ran).
+    ended partial or failure, 4 when the others all wait for approvals, 2 when a line was not JSON (the other
+    lines still ran).
     """
     bad: list[str] = []
     statuses: Counter[str] = Counter()
@@ -81,7 +82,8 @@ def queue(config_dir: Path, inputs: TextIO, concurrency: int | None, as_json: bo
     _summary(statuses, durations, len(bad))
     if bad:
         sys.exit(EXIT_USAGE)
-    sys.exit(0 if set(statuses) <= {str(Status.SUCCESS)} else 3)
+    finished = set(statuses) - {str(Status.SUCCESS)}
+    sys.exit(0 if not finished else 4 if finished == {str(Status.WAITING)} else 3)
 
 
 def _count_lines(handle: TextIO) -> int | None:

@@ -31,6 +31,7 @@ from agent_engine_core.errors import AgentEngineError, InvalidInput, ManifestErr
 from agent_engine_core.events import NodeFinished, NodeStarted
 from agent_engine_core.hookspecs import hookimpl
 from agent_engine_core.manifests.models import CliProfile
+from agent_engine_core.records import Status
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -77,6 +78,9 @@ COMMANDS: Mapping[str, Spec] = {
     "edit-last": Spec("/edit-last", "edit the last input ($VISUAL or $EDITOR, else in place), then run it"),
     "status": Spec("/status", "profile, project, session, last run, tokens, queue"),
     "inspect": Spec("/inspect [TASK|#TURN] [NODE]", "a stored run (default: the last), or one of its stages"),
+    "approvals": Spec("/approvals", "the runs waiting for approvals, with what each waits for"),
+    "approve": Spec("/approve [NODE]", "approve what the last waiting run waits for (at NODE), then resume it"),
+    "reject": Spec("/reject [NODE] REASON", "reject it: the stage fails with kind approval"),
     "queue": Spec("/queue TEXT", "queue an input to run later with /run-queue"),
     "run-queue": Spec("/run-queue", "run every queued input"),
     "queue-status": Spec("/queue-status", "how many queued inputs are in each state"),
@@ -278,12 +282,25 @@ class Repl:
         calls = result.usage.get("agent_calls", 0)
         self.console.print(f"#{turn} {result.status} · {result.task_id} · {calls} agent call{'s' if calls != 1 else ''}"
                            f" · {self.session.turns[-1].tokens} tokens", markup=False, highlight=False)
+        if result.status is Status.WAITING:
+            self._show_pending(result.metadata.get("approvals", ()))
+            self.console.print("/approve or /reject REASON decides it", markup=False)
+            return
         if result.error:
             error = result.error
             self.console.print(f"error: [{error['kind']}] at node '{error['node_id']}': {error['message']}",
                                markup=False)
             return
         render(self.console, result.output, self.profile.render)
+
+    def _show_pending(self, approvals: Any) -> None:
+        for item in approvals:
+            what = (f"tool '{item['tool_id']}' {json.dumps(item['arguments'], ensure_ascii=False)}"
+                    if item["target"] == "tool" else f"input {json.dumps(item['input'], ensure_ascii=False)}")
+            self.console.print(f"waiting: {item['run_id']} · task {item['task_id']} · node '{item['node_id']}' · "
+                               f"{what} · fingerprint {item['fingerprint'][:12]}", markup=False, highlight=False)
+            if item.get("prompt"):
+                self.console.print(f"  {item['prompt']}", markup=False, highlight=False)
 
     def tokens(self) -> tuple[int, int]:
         """Tokens of the last turn and of the whole session."""
@@ -413,6 +430,49 @@ class Repl:
                 raise InvalidInput(f"there is no turn {index}; this session has {len(self.session.turns)}")
             return self.session.turns[index - 1].run_id
         return word
+
+    def cmd_approvals(self, arg: str) -> None:
+        """/approvals."""
+        waiting = self.engine.waiting()
+        if not waiting:
+            self.console.print("no run waits for an approval", markup=False)
+        for run in waiting:
+            self._show_pending(run["approvals"])
+
+    def cmd_approve(self, arg: str) -> None:
+        """/approve [NODE]."""
+        words = arg.split(maxsplit=1)
+        self._decide(words[0] if words else None, approve=True, reason=None)
+
+    def cmd_reject(self, arg: str) -> None:
+        """/reject [NODE] REASON."""
+        word, _, rest = arg.partition(" ")
+        node, reason = (word, rest.strip()) if word in self.node_ids() else (None, arg)
+        if not reason:
+            raise InvalidInput(f"usage: {COMMANDS['reject'].usage}")
+        self._decide(node, approve=False, reason=reason)
+
+    def _decide(self, node: str | None, *, approve: bool, reason: str | None) -> None:
+        """Decide the approval shown for the last waiting run (the only one at ``node``), then show the result.
+
+        The decision names the fingerprint that was shown, so it approves exactly what the person saw.
+        """
+        waiting = self.engine.waiting()
+        last = self.session.turns[-1].run_id if self.session.turns else None
+        runs = [run for run in waiting if run["run_id"] == last] or waiting
+        pending = [item for run in runs[:1] for item in run["approvals"] if node is None or item["node_id"] == node]
+        if not pending:
+            raise InvalidInput("no run waits for an approval" + (f" at '{node}'" if node else ""))
+        if len(pending) > 1:
+            raise InvalidInput(f"{len(pending)} approvals wait ({', '.join(p['node_id'] for p in pending)}): "
+                               "name the node")
+        item = pending[0]
+        result = self.engine.approve(item["run_id"], item["node_id"], approve=approve, reason=reason,
+                                     fingerprint=item["fingerprint"], task_id=item["task_id"],
+                                     by=os.environ.get("USER") or None)
+        turn = next((t for t in reversed(self.session.turns) if t.run_id == item["run_id"]), None)
+        self._record(turn.input if turn is not None else {"approved": item["node_id"]}, result)
+        self.show(result)
 
     def cmd_queue(self, arg: str) -> None:
         """/queue TEXT."""

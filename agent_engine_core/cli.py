@@ -30,8 +30,10 @@ from agent_engine_core._cli_support import (
     guarded,
     plugin_commands,
     run_progress,
+    show_result,
 )
 from agent_engine_core._deploy_cli import deploy
+from agent_engine_core._durable_cli import approve, resume, runs
 from agent_engine_core._inspect_cli import attach
 from agent_engine_core._plugins.loader import load_plugins
 from agent_engine_core._queue_cli import queue
@@ -40,7 +42,6 @@ from agent_engine_core._version import __version__
 from agent_engine_core.engine import Engine
 from agent_engine_core.errors import ManifestError
 from agent_engine_core.manifests.models import MANIFEST_MODELS
-from agent_engine_core.records import TaskResult
 
 if TYPE_CHECKING:
     from agent_engine_core.evaluations import CaseResult
@@ -111,22 +112,8 @@ def run(config_dir: Path, input_text: str | None, input_file: Any, start: str | 
         result = engine.run(payload, start=start, run_id=run_id)
     if record is not None:
         _write_atomically(record, json.dumps(result.to_dict(with_trace=True), indent=2, ensure_ascii=False))
-    _show(result, as_json)
+    show_result(result, as_json)
     sys.exit(EXIT_CODES[result.status])
-
-
-def _show(result: TaskResult, as_json: bool) -> None:
-    if as_json:
-        click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
-        return
-    click.echo(f"status: {result.status}")
-    click.echo(f"task:   {result.task_id}")
-    click.echo(f"digest: {result.trace.digest}")
-    click.echo("output:")
-    click.echo(json.dumps(result.output, indent=2, ensure_ascii=False))
-    if result.error:
-        error = result.error
-        click.echo(f"error: [{error['kind']}] at node '{error['node_id']}': {error['message']}", err=True)
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -180,7 +167,7 @@ def replay(config_dir: Path, recording: str, run_id: str | None, from_node: str 
                 except json.JSONDecodeError as exc:
                     fail(f"--input is not valid JSON: {exc}", EXIT_USAGE)
             result = engine.replay_from(recording, from_node, offline=offline, run_id=run_id, **edited)
-    _show(result, as_json)
+    show_result(result, as_json)
     if from_node is not None:
         if not as_json:
             click.echo(f"replay: new run {result.task_id}, from node '{from_node}' of the recording", err=True)
@@ -395,6 +382,9 @@ def schema(manifest: str | None) -> None:
 main.add_command(queue)
 main.add_command(repl)
 main.add_command(deploy)
+main.add_command(resume)
+main.add_command(approve)
+main.add_command(runs)
 attach(main, guarded=guarded, global_params=global_params)
 
 if __name__ == "__main__":

@@ -27,16 +27,25 @@ from agent_engine_core._logging import get_logger
 from agent_engine_core._plugins.config import apply_plugin_config
 from agent_engine_core._plugins.loader import load_plugins
 from agent_engine_core._plugins.view import PluginsView
+from agent_engine_core._run import durable
 from agent_engine_core._run.keep import Origin, RunKeeper, stored_run
 from agent_engine_core._run.observe import ObserverRun, Observers
 from agent_engine_core._run.queue import Queued, QueueStatus, TaskQueue
 from agent_engine_core._run.remote import project_digest, returned
 from agent_engine_core._run.stage import TaskState
 from agent_engine_core.codec import JSONValueError, dumps, loads
-from agent_engine_core.errors import InvalidInput, PluginError, ProviderError, QueueFullError, TaskFailed
+from agent_engine_core.errors import (
+    InvalidInput,
+    PluginError,
+    ProviderError,
+    QueueFullError,
+    ResumeRefused,
+    TaskFailed,
+)
 from agent_engine_core.events import Event, QueueFull, TaskDequeued, TaskQueued
 from agent_engine_core.executors import RemoteTask, TaskExecutor
 from agent_engine_core.ids import RunId, new_run_id
+from agent_engine_core.journal import RunJournal
 from agent_engine_core.memory import Artifact, Artifacts, Memory
 from agent_engine_core.records import ROOT, StageRecord, Status, TaskResult, Trace
 from agent_engine_core.replay import (
@@ -235,6 +244,13 @@ class Engine:
         self._scheduler = project.scheduler.scheduler
         self._queue = TaskQueue(self._scheduler.max_queue_size)
         self._remote_origin: tuple[str, str] | None = None
+        self._gate_book: dict[tuple[str, str, str], durable.StageGate] = {}
+        gated = durable.gated_tool_ids(project.tools.tools)
+        self._gated_nodes = frozenset(n for n, plan in self._built.plans.items() if gated.intersection(plan.tools))
+        if gated:
+            plans = durable.gate_tools(self._built.plans, gated, self._gate_book)
+            self._built = dataclasses.replace(self._built, plans=MappingProxyType(plans))
+        self._hashes: dict[str, str] | None = None
 
     @classmethod
     def from_config_dir(
@@ -497,7 +513,8 @@ class Engine:
         replayer, recorded = ReplayProvider(trace), RecordedTools(trace)
         plans = {node_id: _replaying(plan, replayer, recorded, trace) for node_id, plan in self._built.plans.items()}
         built = dataclasses.replace(self._built, plans=MappingProxyType(plans))
-        result = await self._execute(built, root[0].input, root[0].node_id, trace.run_id, False, keep=False)
+        result = await self._execute(built, root[0].input, root[0].node_id, trace.run_id, False, keep=False,
+                                     gates=durable.Gates.of_trace(trace))
         check_replay(trace, result.trace)
         return result
 
@@ -560,6 +577,104 @@ class Engine:
                 return RunView(stored).trace
         return load_recording(recording, run_id=run_id, read_events=self._plugins.manager.hook.read_trace_events)
 
+    def resume(self, run_id: str, *, allow_changed: bool = False) -> TaskResult:
+        """Continue a durable run from its journal (see ``aresume``)."""
+        if _in_running_loop():
+            raise RuntimeError("Engine.resume() was called inside a running event loop; use 'await engine.aresume()'")
+        return _loops.get().run_until_complete(self.aresume(run_id, allow_changed=allow_changed))
+
+    async def aresume(self, run_id: str, *, allow_changed: bool = False) -> TaskResult:
+        """Continue run ``run_id`` from its journal (memory.yaml ``runs: {durability: stage}``).
+
+        Journaled stages are taken from the journal, not executed again; the others run. The result is the one
+        the run would have had uninterrupted (the same trace digest), or ``waiting`` again. Raises
+        ``ResumeRefused`` naming the files (manifests, schemas, handler modules) changed since the run was
+        journaled, unless ``allow_changed`` (then the result's ``metadata["resumed"]`` says so), and
+        ``InvalidInput`` for a run that has no journal.
+        """
+        return await self._resume(self._journaled(run_id), allow_changed)
+
+    async def _resume(self, journaled: durable.Journaled, allow_changed: bool) -> TaskResult:
+        changed = durable.changed_files(journaled.hashes, self._run_hashes())
+        if changed and not allow_changed:
+            raise ResumeRefused(journaled.run_id, changed)
+        resumed = {"changed": changed, "allow_changed": bool(changed)}
+        return await self._execute(self._built, loads(journaled.input_json), journaled.start, journaled.run_id,
+                                   False, resume=(journaled, resumed))
+
+    def approve(
+        self, run_id: str, node: str, *, approve: bool, reason: str | None = None, input: Any = _RECORDED,
+        fingerprint: str | None = None, task_id: str | None = None, by: str | None = None,
+        allow_changed: bool = False,
+    ) -> TaskResult:
+        """Decide an approval a waiting run waits for, then resume it (see ``aapprove``)."""
+        if _in_running_loop():
+            raise RuntimeError("Engine.approve() was called inside a running event loop; use 'await engine.aapprove()'")
+        return _loops.get().run_until_complete(self.aapprove(
+            run_id, node, approve=approve, reason=reason, input=input, fingerprint=fingerprint, task_id=task_id,
+            by=by, allow_changed=allow_changed))
+
+    async def aapprove(
+        self, run_id: str, node: str, *, approve: bool, reason: str | None = None, input: Any = _RECORDED,
+        fingerprint: str | None = None, task_id: str | None = None, by: str | None = None,
+        allow_changed: bool = False,
+    ) -> TaskResult:
+        """Approve (``approve=True``) or reject (with a ``reason``) what run ``run_id`` waits for at ``node``.
+
+        ``input`` (the node input or tool arguments approved) or ``fingerprint`` (their SHA-256) pins the decision
+        to what was asked: a decision for anything else raises ``ApprovalRefused``, as does one for a node that
+        waits for nothing; ``task_id`` picks one of several tasks waiting at ``node``. The decision (with ``by``
+        and the time) is journaled and the run resumed: its result is returned, ``waiting`` again if more gates
+        wait. A rejection fails the stage with kind ``approval``; so does any decision after the gate's timeout.
+        """
+        journaled = self._journaled(run_id)
+        pinned = None
+        if input is not _RECORDED:
+            try:
+                pinned = durable.fingerprint(dumps(input))
+            except JSONValueError as exc:
+                raise InvalidInput(f"the approved input is not JSON: {exc}") from None
+        item = durable.choose_pending(journaled, node, task_id, pinned, fingerprint)
+        decision = durable.decision_for(item, approve=approve, reason=reason, by=by)
+        changed = durable.changed_files(journaled.hashes, self._run_hashes())
+        if changed and not allow_changed:  # refused before the decision is journaled: nothing was decided
+            raise ResumeRefused(run_id, changed)
+        self._kept_journal().append(run_id, (("approval", dumps(decision)),))
+        journaled = dataclasses.replace(journaled, decisions=(*journaled.decisions, decision))
+        return await self._resume(journaled, allow_changed)
+
+    def waiting(self) -> list[dict[str, Any]]:
+        """The runs waiting for approvals, oldest first: ``{"run_id", "status", "since", "approvals": [...]}``."""
+        return self.journaled_runs(status="waiting")
+
+    def journaled_runs(self, *, status: str | None = None) -> list[dict[str, Any]]:
+        """Durable runs not finished: ``running`` (in flight, or interrupted: resume them) and ``waiting``."""
+        return [{"run_id": s.run_id, "status": s.status, "since": s.updated_at, "approvals": loads(s.detail_json)}
+                for s in self._kept_journal().runs(status=status)]
+
+    def _kept_journal(self) -> RunJournal:
+        runs = self._built.runs
+        if runs is None or runs.journal is None:
+            raise InvalidInput("this project keeps no run journal: durable runs need memory.yaml "
+                               "runs: {durability: stage} (docs/DURABLE_RUNS.md)")
+        return runs.journal
+
+    def _journaled(self, run_id: str) -> durable.Journaled:
+        kept = self._kept_journal().read(run_id)
+        if kept is None:
+            assert self._keeper is not None  # a journal comes with a run store
+            self._keeper.flush()
+            done = self._keeper.runs.store.get(run_id) is not None
+            raise InvalidInput(f"run '{run_id}' has finished: nothing to resume" if done
+                               else f"run '{run_id}' has no journal (it never ran durably here, or its id is wrong)")
+        return durable.Journaled.of(kept)
+
+    def _run_hashes(self) -> dict[str, str]:
+        """The hashes of what runs this engine's runs, as a journal's header keeps them (computed once)."""
+        if self._hashes is None:
+            self._hashes = durable.run_hashes(self._project.sources, self._built.plans, self._project.base_dir)
+        return self._hashes
+
     @property
     def inspector(self) -> Inspector:
         """Read-only views of the runs in the engine's run store (``runs()``, ``run(id).stage(node)``...)."""
@@ -574,15 +689,25 @@ class Engine:
         origin: Origin | None = None, judge: Callable[[TaskResult], Artifact] | None = None,
         prefix: Prefix | None = None, keep: bool = True, beside_others: bool = False,
         into: Callable[[StoredRun], None] | None = None,
+        resume: tuple[durable.Journaled, Mapping[str, Any]] | None = None, gates: durable.Gates | None = None,
     ) -> TaskResult:
         """Run, then keep the run in the run store (with ``judge``'s verdict on it, when given) and return it.
 
         With a ``prefix`` the root task starts at its node, after the recorded stages it holds. A replay that
         checks a recording (``keep=False``) leaves the stored original as it was. ``into`` takes the run instead
-        of the run store: a worker's, for the engine that queued the task.
+        of the run store: a worker's, for the engine that queued the task. A durable run (``runs: {durability:
+        stage}``) journals its stages; ``resume`` continues one from its journal; ``gates`` decides the approval
+        gates of a run that keeps no journal (a replay: from its recording).
         """
         # the router, and asyncio with it, load with the first run (see the module docstring)
-        from agent_engine_core._run.router import Finished, RunState, first_failure, ordered, walk  # noqa: PLC0415
+        from agent_engine_core._run.router import (  # noqa: PLC0415
+            Finished,
+            RunState,
+            Waiting,
+            first_failure,
+            ordered,
+            walk,
+        )
 
         try:
             start_node = prefix.node_id if prefix is not None else built.dag.start_node(start)
@@ -603,6 +728,7 @@ class Engine:
         run = RunState(rid, built.plans, built.fanout_concurrency, self._executor(), timings, observers=observers,
                        memory=built.memory, regions=self._regions, credentials=built.credentials,
                        artifacts=[] if kept is not None else None, beside_others=beside_others)
+        journal = self._journal_run(run, built, keep and into is None, start_node, input_json, resume, gates)
         started_at, clock = time.time(), time.perf_counter()
         root = TaskState(id=rid, lineage=ROOT, run_id=rid)
         if prefix is not None:
@@ -615,6 +741,9 @@ class Engine:
             finished = await walk(run, root, start_node, input_json)
         finally:
             _finish_tools(built.tool_sources, rid)
+        if isinstance(finished, Waiting):
+            assert journal is not None and run.gates is not None  # only a durable run has gates to wait at
+            return self._waiting(run, journal, run.gates, ordered(run, root), resume[1] if resume else None)
         assert isinstance(finished, Finished)  # only children wait at merges; the root always finishes
         summaries, records = ordered(run, root)
         error = finished.error if finished.status is Status.FAILURE else None
@@ -626,15 +755,19 @@ class Engine:
             output_json=finished.output_json,
             error=None if error is None else error.to_dict(),
             trace=Trace(rid, summaries, records),
-            metadata=self._metadata(observers),
+            metadata=self._metadata(observers, resume[1] if resume is not None else None),
             usage=_usage(records),
         )
         if kept is not None:
             artifacts = run.artifacts or []
             if judge is not None:
                 artifacts.append(judge(result))
-            kept(stored_run(result, started_at, time.perf_counter() - clock, artifacts,
-                                   None if observers is None else observers.kept, origin))
+            run_kept = stored_run(result, started_at, time.perf_counter() - clock, artifacts,
+                                  None if observers is None else observers.kept, origin)
+            if journal is not None and keeper is not None:
+                keeper.keep(run_kept, journaled=True)  # its journal goes once the run store has it
+            else:
+                kept(run_kept)
         if raise_on_failure and result.status is not Status.SUCCESS:
             raise TaskFailed.of(result)
         return result
@@ -655,12 +788,56 @@ class Engine:
         except LookupError as exc:
             raise InvalidInput(str(exc.args[0])) from None
 
-    def _metadata(self, observers: ObserverRun | None) -> Mapping[str, Any]:
-        """The engine's metadata, plus what went wrong with observers in this run, if anything did."""
+    def _metadata(
+        self, observers: ObserverRun | None, resumed: Mapping[str, Any] | None = None
+    ) -> Mapping[str, Any]:
+        """The engine's metadata, plus what went wrong with observers in this run and how it was resumed."""
         report = observers.report() if observers is not None else None
-        if not report:
+        if not report and resumed is None:
             return self._metadata_base
-        return MappingProxyType({**self._metadata_base, "observers": report})
+        extra: dict[str, Any] = {"observers": report} if report else {}
+        if resumed is not None:
+            extra["resumed"] = MappingProxyType(dict(resumed))
+        return MappingProxyType({**self._metadata_base, **extra})
+
+    def _journal_run(
+        self, run: Any, built: Built, kept: bool, start_node: str, input_json: str,
+        resume: tuple[durable.Journaled, Mapping[str, Any]] | None, gates: durable.Gates | None,
+    ) -> RunJournal | None:
+        """Make a kept ``run`` durable when the project journals: begin its journal, or continue the one it resumes.
+
+        Returns the journal (``None``: the run is not durable; ``gates``, a replay's, then decide its gates).
+        """
+        journal = built.runs.journal if built.runs is not None and kept else None
+        run.gate_book, run.gated_nodes = self._gate_book, self._gated_nodes
+        if journal is None:
+            run.gates = gates
+            return None
+        rid = run.run_id
+        run.journal = durable.Journaling(journal, rid)
+        if resume is None:
+            journal.begin(rid, durable.header(start_node, input_json, self._run_hashes()))
+            run.gates = durable.Gates(rid)
+            return journal
+        journaled = resume[0]
+        run.journaled, run.journaled_contexts, run.paused_calls = journaled.stages, journaled.contexts, journaled.paused
+        run.gates = durable.Gates.of(rid, journaled.decisions, journaled.pending)
+        journal.set_status(rid, "running")
+        return journal
+
+    def _waiting(
+        self, run: Any, journal: RunJournal, gates: durable.Gates,
+        ordered: tuple[tuple[Any, ...], tuple[StageRecord, ...]], resumed: Mapping[str, Any] | None,
+    ) -> TaskResult:
+        """The result of a run that waits for approvals: journaled as ``waiting`` with them; not in the run store."""
+        pending = gates.pending
+        journal.set_status(run.run_id, "waiting", dumps(pending))
+        summaries, records = ordered
+        metadata = {**self._metadata(None, resumed), "approvals": tuple(pending)}
+        return TaskResult(
+            task_id=run.run_id, status=Status.WAITING, output_json="null", error=None,
+            trace=Trace(run.run_id, summaries, records), metadata=MappingProxyType(metadata), usage=_usage(records),
+        )
 
     def _executor(self) -> Executor:
         """The pool that runs sync handlers of concurrent children (made on first fan-out need)."""

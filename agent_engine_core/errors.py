@@ -11,6 +11,8 @@ Hierarchy::
     │   ├── QueueFullError     ``enqueue`` found the task queue full (scheduler.yaml ``max_queue_size``)
     │   ├── ReplayMismatch     a replayed run diverged from its recording
     │   ├── InvalidInput       an argument to the engine is unusable (an unknown start node, non-JSON input)
+    │   │   ├── ResumeRefused  ``resume``: files that ran the journaled run changed (``allow_changed`` to go on)
+    │   │   └── ApprovalRefused ``approve``: nothing waits for that node, input or fingerprint
     │   └── TaskFailed         ``run(..., raise_on_failure=True)`` and the task did not succeed
     │       └── PolicyDenied   ... because a policy rule refused one of its stages
     ├── NodeFailure            a handler raises it to fail its node cleanly (``handler.NodeFailure``)
@@ -20,13 +22,16 @@ Hierarchy::
     └── StageFailed            internal: a part of a stage fails it (becomes the record's ``StageError``)
     ValueError
     └── JSONValueError         a value that is not plain JSON where the engine needs one (``codec.JSONValueError``)
+    BaseException
+    ├── ApprovalPending        internal: a gated tool waits for an approval (the stage stops, its task waits)
+    └── ApprovalRejected       internal: a gated tool call was rejected (the stage fails with kind ``approval``)
 
 Node-level problems are results (a failed stage in the trace), not exceptions: ``NodeFailure``, ``ToolMisuse``,
-``MemoryDenied`` and ``StageFailed`` never leave a stage, and the caller sees them only as ``TaskFailed`` when
-it asks for it. The ``AgentEngineError`` branch is for problems the caller has to fix; context travels in
-keyword-only attributes and every message says what to do. A sentinel raised and caught inside one private
-module (``_Unsupported`` of the YAML fast path, ``_Unresolved`` of credential resolution) is that module's
-detail and stays beside its only raiser.
+``MemoryDenied``, ``StageFailed`` and the approval signals never leave a stage, and the caller sees them only
+as ``TaskFailed`` when it asks for it. The ``AgentEngineError`` branch is for problems the caller has to fix;
+context travels in keyword-only attributes and every message says what to do. A sentinel raised and caught
+inside one private module (``_Unsupported`` of the YAML fast path, ``_Unresolved`` of credential resolution) is
+that module's detail and stays beside its only raiser.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ if TYPE_CHECKING:  # annotations only: the contracts (layer 1) build on this mod
 
 __all__ = [
     "AgentEngineError",
+    "ApprovalRefused",
     "InvalidInput",
     "JSONValueError",
     "ManifestError",
@@ -51,6 +57,7 @@ __all__ = [
     "ProviderError",
     "QueueFullError",
     "ReplayMismatch",
+    "ResumeRefused",
     "TaskFailed",
     "ToolError",
     "ToolMisuse",
@@ -186,6 +193,22 @@ class InvalidInput(AgentEngineError, ValueError):
     """An argument to ``run``/``arun`` is unusable: an unknown start node, an input that is not JSON."""
 
 
+class ResumeRefused(InvalidInput):
+    """``resume``/``approve`` refused: files that ran the journaled run changed since (``changed`` names them).
+
+    ``allow_changed=True`` (``--allow-changed``) resumes all the same and records it in the result's metadata.
+    """
+
+    def __init__(self, run_id: str, changed: list[str]) -> None:
+        self.run_id, self.changed = run_id, list(changed)
+        super().__init__(f"run '{run_id}' cannot be resumed: {', '.join(changed)} changed since it was journaled "
+                         "(resume with allow_changed / --allow-changed to run the rest with the changed files)")
+
+
+class ApprovalRefused(InvalidInput):
+    """``approve`` refused: no approval waits for that node, input or fingerprint."""
+
+
 class TaskFailed(AgentEngineError):
     """Raised by ``run(..., raise_on_failure=True)`` when the task ends ``failure`` or ``partial``.
 
@@ -257,6 +280,24 @@ class HandlerError(Exception):
     def __init__(self, message: str, hint: str) -> None:
         self.hint = hint
         super().__init__(message)
+
+
+class ApprovalPending(BaseException):  # internal signal: a handler's ``except Exception`` must not catch it
+    """A gated tool was asked for without a decision: the stage stops and its task waits (``_run/durable``).
+
+    ``agent_calls`` are the agent calls the stage made before it stopped, journaled so that the resumed stage is
+    answered from them instead of asking the model again.
+    """
+
+    agent_calls: tuple[Any, ...] = ()
+
+
+class ApprovalRejected(BaseException):  # internal signal, like ApprovalPending
+    """A gated tool call was rejected: the stage fails with kind ``approval``."""
+
+    def __init__(self, message: str, details: Any) -> None:
+        super().__init__(message)
+        self.message, self.details = message, dict(details)
 
 
 class StageFailed(Exception):  # internal control flow: run_stage turns it into the record's StageError

@@ -171,6 +171,8 @@ class NodeFinished(Event):
     error: StageError | None
     route: tuple[str, ...]
     duration_s: float
+    approvals_json: str = "[]"
+    """The approval decisions the stage ran under (docs/DURABLE_RUNS.md); ``[]`` for a stage without a gate."""
 
     hook = "on_node_finished"
 

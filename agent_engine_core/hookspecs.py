@@ -89,6 +89,16 @@ def register_run_stores(register: Register) -> None:
 
 
 @hookspec
+def register_run_journals(register: Register) -> None:
+    """Register run journals: ``register(name, factory)``, named like the run store they go with.
+
+    memory.yaml's ``runs: {durability: stage}`` opens the journal registered under ``runs: backend``'s name with
+    the run store's ``RunStoreSetup``; ``factory(setup)`` returns a ``RunJournal`` (``ValueError`` for a bad
+    config). Durable runs append every stage to it before going on. See ``agent_engine_core.journal``.
+    """
+
+
+@hookspec
 def register_telemetry_sinks(register: Register) -> None:
     """Register telemetry sinks: ``register(name, factory)``; a sink is switched on by plugins.yaml.
 
@@ -203,6 +213,7 @@ REGISTRATION_HOOKS = (
     "register_tools",
     "register_memory_backends",
     "register_run_stores",
+    "register_run_journals",
     "register_telemetry_sinks",
     "register_executors",
     "register_node_handlers",

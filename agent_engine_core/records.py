@@ -36,10 +36,12 @@ class Status(StrEnum):
     SUCCESS = "success"
     FAILURE = "failure"
     PARTIAL = "partial"
+    WAITING = "waiting"
+    """A run (never a stage) that paused at an approval gate: resumed by ``engine.approve`` (docs/DURABLE_RUNS.md)."""
 
 
 class ErrorKind(StrEnum):
-    """Why a stage failed; SPEC §4 lists the first eight, ``docs/DECISIONS.md`` explains the last two."""
+    """Why a stage failed; SPEC §4 lists the first eight, ``docs/DECISIONS.md`` explains the last three."""
 
     SCHEMA_IN = "schema_in"
     SCHEMA_OUT = "schema_out"
@@ -51,6 +53,7 @@ class ErrorKind(StrEnum):
     ROUTING = "routing"
     CHILD_FAILURE = "child_failure"
     EXIT = "exit"
+    APPROVAL = "approval"
 
 
 class LineageStep(NamedTuple):
@@ -223,6 +226,15 @@ class StageRecord(NamedTuple):
     """The assembled context the stage saw (entries ``{"store", "tags", "payload"}``), in order."""
     started_at: float = 0.0
     duration_s: float = 0.0
+    approvals_json: str = "[]"
+    """The approval decisions the stage ran under (docs/DURABLE_RUNS.md): ``{"target", "tool_id", "fingerprint",
+    "decision"}`` are part of the canonical trace, ``"by"`` and ``"at"`` are not."""
+
+    @property
+    def approvals(self) -> list[dict[str, Any]]:
+        """A fresh copy of the stage's approval decisions (empty for a stage without a gate)."""
+        decided: list[dict[str, Any]] = loads(self.approvals_json)
+        return decided
 
     @property
     def input(self) -> Any:
@@ -239,11 +251,12 @@ class StageRecord(NamedTuple):
         error = "null" if self.error is None else dumps(self.error.to_dict(with_traceback=False))
         calls = dumps([call.to_dict(with_timing=False) for call in self.agent_calls]) if self.agent_calls else "[]"
         tools = dumps([call.to_dict() for call in self.tool_calls]) if self.tool_calls else "[]"
+        approvals = "" if self.approvals_json == "[]" else f',"approvals":{_canonical_approvals(self.approvals)}'
         return (
             f'{{"task":{dumps(self.task_id)},"seq":{self.seq},"node":{_quoted(self.node_id)},'
             f'"status":"{self.status}","input":{self.input_json},"output":{self.output_json},'
             f'"error":{error},"route":{_quoted(self.route)},"context":{self.context_json},'
-            f'"agent_calls":{calls},"tool_calls":{tools}}}'
+            f'"agent_calls":{calls},"tool_calls":{tools}{approvals}}}'
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -262,6 +275,7 @@ class StageRecord(NamedTuple):
             "context": loads(self.context_json),
             "started_at": self.started_at,
             "duration_s": self.duration_s,
+            "approvals": self.approvals,
         }
 
     def stored(self) -> dict[str, Any]:
@@ -273,7 +287,16 @@ class StageRecord(NamedTuple):
             "agent_calls": [call.stored() for call in self.agent_calls],
             "tool_calls": [call.stored() for call in self.tool_calls],
             "context": embed(self.context_json), "started_at": self.started_at, "duration_s": self.duration_s,
+            "approvals": embed(self.approvals_json),
         }
+
+
+APPROVAL_CANONICAL = ("target", "node_id", "tool_id", "fingerprint", "decision")
+"""The fields of an approval decision in the canonical trace: who decided and when are left out."""
+
+
+def _canonical_approvals(approvals: list[dict[str, Any]]) -> str:
+    return dumps([{key: decision.get(key) for key in APPROVAL_CANONICAL} for decision in approvals])
 
 
 @dataclass(frozen=True, slots=True)
@@ -494,6 +517,7 @@ def _record_from(data: Mapping[str, Any]) -> StageRecord:
             for c in data.get("tool_calls", ())
         ),
         started_at=data.get("started_at", 0.0), duration_s=data.get("duration_s", 0.0),
+        approvals_json=dumps(data.get("approvals", [])),
     )
 
 
@@ -558,7 +582,8 @@ def _trace_data(run: list[Mapping[str, Any]]) -> dict[str, Any]:
                                             "error": result["error"], "call_id": event.get("call_id"),
                                             "meta": result.get("meta")})
             else:  # the stage's end
-                stage.update({key: event[key] for key in _STAGE_FIELDS}, seq=event["stage"])
+                stage.update({key: event[key] for key in _STAGE_FIELDS}, seq=event["stage"],
+                             approvals=event.get("approvals", []))
                 records.append(stages.pop(task))
     unfinished = sorted(set(started) ^ set(finished))
     if unfinished:

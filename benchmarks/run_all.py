@@ -20,6 +20,7 @@ import time
 import bench_branch_merge
 import bench_chain
 import bench_dask
+import bench_durability
 import bench_fanout_sleep
 import bench_import
 import bench_load_large
@@ -40,6 +41,7 @@ WORKLOADS = {
     "payload": bench_payload,
     "queue": bench_queue,
     "dask": bench_dask,
+    "durability": bench_durability,
 }
 
 

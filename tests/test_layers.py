@@ -28,15 +28,15 @@ CORE = "agent_engine_core"
 
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("_version", "errors", "ids", "secrets", "codec", "lazy", "_schemas", "_logging"),
-    ("records", "events", "llm", "tools", "memory", "runs", "handler", "hookspecs", "providers"),
+    ("records", "events", "llm", "tools", "memory", "runs", "journal", "handler", "hookspecs", "providers"),
     ("manifests", "executors"),
     ("_build",),
     ("_run",),
     ("replay", "_recording"),
     ("_plugins",),
     ("engine", "_deployment", "evaluations", "inspector", "worker"),
-    ("cli", "_cli_support", "_inspect_cli", "_queue_cli", "_deploy_cli", "_repl_cli", "_repl", "_repl_session",
-     "_repl_terminal", "testing", ""),
+    ("cli", "_cli_support", "_inspect_cli", "_queue_cli", "_deploy_cli", "_durable_cli", "_repl_cli", "_repl",
+     "_repl_session", "_repl_terminal", "testing", ""),
 )
 """The core's layers, bottom to top; a module may import only its own layer or below. A name is a module or a
 package (with everything in it); ``""`` is the package ``agent_engine_core`` itself."""

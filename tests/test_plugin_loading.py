@@ -265,8 +265,8 @@ def test_cli_plugins_runs_in_process_too():
     core = listing["loaded"][0]
     assert core["distribution"] == "agent-engine-core"
     assert core["components"] == ["executor:local", "llm_provider:scripted", "llm_provider:replay",
-                                  "memory_backend:memory", "run_store:memory", "telemetry_sink:log",
-                                  "token_counter:estimate"]
+                                  "memory_backend:memory", "run_journal:memory", "run_store:memory",
+                                  "telemetry_sink:log", "token_counter:estimate"]
 
 
 def test_install_hints_name_only_distributions_of_this_repository_with_their_folders():

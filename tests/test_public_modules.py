@@ -32,9 +32,9 @@ PUBLIC_ALL = {
     "agent_engine_core.codec": ["JSONValueError", "compose", "dumps", "embed", "loads", "plain"],
     "agent_engine_core.engine": ["Engine"],
     "agent_engine_core.errors": [
-        "AgentEngineError", "InvalidInput", "JSONValueError", "ManifestError", "ManifestIssue", "MemoryDenied",
-        "NodeFailure", "PluginError", "PolicyDenied", "ProviderError", "QueueFullError", "ReplayMismatch",
-        "TaskFailed", "ToolError", "ToolMisuse",
+        "AgentEngineError", "ApprovalRefused", "InvalidInput", "JSONValueError", "ManifestError", "ManifestIssue",
+        "MemoryDenied", "NodeFailure", "PluginError", "PolicyDenied", "ProviderError", "QueueFullError",
+        "ReplayMismatch", "ResumeRefused", "TaskFailed", "ToolError", "ToolMisuse",
     ],
     "agent_engine_core.evaluations": [
         "AssertionResult", "CaseResult", "check_case", "evaluate", "junit_xml", "resolve_pointer",
@@ -54,6 +54,10 @@ PUBLIC_ALL = {
     "agent_engine_core.ids": ["RunId", "child_task_id", "new_run_id"],
     "agent_engine_core.lazy": ["get_logger", "lazy_attribute"],
     "agent_engine_core.inspector": ["Inspector", "RunView", "StageDifference", "open_inspector", "run_id_of"],
+    "agent_engine_core.journal": [
+        "InMemoryRunJournal", "JOURNAL_FORMAT", "JournalEntry", "JournalRun", "JournalSummary", "RunJournal",
+        "RunJournalFactory",
+    ],
     "agent_engine_core.llm": [
         "AgentConfig", "Credential", "ENGINE_CONFIG_KEYS", "LlmProvider", "LlmReply", "LlmRequest",
         "OFFLINE_CONFIG_KEYS", "ProviderFactory", "ProviderSetup", "ToolCall",
@@ -101,7 +105,7 @@ PUBLIC_ALL = {
         "check_context_retrieval", "check_engines_share_memory", "check_foreign_items_are_refused",
         "check_fork_refused", "check_handles_share_the_store", "check_memory_backend",
         "check_memory_yaml_refused", "check_persistence_across_processes", "check_retention_property",
-        "check_retention_survives_kills", "check_run_store", "check_run_store_property",
+        "check_retention_survives_kills", "check_run_journal", "check_run_store", "check_run_store_property",
         "check_runs_survive_kills",
         "check_threads_lose_nothing", "check_writes_survive_kills",
         "closed_after", "fake_entry_point_group", "find_secret", "in_another_process",

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Literal
 
 from agent_engine_core._build.components import Components, Registration, distribution_hint
 from agent_engine_core.errors import ManifestIssue
+from agent_engine_core.executors import LOCAL
+from agent_engine_core.journal import RunJournal
 from agent_engine_core.runs import RunStore, RunStoreSetup
 
 if TYPE_CHECKING:
@@ -33,6 +35,8 @@ class KeptRuns:
     """Whether each run's events are kept with it (``runs: {events: ...}``)."""
     background: bool
     """Written by a writer thread (every store but the in-process one, which a run only appends to)."""
+    journal: RunJournal | None = None
+    """Where durable runs journal their stages (``runs: {durability: stage}``), else ``None``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +47,7 @@ class PendingRuns:
     setup: RunStoreSetup
     events: bool
     from_manifest: bool
+    journal: Registration | None = None
 
     def open(self, project: Project, issues: list[ManifestIssue]) -> KeptRuns | None:
         """The opened store; None, with a located issue, when its factory refuses."""
@@ -56,7 +61,45 @@ class PendingRuns:
                           else ManifestIssue(message, code="runs.backend_unusable"))
             return None
         name = self.registration.name
-        return KeptRuns(store, name, self.events, background=name != "memory")
+        journal = None
+        if self.journal is not None:
+            try:
+                journal = self.journal.factory(self.setup)
+            except Exception as exc:  # as for the store: a load error, never a silent run without a journal
+                store.close()
+                message = f"the run journal '{name}' cannot be used: {type(exc).__name__}: {exc}"
+                issues.append(project.source("memory").issue(message, ["runs", "durability"],
+                                                             code="runs.journal_unusable"))
+                return None
+        return KeptRuns(store, name, self.events, background=name != "memory", journal=journal)
+
+
+def _gates_need_a_journal(project: Project, spec: RunsSpec | None, issues: list[ManifestIssue]) -> None:
+    """An approval gate waits across processes in the run journal: without ``durability: stage`` it is refused.
+
+    Durable runs are journaled by the engine that runs them: with a task executor other than ``local`` a worker
+    runs them and hands the finished run back, so ``durability: stage`` is refused there (a gate would not wait).
+    """
+    executor = project.scheduler.scheduler.executor
+    if spec is not None and spec.durability == "stage":
+        if executor != LOCAL:
+            issues.append(project.source("memory").issue(
+                f"durability: stage journals the runs of the local executor, and scheduler.yaml's executor "
+                f"'{executor}' runs them in workers", ["runs", "durability"], code="runs.journal_not_local",
+                hint="use executor: local for durable runs and approvals, or durability: off"))
+        return
+    hint = "add runs: {backend: sqlite, durability: stage} to memory.yaml (docs/DURABLE_RUNS.md)"
+    workflow = project.workflow
+    for index, node in enumerate(workflow.nodes if workflow is not None else ()):
+        if node.approval is not None and node.approval.required:
+            issues.append(project.source("workflow").issue(
+                f"node '{node.id}' has an approval gate, which needs memory.yaml runs: {{durability: stage}}",
+                ["nodes", index, "approval"], code="runs.approval_without_journal", hint=hint))
+    for index, tool in enumerate(project.tools.tools):
+        if tool.approval == "required":
+            issues.append(project.source("tools").issue(
+                f"tool '{tool.id}' needs approvals, which need memory.yaml runs: {{durability: stage}}",
+                ["tools", index, "approval"], code="runs.approval_without_journal", hint=hint))
 
 
 def bind_runs(
@@ -74,6 +117,8 @@ def bind_runs(
 
     spec = project.memory.runs
     from_manifest = spec is not None
+    _gates_need_a_journal(project, spec if spec is not None else choice if isinstance(choice, RunsSpec) else None,
+                          issues)
     installed = components.of("run_store")
     if spec is None:
         if choice is False:
@@ -91,4 +136,13 @@ def bind_runs(
                       else ManifestIssue(message, code="runs.unknown_backend", hint=hint))
         return None
     setup = RunStoreSetup(project_id, project.base_dir, spec.retention.max_items, MappingProxyType(dict(spec.config)))
-    return PendingRuns(registration, setup, spec.events, from_manifest)
+    journal = None
+    if spec.durability == "stage":
+        journal = components.of("run_journal").get(spec.backend)
+        if journal is None:
+            issues.append(project.source("memory").issue(
+                f"durability: stage needs a run journal for run store '{spec.backend}', and none is installed",
+                ["runs", "durability"], code="runs.no_journal",
+                hint="the memory, sqlite and postgres run stores have one; or set durability: off"))
+            return None
+    return PendingRuns(registration, setup, spec.events, from_manifest, journal)

@@ -8,6 +8,7 @@ from agent_engine_core._build.memory import register_estimate
 from agent_engine_core._plugins.log_sink import LogSink
 from agent_engine_core._run.pool import HandlerPool
 from agent_engine_core.hookspecs import hookimpl
+from agent_engine_core.journal import InMemoryRunJournal
 from agent_engine_core.memory import InMemoryBackend
 from agent_engine_core.providers.scripted import ScriptedProvider
 from agent_engine_core.replay import replay_provider
@@ -31,6 +32,12 @@ def register_memory_backends(register: Callable[..., None]) -> None:
 def register_run_stores(register: Callable[..., None]) -> None:
     """``memory``: the last runs of this process; what an engine keeps when memory.yaml has no ``runs:``."""
     register("memory", InMemoryRunStore)
+
+
+@hookimpl
+def register_run_journals(register: Callable[..., None]) -> None:
+    """``memory``: durable runs of this process (approvals within one process); ``runs: {durability: stage}``."""
+    register("memory", InMemoryRunJournal)
 
 
 @hookimpl

@@ -123,14 +123,23 @@ class RunKeeper:
         self._closed = False
         self._flushing = 0
         self._hurry = threading.Event()  # set while a flush waits: the writer does not linger then
+        self._journaled: set[str] = set()  # durable runs queued: their journals go once they are written
         if runs.background:
             self._queue = queue.Queue(QUEUE_SIZE)
             _LIVE.add(self)
 
-    def keep(self, run: StoredRun) -> None:
-        """Hand ``run`` to the store (queued for the writer when the store is persistent)."""
+    def keep(self, run: StoredRun, *, journaled: bool = False) -> None:
+        """Hand ``run`` to the store (queued for the writer when the store is persistent).
+
+        ``journaled``: a durable run, whose journal is dropped once the run is written (not before: a crash in
+        between leaves a journal whose resume takes every stage from it and writes the run).
+        """
+        if journaled:
+            with self._lock:
+                self._journaled.add(run.run_id)
         if self._queue is None:
             self.runs.store.write((run,))
+            self._finish_journals((run,))
             return
         if self._writer is None:
             with self._lock:
@@ -176,6 +185,17 @@ class RunKeeper:
             _LIVE.discard(self)
             self.runs.store.close()
 
+    def _finish_journals(self, runs: Sequence[StoredRun]) -> None:
+        """Drop the journals of the durable runs among ``runs``, which are written."""
+        journal = self.runs.journal
+        if journal is None or not self._journaled:
+            return
+        with self._lock:
+            done = [run.run_id for run in runs if run.run_id in self._journaled]
+            self._journaled.difference_update(done)
+        for run_id in done:
+            journal.finish(run_id)
+
     def _write_queued(self) -> None:
         assert self._queue is not None
         waiting = self._queue
@@ -192,6 +212,7 @@ class RunKeeper:
             try:
                 if runs:
                     self.runs.store.write(runs)
+                    self._finish_journals(runs)
             except Exception as exc:  # a full disk or a lost server: logged, counted, raised by the next flush
                 log.error("run_store_write_failed", store=self.runs.backend, runs=len(runs),
                           error=f"{type(exc).__name__}: {exc}")

@@ -18,7 +18,8 @@ from agent_engine_core.errors import InvalidInput, QueueFullError
 
 __all__ = ["QUEUE_STATES", "QueueStatus", "Queued", "TaskQueue"]
 
-QUEUE_STATES = ("queued", "running", "success", "failure", "partial")
+QUEUE_STATES = ("queued", "running", "success", "failure", "partial", "waiting")
+"""``waiting``: a durable run that paused at an approval gate (docs/DURABLE_RUNS.md)."""
 
 
 @dataclass(frozen=True, slots=True)

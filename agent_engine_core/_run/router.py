@@ -15,11 +15,21 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from agent_engine_core._build.context import Assembled
 from agent_engine_core._build.dag import FAN_OUT, DagNode, Role
 from agent_engine_core._build.plan import Plan
+from agent_engine_core._run.durable import (
+    Gates,
+    Journaling,
+    StageGate,
+    answered_first,
+    canonical_decision,
+    node_item,
+)
 from agent_engine_core._run.observe import ObserverRun
-from agent_engine_core._run.stage import COPY, StageOutcome, TaskState, new_tuple, run_stage
+from agent_engine_core._run.stage import COPY, StageOutcome, TaskState, new_tuple, recorded_outcome, run_stage
 from agent_engine_core.codec import dumps
+from agent_engine_core.errors import ApprovalPending
 from agent_engine_core.events import (
     AgentCallEvent,
     ChildCreated,
@@ -38,6 +48,7 @@ from agent_engine_core.events import (
 from agent_engine_core.ids import child_task_id
 from agent_engine_core.memory import Artifact, Memory, write_time
 from agent_engine_core.records import (
+    AgentCall,
     ErrorKind,
     Lineage,
     LineageStep,
@@ -50,7 +61,7 @@ from agent_engine_core.records import (
 if TYPE_CHECKING:
     from agent_engine_core._build.credentials import LoadedCredential
 
-__all__ = ["Finished", "RunState", "walk"]
+__all__ = ["Finished", "RunState", "Waiting", "walk"]
 
 
 FAST_HANDLER_S = 0.0005
@@ -88,6 +99,22 @@ class RunState:
     beside_others: bool = False
     """Other runs are in flight on the same loop (``run_queued`` with ``max_concurrency`` > 1): a sync handler
     runs in a worker thread even while its task is alone, so that blocking handlers of different tasks overlap."""
+    journal: Journaling | None = None
+    """A durable run's journal: every stage is appended before its task moves on."""
+    journaled: Mapping[tuple[str, int], StageRecord] | None = None
+    """A resumed run's journaled stages by ``(task_id, seq)``: taken as they are instead of being executed."""
+    journaled_contexts: Mapping[tuple[str, int], Assembled] = field(default_factory=dict)
+    """Their assembled contexts, announced again in their ``context_assembled`` events."""
+    paused_calls: Mapping[tuple[str, int], tuple[AgentCall, ...]] | None = None
+    """A resumed run's stages that stopped at a gated tool: the agent calls they made (answered from, again)."""
+    gates: Gates | None = None
+    """The run's approval decisions and pending approvals (``None``: the workflow has no gates)."""
+    gate_book: dict[tuple[str, str, str], StageGate] | None = None
+    """``(run_id, task_id, node_id)`` -> the gate of a running stage whose node has gated tools (the engine's)."""
+    gated_nodes: frozenset[str] = frozenset()
+    """Nodes that may call a gated tool."""
+    waiting: dict[str, Lineage] = field(default_factory=dict)
+    """Tasks that wait for approvals (they have no summary yet): their lineage orders their records."""
 
     def remember(self, task: TaskState, plan: Plan, record: StageRecord) -> None:
         """Keep a successful stage's output: task memory, ``memory_write``, and artifacts."""
@@ -189,6 +216,13 @@ class Finished:
 
 
 @dataclass(frozen=True, slots=True)
+class Waiting:
+    """A task that paused at an approval gate, or whose children did: it goes on once the run is resumed."""
+
+    task: TaskState
+
+
+@dataclass(frozen=True, slots=True)
 class Arrived:
     """A child that reached a merge node and waits there for its group."""
 
@@ -205,14 +239,17 @@ def _arrive(task: TaskState, merge_node: str, from_node: str, output_json: str) 
     return Arrived(task, merge_node, status, output_json, _entry(task, from_node, status, output_json))
 
 
-async def walk(run: RunState, task: TaskState, node_id: str, input_json: str) -> Finished | Arrived:
-    """Move ``task`` from ``node_id`` until it ends or, as a child, arrives at a merge."""
+async def walk(run: RunState, task: TaskState, node_id: str, input_json: str) -> Finished | Arrived | Waiting:
+    """Move ``task`` from ``node_id`` until it ends, waits for an approval or, as a child, arrives at a merge."""
     if run.observers is not None:
         _emit(run, task, TaskStarted, "task_started", task.lineage, node_id, input_json)
         if task.id == run.run_id:
             for credential in run.credentials:
                 _emit(run, task, CredentialLoaded, "credential_loaded", *credential)
     outcome = await _walk(run, task, node_id, input_json)
+    if isinstance(outcome, Waiting):
+        run.waiting[task.id] = task.lineage
+        return outcome  # not finished: its summary and task_finished come with the resumed run
     if isinstance(outcome, Finished):
         summary = TaskSummary(task.id, task.lineage, outcome.status, outcome.output_json, outcome.error)
     else:
@@ -245,7 +282,7 @@ def _emit_stage(run: RunState, task: TaskState, node: DagNode, outcome: StageOut
     run.observers.emit(new_tuple(NodeFinished, (
         "node_failed" if outcome.failed else "node_finished", run.run_id, task.id, task.events, time.time(),
         node.id, record.seq, record.status, record.input_json, record.output_json, record.error, record.route,
-        record.duration_s,
+        record.duration_s, record.approvals_json,
     )))
     if outcome.children:
         kind = "clones" if node.role is Role.BRANCH else "subtasks"
@@ -273,7 +310,7 @@ def _emit_calls(run: RunState, task: TaskState, node: DagNode, outcome: StageOut
               str(invocation.status), dumps(invocation.outcome()), invocation.call_id)
 
 
-async def _walk(run: RunState, task: TaskState, node_id: str, input_json: str) -> Finished | Arrived:
+async def _walk(run: RunState, task: TaskState, node_id: str, input_json: str) -> Finished | Arrived | Waiting:
     from_node = node_id
     merging: StageError | bool | None = False  # False: walked in; None/StageError: a group merges here
     handoff: list[Any] = []  # the previous stage's output value, when it may be handed on undecoded
@@ -287,7 +324,11 @@ async def _walk(run: RunState, task: TaskState, node_id: str, input_json: str) -
             handoff.clear()  # the merge's input wraps the previous output: that value is not its input
         forced = merging if isinstance(merging, StageError) else None
         merging = False
-        outcome, record = await _stage(run, task, plan, input_json, forced, handoff)
+        staged = await _stage(run, task, plan, input_json, forced, handoff)
+        if staged is None:
+            return Waiting(task)
+        outcome, record = staged
+        del staged  # the outcome's only holders are these names (see ``del outcome`` below)
         handoff.clear()
         if outcome.failed:
             goes_on = outcome.next_node is not None or outcome.children or node.role is Role.EXIT
@@ -300,7 +341,7 @@ async def _walk(run: RunState, task: TaskState, node_id: str, input_json: str) -
             return _arrive(task, node_id, node_id, record.output_json)
         if outcome.children:
             resolved = await _fan_out(run, task, node_id, record, outcome)
-            if isinstance(resolved, Finished):
+            if isinstance(resolved, (Finished, Waiting)):
                 return resolved
             node_id, input_json, merging = resolved
             from_node = node_id
@@ -316,17 +357,51 @@ async def _walk(run: RunState, task: TaskState, node_id: str, input_json: str) -
 
 async def _stage(
     run: RunState, task: TaskState, plan: Plan, input_json: str, forced: StageError | None, handoff: list[Any],
-) -> tuple[StageOutcome, StageRecord]:
-    """Run one stage of ``task`` and record it: events around it, where its handler ran and how long it took."""
+) -> tuple[StageOutcome, StageRecord] | None:
+    """Run one stage of ``task`` and record it: events around it, where its handler ran and how long it took.
+
+    ``None`` when the stage waits for an approval (nothing of it is recorded: it runs when the run resumes).
+    """
     node = plan.node
+    if run.journaled is not None:
+        journaled = run.journaled.get((task.id, task.seq))
+        if journaled is not None and journaled.node_id == node.id:
+            return _journaled_stage(run, task, plan, journaled, input_json)
+    decided: list[dict[str, Any]] = []
+    gate: StageGate | None = None
+    if run.gates is not None:
+        opened = _open_gates(run, run.gates, task, plan, input_json, forced)
+        if opened is None:
+            return None
+        forced, decided, gate, plan = opened
     observers = run.observers
     if observers is not None:
         task.events += 1  # inlined _emit: this and node_finished are the per-stage events
         started = ("node_started", run.run_id, task.id, task.events, time.time(), node.id, task.seq, input_json)
         observers.emit(new_tuple(NodeStarted, started))
     executor = run.handler_executor(node.id)
-    outcome = await run_stage(plan, task, input_json, executor=executor, forced=forced, task_items=run.task_items,
-                              handoff=handoff)
+    try:
+        outcome = await run_stage(plan, task, input_json, executor=executor, forced=forced,
+                                  task_items=run.task_items, handoff=handoff)
+    except ApprovalPending as pending:  # a gated tool was asked for: the stage runs again when the run resumes
+        if run.journal is not None and pending.agent_calls:
+            run.journal.paused(task.id, task.seq, node.id, pending.agent_calls)
+        return None
+    finally:
+        if gate is not None and run.gate_book is not None:
+            del run.gate_book[(run.run_id, task.id, node.id)]
+    if gate is not None:
+        decided += gate.used
+    if decided:
+        outcome = outcome._replace(record=outcome.record._replace(approvals_json=dumps(decided)))
+    return _recorded(run, task, plan, outcome, executor)
+
+
+def _recorded(
+    run: RunState, task: TaskState, plan: Plan, outcome: StageOutcome, executor: Executor | None
+) -> tuple[StageOutcome, StageRecord]:
+    """Keep a stage that ran: memory, what the engine learnt of its handler, the run's records and journal, events."""
+    node = plan.node
     record = outcome.record
     if record.status is Status.SUCCESS:
         run.remember(task, plan, record)
@@ -337,14 +412,72 @@ async def _stage(
         # an inner group's parent waits at this same merge for its own group: it goes nowhere yet
         record = record._replace(route=())
     run.records.append(record)
+    if run.journal is not None:
+        run.journal.stage(record, outcome.context)
     if run.observers is not None:
         _emit_stage(run, task, node, outcome, record)
     return outcome, record
 
 
+def _open_gates(
+    run: RunState, gates: Gates, task: TaskState, plan: Plan, input_json: str, forced: StageError | None
+) -> tuple[StageError | None, list[dict[str, Any]], StageGate | None, Plan] | None:
+    """A stage's gates: ``None`` while its node's gate waits, else what the stage runs with.
+
+    That is: its forced error, the node decision it runs on, the gate its gated tools consult (``None`` for a
+    node without any) and its plan (answered from the agent calls it made before it paused at a tool, if it did).
+    """
+    node = plan.node
+    opened = _node_gate(gates, task, node, input_json, forced)
+    if opened is None:
+        return None
+    gate = None
+    if node.id in run.gated_nodes and run.gate_book is not None:
+        gate = run.gate_book[(run.run_id, task.id, node.id)] = StageGate(gates, task.id, node.id)
+    if run.paused_calls is not None and (task.id, task.seq) in run.paused_calls:
+        plan = answered_first(plan, run.paused_calls[(task.id, task.seq)])
+    return (*opened, gate, plan)
+
+
+def _node_gate(
+    gates: Gates, task: TaskState, node: DagNode, input_json: str, forced: StageError | None
+) -> tuple[StageError | None, list[dict[str, Any]]] | None:
+    """A node's approval gate: ``None`` while it waits, else the stage's forced error and the decision it ran on.
+
+    A stage already failed (a merge of failed children) is not asked about: it runs nothing to approve.
+    """
+    approval = node.spec.approval
+    if approval is None or not approval.required or forced is not None:
+        return forced, []
+    decision = gates.decide(node_item(task.id, node.id, input_json, approval.prompt), approval.timeout)
+    if decision is None:
+        return None
+    if decision["decision"] != "approved":
+        reason = decision.get("reason") or "no reason given"
+        forced = StageError(node.id, ErrorKind.APPROVAL, f"the approval of '{node.id}' was rejected: {reason}",
+                            dumps({"fingerprint": decision["fingerprint"], "reason": decision.get("reason")}))
+    return forced, [canonical_decision(decision)]
+
+
+def _journaled_stage(
+    run: RunState, task: TaskState, plan: Plan, record: StageRecord, input_json: str
+) -> tuple[StageOutcome, StageRecord]:
+    """A resumed run's stage taken from its journal: recorded, remembered and announced, not executed."""
+    outcome = recorded_outcome(plan, task, record)._replace(context=run.journaled_contexts.get((task.id, record.seq)))
+    if record.status is Status.SUCCESS:
+        run.remember(task, plan, record)
+    run.records.append(record)
+    if run.observers is not None:
+        task.events += 1
+        run.observers.emit(new_tuple(NodeStarted, ("node_started", run.run_id, task.id, task.events, time.time(),
+                                                   plan.node.id, record.seq, input_json)))
+        _emit_stage(run, task, plan.node, outcome, record)
+    return outcome, record
+
+
 async def _fan_out(
     run: RunState, parent: TaskState, node_id: str, record: StageRecord, outcome: StageOutcome
-) -> Finished | tuple[str, str, StageError | None]:
+) -> Finished | Waiting | tuple[str, str, StageError | None]:
     """Run the children of a branch/split stage; returns how the parent goes on."""
     kind = "clone" if run.plans[node_id].node.role is Role.BRANCH else "subtask"
     children = [
@@ -361,7 +494,7 @@ async def _fan_out(
                   target)
     run.active += len(children)
     pairs = list(zip(children, outcome.children, strict=True))
-    results: list[Finished | Arrived] = []
+    results: list[Finished | Arrived | Waiting] = []
     if run.never_waits(node_id):
         slowed = run.slowed
         while len(results) < len(pairs) and run.slowed == slowed:  # a handler turned slow: tasks for the rest
@@ -375,11 +508,13 @@ async def _fan_out(
     return _resolve_group(run, parent, node_id, kind, results)
 
 
-async def _concurrently(run: RunState, pairs: Sequence[tuple[TaskState, tuple[str, str]]]) -> list[Finished | Arrived]:
+async def _concurrently(
+    run: RunState, pairs: Sequence[tuple[TaskState, tuple[str, str]]]
+) -> list[Finished | Arrived | Waiting]:
     """Walk each ``(child, (target, input_json))`` in its own asyncio task, at most ``fanout_concurrency`` at once."""
     limit = asyncio.Semaphore(run.fanout_concurrency) if len(pairs) > run.fanout_concurrency else None
 
-    async def one(child: TaskState, target: str, input_json: str) -> Finished | Arrived:
+    async def one(child: TaskState, target: str, input_json: str) -> Finished | Arrived | Waiting:
         try:
             if limit is None:
                 return await walk(run, child, target, input_json)
@@ -392,8 +527,10 @@ async def _concurrently(run: RunState, pairs: Sequence[tuple[TaskState, tuple[st
 
 
 def _resolve_group(
-    run: RunState, parent: TaskState, fan_out_node: str, kind: str, results: Sequence[Finished | Arrived]
-) -> Finished | tuple[str, str, StageError | None]:
+    run: RunState, parent: TaskState, fan_out_node: str, kind: str, results: Sequence[Finished | Arrived | Waiting]
+) -> Finished | Waiting | tuple[str, str, StageError | None]:
+    if any(isinstance(r, Waiting) for r in results):  # the group is complete once its waiting children are
+        return Waiting(parent)
     arrivals = [r for r in results if isinstance(r, Arrived)]
     failed = [r for r in results if isinstance(r, Finished) and r.status is Status.FAILURE]
     if not arrivals:
@@ -416,7 +553,7 @@ def _resolve_group(
         if isinstance(result, Arrived):
             parent.degraded = parent.degraded or result.status is Status.PARTIAL
             entries.append(result.entry)
-        elif result.status is Status.FAILURE and on_failure != "ignore_failures":
+        elif isinstance(result, Finished) and result.status is Status.FAILURE and on_failure != "ignore_failures":
             entries.append(_entry(result.task, result.last_node, Status.FAILURE, result.output_json, result.error))
     forced = None
     if failed and on_failure == "fail_on_any":
@@ -435,7 +572,7 @@ def _resolve_group(
 
 
 def _complete_without_merge(
-    parent: TaskState, fan_out_node: str, kind: str, results: Sequence[Finished | Arrived]
+    parent: TaskState, fan_out_node: str, kind: str, results: Sequence[Finished | Arrived | Waiting]
 ) -> Finished:
     finished = [r for r in results if isinstance(r, Finished)]
     succeeded = [r for r in finished if r.status is not Status.FAILURE]
@@ -492,6 +629,7 @@ def ordered(run: RunState, root: TaskState) -> tuple[tuple[TaskSummary, ...], tu
     if len(run.summaries) == 1:  # the root alone: its records were appended in sequence order
         return tuple(run.summaries), tuple(run.records)
     keys = {s.task_id: s.lineage.sort_key() for s in run.summaries}
+    keys.update((task_id, lineage.sort_key()) for task_id, lineage in run.waiting.items())
     keys.setdefault(root.id, ())
     summaries = tuple(sorted(run.summaries, key=lambda s: keys[s.task_id]))
     records = tuple(sorted(run.records, key=lambda r: (keys[r.task_id], r.seq)))

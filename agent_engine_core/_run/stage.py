@@ -22,7 +22,15 @@ from agent_engine_core._run.agent import call_agent
 from agent_engine_core._run.pool import in_thread
 from agent_engine_core._schemas import SchemaSet
 from agent_engine_core.codec import dumps, loads
-from agent_engine_core.errors import JSONValueError, MemoryDenied, NodeFailure, StageFailed, ToolMisuse
+from agent_engine_core.errors import (
+    ApprovalPending,
+    ApprovalRejected,
+    JSONValueError,
+    MemoryDenied,
+    NodeFailure,
+    StageFailed,
+    ToolMisuse,
+)
 from agent_engine_core.handler import MemoryAccess, NodeContext, ToolBox
 from agent_engine_core.records import AgentCall, ErrorKind, Lineage, StageError, StageRecord, Status
 from agent_engine_core.tools import ToolInvocation, ToolScope
@@ -30,7 +38,7 @@ from agent_engine_core.tools import ToolInvocation, ToolScope
 if TYPE_CHECKING:
     import jsonschema
 
-__all__ = ["COPY", "StageOutcome", "TaskState", "run_stage"]
+__all__ = ["COPY", "StageOutcome", "TaskState", "recorded_outcome", "run_stage"]
 
 new_tuple = tuple.__new__
 """Builds a named tuple made for every stage (its record, events, memory item, artifact) from a complete field
@@ -111,6 +119,11 @@ async def run_stage(
         except StageFailed as failed:
             kind, message, details, tb = failed.error
             error = _error(node.id, kind, message, details, tb)
+        except ApprovalRejected as rejected:  # a gated tool's call was rejected (docs/DURABLE_RUNS.md)
+            error = _error(node.id, ErrorKind.APPROVAL, rejected.message, rejected.details, None)
+        except ApprovalPending as pending:  # the stage waits: what its agent was told so far goes to the journal
+            pending.agent_calls = tuple(calls)
+            raise
     next_node: str | None = None
     children: tuple[tuple[str, str], ...] = ()
     if error is not None and node.role is Role.DECISION:
@@ -132,12 +145,25 @@ async def run_stage(
     route = (next_node,) if next_node else tuple(target for target, _ in children)
     record = new_tuple(StageRecord, (  # every field, in order: see new_tuple
         task.id, node.id, task.seq, status, input_json, output_json, error, route, tuple(calls), tuple(tool_calls),
-        context.entries_json if context else "[]", started_at, time.perf_counter() - clock,
+        context.entries_json if context else "[]", started_at, time.perf_counter() - clock, "[]",
     ))
     task.seq += 1
     if error is not None and task.first_error is None:
         task.first_error = error
     return StageOutcome(record, next_node, children, context, output)
+
+
+def recorded_outcome(plan: Plan, task: TaskState, record: StageRecord) -> StageOutcome:
+    """A stage a resume takes from the run's journal: its record as it was, its way on worked out from it.
+
+    The route is decided again from the recorded output, as the stage decided it (``_route`` is a function
+    of the node and the output alone), and the task's sequence and first error move on as the stage moved them.
+    """
+    next_node, children = _route(plan.node, record.output_json) if record.route else (None, ())
+    task.seq += 1
+    if record.error is not None and task.first_error is None:
+        task.first_error = record.error
+    return StageOutcome(record, next_node, children)
 
 
 def _error(node_id: str, kind: ErrorKind, message: str, details: Any, tb: str | None) -> StageError:

@@ -92,6 +92,15 @@ class MergeOptions(_Manifest):
     )
 
 
+class ApprovalOptions(_Manifest):
+    """A node's approval gate: a task reaching the node waits until a person approves its input."""
+
+    required: bool = Field(True, description="The gate is on (false: the node runs without asking).")
+    prompt: str | None = Field(None, description="What the person approving is asked; shown with the input.")
+    timeout: float | None = Field(None, gt=0, description="Seconds an approval may wait; a decision asked for "
+                                  "later is a rejection (the stage fails with kind approval).")
+
+
 class NodeSpec(_Manifest):
     """One node of the workflow DAG."""
 
@@ -114,6 +123,8 @@ class NodeSpec(_Manifest):
     memory_write: Literal["project", "global"] | None = Field(None, description="Also append output there.")
     always_fail: bool = Field(False, description="Exit only: force status failure.")
     merge: MergeOptions | None = Field(None, description="Merge only.")
+    approval: ApprovalOptions | None = Field(None, description="Wait for a person to approve the input first "
+                                             "(needs memory.yaml runs: {durability: stage}).")
 
 
 class EdgeSpec(_Manifest):
@@ -220,6 +231,10 @@ class ToolSpec(_Manifest):
     allow_shell: bool = Field(False, description="The tool may start processes.")
     timeout_s: float = Field(30.0, gt=0, description="How long one invocation may take.")
     config: JSONObject = Field(default_factory=FrozenDict, description="Passed to the tool type's factory.")
+    approval: Literal["required", "none"] = Field(
+        "none", description="required: every call waits for a person to approve its arguments (needs memory.yaml "
+        "runs: {durability: stage}).",
+    )
 
 
 class ToolsManifest(_Manifest):
@@ -299,6 +314,10 @@ class RunsSpec(_Manifest):
                                      description="max_items: runs kept (default: memory 100, the others 10000).")
     config: JSONObject = Field(default_factory=FrozenDict, description="Passed to the store (paths, DSN).")
     events: bool = Field(True, description="Keep each run's events with it (inspect events); false saves their cost.")
+    durability: Literal["off", "stage"] = Field(
+        "off", description="stage: journal every stage before the next starts, so that a run can be resumed "
+        "after a crash and wait for approvals (docs/DURABLE_RUNS.md); off: runs are kept once finished.",
+    )
 
 
 class ContextSource(_Manifest):

@@ -16,6 +16,7 @@ installs; ``assemble_context(profile, memory, input_json)`` is the context the e
 backends; ``check_run_store(build, dir, persistent=..., default_max_runs=...)`` asserts the run store contract
 (``agent_engine_core.runs``) on a distribution's run stores, and ``check_run_store_property(build, dir)`` checks,
 for any writes, that a store lists what the contract's model does (Hypothesis);
+``check_run_journal(build, dir, persistent=...)`` asserts the run journal contract (``agent_engine_core.journal``);
 ``check_runs_survive_kills(build, dir, backend)``: an engine keeping its runs there, killed with SIGKILL mid-way,
 loses no acknowledged run (``flush_runs()`` returned) and leaves only complete ones.
 
@@ -55,6 +56,7 @@ from agent_engine_core.hookspecs import hookimpl
 from agent_engine_core.records import TaskResult
 from agent_engine_core.testing._canary import CANARY_ENV, SecretLedger, find_secret
 from agent_engine_core.testing._context_kit import assemble_context, check_context_retrieval
+from agent_engine_core.testing._journal_conformance import check_run_journal
 from agent_engine_core.testing._memory_conformance import check_memory_backend
 from agent_engine_core.testing._memory_kit import (
     LockedDir,
@@ -96,6 +98,7 @@ __all__ = [
     "check_persistence_across_processes",
     "check_retention_property",
     "check_retention_survives_kills",
+    "check_run_journal",
     "check_run_store",
     "check_run_store_property",
     "check_runs_survive_kills",

@@ -21,6 +21,9 @@ Layout (SPEC §3.4's SQLite layout, in one PostgreSQL schema, ``agent_engine`` b
                                               tie-break by code point, as every run store does
         status, started_at, duration_s, nodes, tokens, origin     the run's summary
         document    text                      the run's JSON document, byte for byte (never read here)
+    journal_runs, journal_entries (version 3: the run journal of durable runs)
+        journal_runs: project_id, run_id (the key), status, detail, header, updated_at
+        journal_entries: seq bigserial (append order), project_id, run_id, kind, body (text, never read here)
 
 Every query orders by ``(created_at, seq)``, and every index ends with those two columns, so "oldest first",
 "the newest N" and the retention cut-off are index scans. Creating or migrating takes a transaction-scoped
@@ -40,7 +43,7 @@ __all__ = ["SCHEMA_VERSION", "ensure_schema", "lock_key", "memory_table"]
 
 log = get_logger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The layout version this release writes; a database at a newer version is refused."""
 
 _MEMORY_TABLE = """
@@ -122,7 +125,29 @@ def _version_2(s: str) -> list[str]:
     ]
 
 
-_MIGRATIONS = (_version_1, _version_2)
+def _version_3(s: str) -> list[str]:
+    return [
+        f"""CREATE TABLE {s}.journal_runs (
+            project_id text NOT NULL,
+            run_id text COLLATE "C" NOT NULL,
+            status text NOT NULL,
+            detail text NOT NULL,
+            header text NOT NULL,
+            updated_at double precision NOT NULL,
+            PRIMARY KEY (project_id, run_id)
+        )""",
+        f"""CREATE TABLE {s}.journal_entries (
+            seq bigserial PRIMARY KEY,
+            project_id text NOT NULL,
+            run_id text COLLATE "C" NOT NULL,
+            kind text NOT NULL,
+            body text NOT NULL
+        )""",
+        f"CREATE INDEX journal_of_run ON {s}.journal_entries (project_id, run_id, seq)",
+    ]
+
+
+_MIGRATIONS = (_version_1, _version_2, _version_3)
 """Migration ``n`` (1-based) takes a database from version ``n - 1`` to ``n``."""
 
 

@@ -1,4 +1,4 @@
-"""The entry point module: registers the ``postgres`` memory backend and run store (named in memory.yaml)."""
+"""The entry point module: registers the ``postgres`` memory backend, run store and run journal (memory.yaml)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from typing import TYPE_CHECKING, Any
 from agent_engine_core import hookimpl
 
 if TYPE_CHECKING:
+    from agent_engine_core.journal import RunJournal
     from agent_engine_core.memory import MemoryBackend, MemorySetup
     from agent_engine_core.runs import RunStore, RunStoreSetup
 
-__all__ = ["BACKEND_NAME", "build_backend", "build_run_store", "register_memory_backends", "register_run_stores"]
+__all__ = ["BACKEND_NAME", "build_backend", "build_run_journal", "build_run_store", "register_memory_backends",
+           "register_run_journals", "register_run_stores"]
 
 BACKEND_NAME = "postgres"
 """The name memory.yaml uses: ``project_store: {backend: postgres, config: {dsn_env: ...}}``."""
@@ -50,3 +52,20 @@ def build_run_store(setup: RunStoreSetup) -> RunStore:
 def register_run_stores(register: Callable[..., Any]) -> None:
     """Offer the ``postgres`` run store to the engine."""
     register(BACKEND_NAME, build_run_store)
+
+
+def build_run_journal(setup: RunStoreSetup) -> RunJournal:
+    """The run journal factory (memory.yaml ``runs: {backend: postgres, durability: stage, config: {...}}``).
+
+    The config is the run store's; the journal lives in the ``journal_runs``/``journal_entries`` tables of its
+    schema, shared by every worker. Raises as ``build_backend`` does.
+    """
+    from agent_engine_memory_postgres._journal import PostgresRunJournal  # noqa: PLC0415 - light discovery
+
+    return PostgresRunJournal(setup)
+
+
+@hookimpl
+def register_run_journals(register: Callable[..., Any]) -> None:
+    """Offer the ``postgres`` run journal to the engine."""
+    register(BACKEND_NAME, build_run_journal)

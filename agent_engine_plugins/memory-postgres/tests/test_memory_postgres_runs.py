@@ -69,4 +69,4 @@ def test_a_database_at_layout_version_1_gains_the_runs_table_and_keeps_its_memor
     memory.close()
     with postgres_server.admin() as conn:
         versions = conn.execute(f'SELECT version FROM "{schema}".schema_version ORDER BY version').fetchall()
-    assert versions == [(1,), (2,)]
+    assert versions == [(1,), (2,), (3,)]  # and on to the journal tables (version 3)

@@ -30,8 +30,8 @@ def test_the_tables_and_columns_are_the_documented_ones(make_backend, postgres_s
     with postgres_server.admin() as conn:
         tables = conn.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
                               "ORDER BY table_name", [schema]).fetchall()
-        assert [t for (t,) in tables] == ["artifacts", "global_memory", "project_memory", "runs", "schema_version",
-                                          "task_memory"]
+        assert [t for (t,) in tables] == ["artifacts", "global_memory", "journal_entries", "journal_runs",
+                                          "project_memory", "runs", "schema_version", "task_memory"]
         for table in ("task_memory", "project_memory", "global_memory"):
             assert _columns(conn, schema, table) == MEMORY_COLUMNS
         assert _columns(conn, schema, "artifacts") == ARTIFACT_COLUMNS
