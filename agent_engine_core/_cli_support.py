@@ -63,14 +63,14 @@ def show_result(result: TaskResult, as_json: bool) -> None:
 
 
 def show_pending(approvals: Any) -> None:
-    """The approvals a run waits for, each with what it approves and its fingerprint, and how to decide it."""
+    """The approvals a run waits for: what each approves, its fingerprint (``approve`` names it) and timeout."""
     for item in approvals:
         what = f"tool '{item['tool_id']}' with arguments" if item["target"] == "tool" else "input"
         click.echo(f"waiting for approval: run {item['run_id']} task {item['task_id']} node '{item['node_id']}'")
         if item.get("prompt"):
             click.echo(f"  prompt:      {item['prompt']}")
         value = item["arguments"] if item["target"] == "tool" else item["input"]
-        click.echo(f"  {what}: {json.dumps(value, ensure_ascii=False)}")
+        click.echo(f"  {what + ':':<12} {json.dumps(value, ensure_ascii=False)}")
         click.echo(f"  fingerprint: {item['fingerprint']}")
         if item.get("timeout") is not None:
             click.echo(f"  timeout:     {item['timeout']:g} s after it was asked for")

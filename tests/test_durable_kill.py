@@ -81,10 +81,10 @@ def _kill_when_paused(process: subprocess.Popen[str], paused: Path) -> None:
             raise AssertionError(f"the run ended (exit {process.returncode}) before its kill point:\n{out}\n{err}")
         assert time.monotonic() < deadline, "the run never reached its kill point"
         time.sleep(0.01)
-    pid = int(paused.read_text().strip() or 0)
+    pid = int(paused.read_text())
     process.send_signal(signal.SIGKILL)
     process.communicate()
-    if pid and pid != process.pid:  # a tool's program paused in its own process group
+    if pid != process.pid:  # a tool's program paused in its own process group
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:

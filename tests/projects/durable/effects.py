@@ -43,6 +43,9 @@ def _pause() -> None:
         Path(f"{paused}.taken").touch(exist_ok=False)
     except FileExistsError:
         return
-    paused.write_text(f"{os.getpid()}\n", encoding="utf-8")
+    # written whole, then renamed: the test must never read the pid half-written (an empty pid kills nothing)
+    staged = paused.with_name(f"{paused.name}.staged")
+    staged.write_text(f"{os.getpid()}\n", encoding="utf-8")
+    os.replace(staged, paused)
     while True:
         time.sleep(1)
