@@ -101,6 +101,8 @@ def guarded(command: F) -> F:
                     sys.stdout.flush()
         except BrokenPipeError:
             _exit_for_closed_stdout()
+        except click.ClickException:  # click's own report of a bad argument (exit 2, "Error: ..."), not a fault
+            raise
         except ManifestError as exc:
             click.echo(str(exc), err=True)
             sys.exit(EXIT_USAGE)

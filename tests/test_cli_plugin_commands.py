@@ -101,3 +101,20 @@ def test_a_failing_sub_command_of_a_plugin_group_is_guarded_too(fake_entry_point
     assert "internal error: RuntimeError: the sub-command's own bug" in result.output
     assert "Traceback" not in result.output
     assert not hasattr(kit.commands["boom"].callback, "__wrapped__")  # the plugin's own command is left as it was
+
+
+@click.command(name="picky")
+@click.option("--size", type=int, default=1)
+def picky(size: int) -> None:
+    if size > 10:
+        raise click.BadParameter(f"{size} is more than 10", param_hint="--size")
+    click.echo(f"size {size}")
+
+
+def test_a_plugin_commands_own_usage_error_is_a_usage_error_not_an_internal_one(fake_entry_points):
+    fake_entry_points(("acme", command_plugin(picky), "agent-engine-acme"))
+    result = CliRunner().invoke(main, ["picky", "--size", "11"])
+    assert result.exit_code == 2
+    assert "Invalid value for --size: 11 is more than 10" in result.output
+    assert "internal error" not in result.output
+    assert CliRunner().invoke(main, ["picky", "--size", "3"]).output == "size 3\n"

@@ -8,17 +8,17 @@ fail (``.ci/run`` installs it).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from _workflows import choose, engine, node
+from browser import for_tests
 from click.testing import CliRunner
 from doc_blocks import ROOT, Fenced, fenced_blocks, markdown_files
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from mermaid_check import CHROMIUM, Mermaid
+from mermaid_check import Mermaid
 
 from agent_engine_core.cli import main, mermaid
 
@@ -29,16 +29,7 @@ EXAMPLES = sorted(path.parent for path in (ROOT / "examples").glob("**/workflow.
 @pytest.fixture(scope="session")
 def checker() -> Iterator[Mermaid]:
     """One chromium page with mermaid loaded, for the whole session."""
-    missing = [] if CHROMIUM.exists() else [f"{CHROMIUM} (apt-get install -y chromium)"]
-    try:
-        import playwright  # noqa: F401
-    except ImportError:
-        missing.append("playwright (pip install -r requirements-dev.txt)")
-    if missing:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI checks the Mermaid diagrams but {' and '.join(missing)} is missing")
-        pytest.skip(f"checking Mermaid diagrams needs {' and '.join(missing)}")
-    made = Mermaid()
+    made = Mermaid(for_tests("checking the Mermaid diagrams"))
     yield made
     made.close()
 

@@ -17,17 +17,16 @@ from __future__ import annotations
 import gzip
 import hashlib
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from browser import ThreadBrowser
 from doc_blocks import fenced_blocks, markdown_files
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = ROOT / "tests" / "vendor" / "mermaid" / "mermaid.min.js.gz"
 BUNDLE_SHA256 = "581ed7d74bd9048d0e3a91363927d72ef22942d7722546b27f7cc29e35390eb8"
 """mermaid 11.17.2's ``dist/mermaid.min.js``, as tools/vendor_mermaid.py prints it."""
-CHROMIUM = Path("/usr/bin/chromium")
 
 _CHECK = """async ([id, text]) => {
     try {
@@ -56,37 +55,29 @@ def bundle() -> str:
 class Mermaid:
     """One chromium page with mermaid loaded; ``error(text)`` says what is wrong with a diagram, if anything."""
 
-    def __init__(self) -> None:
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mermaid-browser")
+    def __init__(self, browser: ThreadBrowser | None = None) -> None:
+        self._browser = browser or ThreadBrowser()  # the checker's from now on: ``close`` closes it
         self._count = 0
-        self._page: Any = None
-        self._thread.submit(self._start).result()
+        self._page = self._browser.run(self._open)
 
-    def _start(self) -> None:
-        from playwright.sync_api import sync_playwright  # noqa: PLC0415 - only where a browser is wanted
-
-        self._playwright = sync_playwright().start()
-        try:
-            self._browser = self._playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-            page = self._browser.new_page()
-            page.set_content("<!doctype html><html><body></body></html>")
-            page.add_script_tag(content=bundle())
-            page.evaluate("mermaid.initialize({startOnLoad: false, securityLevel: 'strict'})")
-            self._page = page
-        except BaseException:
-            self._playwright.stop()
-            raise
+    @staticmethod
+    def _open(browser: Any) -> Any:
+        page = browser.new_page()
+        page.set_content("<!doctype html><html><body></body></html>")
+        page.add_script_tag(content=bundle())
+        page.evaluate("mermaid.initialize({startOnLoad: false, securityLevel: 'strict'})")
+        return page
 
     def error(self, text: str) -> str | None:
         """Mermaid's error for ``text``, or ``None`` when it parses and renders."""
         self._count += 1
-        error = self._thread.submit(self._page.evaluate, _CHECK, [f"diagram{self._count}", text]).result()
+        error = self._browser.run(lambda _: self._page.evaluate(_CHECK, [f"diagram{self._count}", text]))
         return None if error is None else str(error)
 
     def screenshot(self, texts: list[str], path: Path) -> None:
         """Render ``texts`` one under the other on a fresh page and save a full-page screenshot (for people)."""
-        def shoot() -> None:
-            page = self._browser.new_page(viewport={"width": 1400, "height": 900})
+        def shoot(browser: Any) -> None:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
             try:
                 page.set_content("<!doctype html><html><body></body></html>")
                 page.add_script_tag(content=bundle())
@@ -104,18 +95,11 @@ class Mermaid:
             finally:
                 page.close()
 
-        self._thread.submit(shoot).result()
+        self._browser.run(shoot)
 
     def close(self) -> None:
-        """Close the browser and playwright, in their thread, and end the thread."""
-        def stop() -> None:
-            self._browser.close()
-            self._playwright.stop()
-
-        try:
-            self._thread.submit(stop).result()
-        finally:
-            self._thread.shutdown()
+        """Close the browser (and with it the page)."""
+        self._browser.close()
 
 
 def main(argv: list[str]) -> int:

@@ -3,21 +3,20 @@
 The docs' Mermaid blocks are parsed and rendered by mermaid itself, in Debian's chromium driven by playwright
 (``tests/test_mermaid_blocks.py``), offline: nothing is fetched at test time. This script is how the bundle got
 there, and how it is moved to another version: it asks npm for the pinned package, checks the tarball against
-the pinned integrity, and writes ``dist/mermaid.min.js`` (gzipped, reproducibly: 3.5 MB is 1 MB) and the
-package's LICENSE. Change ``VERSION`` and ``INTEGRITY`` together (``npm view mermaid@X dist.integrity``), run
-``python tools/vendor_mermaid.py``, then put the new bundle's SHA-256, which it prints, in the test.
+the pinned integrity (``vendor_npm.py``), and writes ``dist/mermaid.min.js`` (gzipped, reproducibly: 3.5 MB is
+1 MB) and the package's LICENSE. Change ``VERSION`` and ``INTEGRITY`` together (``npm view mermaid@X
+dist.integrity``), run ``python tools/vendor_mermaid.py``, then put the new bundle's SHA-256, which it prints, in
+the test.
 """
 
 from __future__ import annotations
 
-import base64
 import gzip
 import hashlib
-import subprocess
 import sys
-import tarfile
-import tempfile
 from pathlib import Path
+
+from vendor_npm import package_files
 
 VERSION = "11.17.2"
 INTEGRITY = "sha512-V6K3C8EBdEsPFZXSKMJe6ppQOENxuHARr9GvHX4hh47lAbhMRD9qf4oEK7LoaRQxULMa80/qt5gHO73aCleBBg=="
@@ -27,34 +26,13 @@ BUNDLE = "package/dist/mermaid.min.js"
 LICENSE = "package/LICENSE"
 
 
-def integrity(data: bytes) -> str:
-    """The Subresource Integrity string npm records for a tarball."""
-    return "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode()
-
-
-def fetch_tarball(folder: Path) -> bytes:
-    """``npm pack mermaid@VERSION`` into ``folder``; the tarball's bytes, checked against ``INTEGRITY``."""
-    subprocess.run(["npm", "pack", f"mermaid@{VERSION}", "--pack-destination", str(folder)],
-                   check=True, capture_output=True)
-    data = (folder / f"mermaid-{VERSION}.tgz").read_bytes()
-    if integrity(data) != INTEGRITY:
-        raise SystemExit(f"mermaid@{VERSION}: the tarball's integrity is {integrity(data)}, not the pinned {INTEGRITY}")
-    return data
-
-
 def main() -> int:
     """Write the bundle and the license; print the bundle's SHA-256 for the test to pin."""
-    with tempfile.TemporaryDirectory() as scratch:
-        fetch_tarball(Path(scratch))
-        with tarfile.open(Path(scratch) / f"mermaid-{VERSION}.tgz") as archive:
-            bundle = archive.extractfile(BUNDLE)
-            license_text = archive.extractfile(LICENSE)
-            if bundle is None or license_text is None:
-                raise SystemExit(f"mermaid@{VERSION} has no {BUNDLE} or {LICENSE}")
-            script, notice = bundle.read(), license_text.read()
+    files = package_files("mermaid", VERSION, INTEGRITY, [BUNDLE, LICENSE])
+    script = files[BUNDLE]
     TARGET.mkdir(parents=True, exist_ok=True)
     (TARGET / "mermaid.min.js.gz").write_bytes(gzip.compress(script, compresslevel=9, mtime=0))
-    (TARGET / "LICENSE").write_bytes(notice)
+    (TARGET / "LICENSE").write_bytes(files[LICENSE])
     (TARGET / "VERSION").write_text(f"mermaid {VERSION} ({INTEGRITY})\n", encoding="utf-8")
     print(f"mermaid {VERSION}: {TARGET / 'mermaid.min.js.gz'}, bundle sha256 {hashlib.sha256(script).hexdigest()}")
     return 0
