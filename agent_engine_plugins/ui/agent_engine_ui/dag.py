@@ -134,9 +134,11 @@ def render_svg(graph: Graph, marks: Mapping[str, NodeMark], taken: Iterable[tupl
              'markerUnits="userSpaceOnUse" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z"/></marker>'
              '<marker id="arrow-taken" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="9" markerHeight="9" '
              'markerUnits="userSpaceOnUse" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z"/></marker></defs>']
-    parts.extend(_frames(graph, marks, at))
+    frames, captions = _frames(graph, marks, at)
+    parts.extend(frames)
     parts.extend(_edge(edge, at, (edge.source, edge.target) in taken_edges) for edge in graph.edges)
     parts.extend(_node(node, marks.get(node.id), at[node.id]) for node in graph.nodes)
+    parts.extend(captions)  # over the edges that cross a frame's top, so they stay readable
     parts.append("</svg>")
     return "".join(parts)
 
@@ -175,8 +177,9 @@ def _node(node: GraphNode, mark: NodeMark | None, at: tuple[int, int]) -> str:
             "</g>")
 
 
-def _frames(graph: Graph, marks: Mapping[str, NodeMark], at: Mapping[str, tuple[int, int]]) -> list[str]:
-    """A dashed frame around each connected group of nodes that ran only in fan-out tasks, with their count."""
+def _frames(graph: Graph, marks: Mapping[str, NodeMark],
+            at: Mapping[str, tuple[int, int]]) -> tuple[list[str], list[str]]:
+    """A dashed frame around each connected group of nodes that ran only in fan-out tasks, and its caption."""
     inside = {n.id for n in graph.nodes if (mark := marks.get(n.id)) is not None and not mark.root
               and mark.fanout_tasks}
     group = {node_id: node_id for node_id in inside}
@@ -194,17 +197,17 @@ def _frames(graph: Graph, marks: Mapping[str, NodeMark], at: Mapping[str, tuple[
     for node in graph.nodes:
         if node.id in inside:
             members[find(node.id)].append(node.id)
-    frames = []
+    frames, captions = [], []
     pad = 10
     for nodes in members.values():
         xs = [at[n][0] for n in nodes]
         ys = [at[n][1] for n in nodes]
         tasks = max(marks[n].fanout_tasks for n in nodes)
         left, top = min(xs) - pad, min(ys) - pad - 12
-        frames.append(f'<g class="fanout"><rect x="{left}" y="{top}" width="{max(xs) - min(xs) + NODE_W + 2 * pad}" '
-                      f'height="{max(ys) - min(ys) + NODE_H + 2 * pad + 12}" rx="10"/>'
-                      f'<text x="{left + 8}" y="{top + 13}">fan-out · {tasks} task(s)</text></g>')
-    return frames
+        frames.append(f'<rect class="fanout" x="{left}" y="{top}" width="{max(xs) - min(xs) + NODE_W + 2 * pad}" '
+                      f'height="{max(ys) - min(ys) + NODE_H + 2 * pad + 12}" rx="10"/>')
+        captions.append(f'<text class="fanout-caption" x="{left + 8}" y="{top + 13}">fan-out · {tasks} task(s)</text>')
+    return frames, captions
 
 
 def _short(text: str) -> str:

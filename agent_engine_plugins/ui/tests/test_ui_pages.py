@@ -65,7 +65,7 @@ def test_the_graph_highlights_the_path_taken_and_groups_the_fan_out(served: Serv
         page.goto(served.url + "/runs/part-1")
         taken = sorted((e.get_attribute("data-from"), e.get_attribute("data-to"))
                        for e in page.locator("path.edge.taken").all())
-        frames = page.locator("g.fanout text").all_text_contents()
+        frames = page.locator("text.fanout-caption").all_text_contents()
         check = page.locator("g.node[data-node='check_item']").get_attribute("class")
         page.click("g.node[data-node='check_item']")
         page.locator("#stage article.stage-panel").nth(1).wait_for()
