@@ -222,3 +222,21 @@ def _chain(folder: Path, size: int) -> Path:
                                           encoding="utf-8")
     (folder / "steps.py").write_text("def step(payload, ctx):\n    return {'n': payload['n'] + 1}\n", encoding="utf-8")
     return folder
+
+
+def test_with_a_broken_manifest_the_runs_stay_readable_and_deciding_says_why_it_cannot(tmp_path: Path):
+    import httpx
+
+    project = copy_project(PROJECT, tmp_path / "orders")
+    run_all(project, {"before-1": {"items": ["apple"]}})
+    (project / "agents.yaml").write_text("agents:\n  - id: writer\n    llm: scripted/writer\n    temperature: hot\n",
+                                         encoding="utf-8")
+    with serving(project) as served:
+        listed = httpx.get(served.url + "/")
+        run = httpx.get(served.url + "/runs/before-1")
+        approvals = httpx.get(served.url + "/approvals")
+    assert listed.status_code == 200 and 'data-run="before-1"' in listed.text
+    assert "the project&#39;s engine could not be built" in listed.text
+    assert run.status_code == 200 and 'data-node="summarise"' in run.text
+    assert approvals.status_code == 200
+    assert "agents.yaml" in approvals.text and "the project&#39;s engine could not be built" in approvals.text
