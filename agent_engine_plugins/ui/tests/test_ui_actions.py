@@ -162,16 +162,19 @@ def test_waiting_runs_are_listed_live_and_decided_on_the_approvals_page(approval
         rejected = page.locator("section.waiting#refund-2")
         rejected.locator("button.reject").click()
         refused = page.locator(".error-message").inner_text()
-        return live, prompt, first, tool_gate, second, refused
+        page.goto(served.url + "/runs/refund-1?node=review")
+        decided = page.locator("#stage table.approvals tbody").inner_text()
+        return live, prompt, first, tool_gate, second, refused, decided
 
     visit = browser.visit(look)
-    live, prompt, first, tool_gate, second, refused = visit.result
+    live, prompt, first, tool_gate, second, refused, decided = visit.result
     assert live == ["refund-1", "refund-2"]
     assert prompt == "Refund this order? Check the amount and the reason."
     assert "Approved review of run refund-1; the run resumed and is now waiting" in first
     assert "tool write_payout" in tool_gate
     assert "is now success" in second
     assert refused == "a rejection needs a reason"
+    assert decided.startswith("approved\tinput") and "\talice\t" in decided  # the run keeps who decided
     _local_only(visit, served)
 
 
