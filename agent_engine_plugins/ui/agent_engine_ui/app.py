@@ -292,10 +292,8 @@ def create_app(config_dir: Path, *, host: str = "127.0.0.1") -> Starlette:
         Route("/approvals", pages.approvals), Route("/approvals", pages.decide, methods=["POST"]),
         Route("/events", pages.events), Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={Forbidden: forbidden_handler},
-                    middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=sorted({host, *LOCAL_HOSTS}))])
-    app.state.inspection = pages.inspection
-    return app
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers={Forbidden: forbidden_handler},
+                     middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=sorted({host, *LOCAL_HOSTS}))])
 
 
 class Forbidden(Exception):

@@ -62,8 +62,7 @@ class Served:
     def __init__(self, project: Path) -> None:
         listening = _bound("127.0.0.1", 0)
         self.url = f"http://127.0.0.1:{listening.getsockname()[1]}"
-        self.app = create_app(project)
-        self._server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", access_log=False))
+        self._server = uvicorn.Server(uvicorn.Config(create_app(project), log_level="warning", access_log=False))
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [listening]}, daemon=True)
         self._thread.start()
         deadline = time.monotonic() + 20
