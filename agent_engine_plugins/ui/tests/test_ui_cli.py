@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -71,3 +73,21 @@ def test_a_port_in_use_is_a_usage_error_that_says_what_to_do(project: Path):
                                              ("192.168.1.20", False), ("example.org", False)])
 def test_which_hosts_count_as_this_machine_only(host: str, local: bool):
     assert is_loopback(host) is local
+
+
+def test_open_hands_the_runs_page_to_the_users_browser(project: Path, tmp_path: Path):
+    opened = tmp_path / "opened.txt"
+    opener = tmp_path / "opener.sh"
+    opener.write_text(f'#!/bin/sh\nprintf "%s" "$1" > {opened}\n', encoding="utf-8")
+    opener.chmod(0o755)
+    process = subprocess.Popen([*COMMAND, "ui", str(project), "--port", "0", "--open"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env={**os.environ, "BROWSER": f"{opener} %s"})
+    try:
+        url = process.stdout.readline().rsplit(": ", 1)[1].strip()
+        deadline = time.monotonic() + 20
+        while not (opened.exists() and opened.read_text(encoding="utf-8")):
+            assert time.monotonic() < deadline, "the browser was never asked to open the page"
+            time.sleep(0.05)
+    finally:
+        _stop(process)
+    assert opened.read_text(encoding="utf-8") == url
