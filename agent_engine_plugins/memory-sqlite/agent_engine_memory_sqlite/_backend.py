@@ -45,6 +45,37 @@ DEFAULT_PATH = ".agent_engine/memory/memory.db"
 BUSY_TIMEOUT_S = 30.0
 """How long a write waits for another connection's transaction before raising ``sqlite3.OperationalError``."""
 
+
+def open_wal(path: Path, synchronous: str) -> sqlite3.Connection:
+    """A connection to ``path`` in WAL mode with ``PRAGMA synchronous``, usable from any one thread at a time.
+
+    Raises ``sqlite3.Error`` (the connection closed) when the file is not a database or WAL cannot be had.
+    """
+    connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+    try:
+        mode = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise sqlite3.OperationalError(f"journal_mode is {mode!r}: WAL could not be switched on")
+        connection.execute(f"PRAGMA synchronous={synchronous}")
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+def layout_of(connection: sqlite3.Connection, table: str, statements: Sequence[str], layout: int) -> int:
+    """The layout (``PRAGMA user_version``) the file holds; ``statements`` make it ``layout`` when ``table`` is missing.
+
+    Processes may race to create the tables: the statements say ``IF NOT EXISTS`` and run under ``BEGIN IMMEDIATE``.
+    """
+    if connection.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone() is None:
+        connection.execute("BEGIN IMMEDIATE")
+        for statement in statements:
+            connection.execute(statement)
+        connection.execute(f"PRAGMA user_version = {layout}")
+        connection.execute("COMMIT")
+    return int(connection.execute("PRAGMA user_version").fetchone()[0])
+
 _ITEM_COLUMNS = "id, store, project_id, payload, created_at, task_id, tags, metadata"
 _ARTIFACT_COLUMNS = "id, kind, project_id, task_id, payload, created_at, node_id, schema, metadata"
 
@@ -77,11 +108,7 @@ def _connect(path: Path) -> sqlite3.Connection:
                          "config.path must be in a writable folder") from exc
     connection: sqlite3.Connection | None = None
     try:
-        connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
-        mode = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
-            raise sqlite3.OperationalError(f"journal_mode is {mode!r}: WAL could not be switched on")
-        connection.execute("PRAGMA synchronous=FULL")
+        connection = open_wal(path, "FULL")
         ensure_schema(connection, path)
     except sqlite3.Error as exc:
         if connection is not None:

@@ -27,7 +27,7 @@ from typing import Any
 from agent_engine_core.journal import JournalEntry, JournalRun, JournalSummary
 from agent_engine_core.runs import RunStoreSetup
 
-from agent_engine_memory_sqlite._backend import BUSY_TIMEOUT_S
+from agent_engine_memory_sqlite._backend import layout_of, open_wal
 from agent_engine_memory_sqlite._runs import runs_database_path
 
 __all__ = ["JOURNAL_FILE", "SqliteRunJournal"]
@@ -63,31 +63,17 @@ def _connect(path: Path) -> sqlite3.Connection:
     connection: sqlite3.Connection | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
-        mode = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
-            raise sqlite3.OperationalError(f"journal_mode is {mode!r}: WAL could not be switched on")
-        connection.execute("PRAGMA synchronous=NORMAL")
-        exists = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'journal_runs'"
-        if connection.execute(exists).fetchone() is None:
-            connection.execute("BEGIN IMMEDIATE")
-            for statement in _SCHEMA:
-                connection.execute(statement)
-            connection.execute(f"PRAGMA user_version = {LAYOUT}")
-            connection.execute("COMMIT")
-        found = connection.execute("PRAGMA user_version").fetchone()[0]
-        if found != LAYOUT:
-            raise ValueError(f"{path} holds a run journal in layout {found}, and this agent-engine-memory-sqlite "
-                             f"writes layout {LAYOUT}: finish its runs with the version that wrote it, or move it away")
+        connection = open_wal(path, "NORMAL")
+        found = layout_of(connection, "journal_runs", _SCHEMA, LAYOUT)
     except (OSError, sqlite3.Error) as exc:
         if connection is not None:
             connection.close()
         raise ValueError(f"cannot use {path} as the SQLite run journal ({exc}): it must be a SQLite database (or "
                          "not exist yet) in a writable folder on a local disk") from exc
-    except ValueError:
-        if connection is not None:
-            connection.close()
-        raise
+    if found != LAYOUT:
+        connection.close()
+        raise ValueError(f"{path} holds a run journal in layout {found}, and this agent-engine-memory-sqlite "
+                         f"writes layout {LAYOUT}: finish its runs with the version that wrote it, or move it away")
     return connection
 
 

@@ -34,7 +34,7 @@ from typing import Any
 from agent_engine_core.memory import check_limit
 from agent_engine_core.runs import RunStoreSetup, RunSummary, StoredRun, run_store_path
 
-from agent_engine_memory_sqlite._backend import BUSY_TIMEOUT_S
+from agent_engine_memory_sqlite._backend import layout_of, open_wal
 
 __all__ = ["DEFAULT_MAX_RUNS", "DEFAULT_RUNS_PATH", "SqliteRunStore", "runs_database_path"]
 
@@ -99,28 +99,18 @@ def _connect(path: Path) -> sqlite3.Connection:
         raise ValueError(f"cannot create the folder of the SQLite run database {path}: {exc.strerror or exc}") from exc
     connection: sqlite3.Connection | None = None
     try:
-        connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
-        mode = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
-            raise sqlite3.OperationalError(f"journal_mode is {mode!r}: WAL could not be switched on")
-        connection.execute("PRAGMA synchronous=NORMAL")
-        if connection.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'runs'").fetchone() is None:
-            connection.execute("BEGIN IMMEDIATE")  # processes may race to create it; IF NOT EXISTS settles it
-            for statement in _SCHEMA:
-                connection.execute(statement)
-            connection.execute(f"PRAGMA user_version = {LAYOUT}")
-            connection.execute("COMMIT")
-        found = connection.execute("PRAGMA user_version").fetchone()[0]
-        if found != LAYOUT:
-            connection.close()
-            raise ValueError(f"{path} holds runs in table layout {found}, and this agent-engine-memory-sqlite "
-                             f"writes layout {LAYOUT}: move the file away (its runs stay readable by the version "
-                             "that wrote it) or point runs: config.path elsewhere")
+        connection = open_wal(path, "NORMAL")
+        found = layout_of(connection, "runs", _SCHEMA, LAYOUT)
     except sqlite3.Error as exc:
         if connection is not None:
             connection.close()
         raise ValueError(f"cannot use {path} as the SQLite run database ({exc}): it must be a SQLite database (or "
                          "not exist yet) in a writable folder on a local disk") from exc
+    if found != LAYOUT:
+        connection.close()
+        raise ValueError(f"{path} holds runs in table layout {found}, and this agent-engine-memory-sqlite "
+                         f"writes layout {LAYOUT}: move the file away (its runs stay readable by the version "
+                         "that wrote it) or point runs: config.path elsewhere")
     return connection
 
 
