@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from _ui_kit import Browser, shot
+from _ui_kit import PROJECT, Browser, copy_project, run_all, shot
 from agent_engine_core.cli import main
 from click.testing import CliRunner
+
+from agent_engine_ui.views import COLLAPSE_CHARS
 
 
 def _export(project: Path, run_id: str, target: Path):
@@ -41,10 +43,15 @@ def test_an_exported_run_opens_from_disk_and_shows_its_failing_stage(project: Pa
     assert visit.requests == [target.as_uri()]
 
 
-def test_every_value_of_an_export_is_inside_it_even_a_long_one(project: Path, tmp_path: Path):
-    target = tmp_path / "ok-1.html"
-    assert _export(project, "ok-1", target).exit_code == 0
+def test_every_value_of_an_export_is_inside_it_even_a_long_one(tmp_path: Path):
+    project = copy_project(PROJECT, tmp_path / "orders")
+    note = "".join(f"paragraph {n} of a long note. " for n in range(300))
+    run_all(project, {"long-1": {"items": ["apple"], "note": note}})
+    target = tmp_path / "long-1.html"
+    assert _export(project, "long-1", target).exit_code == 0
     html = target.read_text(encoding="utf-8")
+    assert len(note) > COLLAPSE_CHARS
+    assert note in html  # collapsed in a <details>, but there: an export has nothing to fetch it from
     assert "apples: 3 EUR" in html  # the tool's result, in the summarise stage's panel
     assert "hx-get" not in html and "/runs/" not in html
 
